@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig
 
 
@@ -25,6 +27,16 @@ class ConfigError(ValueError):
 
 def choice_error(key: str, value: Any, choices: list[str] | tuple[str, ...]) -> ConfigError:
     return ConfigError(key, f"{value!r} is not valid; choose one of: {', '.join(choices)}")
+
+
+def build(cfg: Any, **kwargs: Any) -> Any:
+    """hydra.utils.instantiate, but a ConfigError raised inside stays a ConfigError."""
+    try:
+        return instantiate(cfg, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise
 
 
 def config_dir() -> str:

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from posenc import artifacts
-from posenc.config import ConfigError, check_config
+from posenc.config import ConfigError, build, check_config
 from posenc.data import Splits
 from posenc.models import build_model
 from posenc.training import COMPLETED, FAILED, INTERRUPTED, EpochRecord, evaluate, fit
@@ -67,7 +66,7 @@ def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[
         torch.set_num_threads(cfg.trainer.num_threads or _DEFAULT_THREADS)
         init_seed, data_seed, order_seed = seeds(cfg.seed)
 
-        splits = instantiate(cfg.dataset, generator=torch.Generator().manual_seed(data_seed))
+        splits = build(cfg.dataset, generator=torch.Generator().manual_seed(data_seed))
         if not isinstance(splits, Splits):
             raise ConfigError("dataset._target_", "must return posenc.data.Splits")
         spec = splits.spec
@@ -79,7 +78,7 @@ def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[
             raise ConfigError(
                 "model.freeze_head", "nothing left to train: every parameter is frozen"
             )
-        optimizer = instantiate(cfg.optimizer)(trainable)
+        optimizer = build(cfg.optimizer)(trainable)
         n_params = sum(p.numel() for p in model.parameters())
         metrics.update(n_params=n_params, n_trainable=sum(p.numel() for p in trainable))
         metrics["device"] = str(device)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from posenc.config import ConfigError, choice_error
+from posenc.config import ConfigError, build, choice_error
 from posenc.data import Spec
 from posenc.encodings import INPUT, PositionalEncoding
 
@@ -145,12 +144,10 @@ def build_model(model_cfg: DictConfig, encoding_cfg: DictConfig, spec: Spec) -> 
         project = nn.Linear(spec.feature_dim, d_model)
         width = d_model
 
-    encoding = instantiate(_as_dict(encoding_cfg), dim=width, seq_len=spec.seq_len)
+    encoding = build(_as_dict(encoding_cfg), dim=width, seq_len=spec.seq_len)
     if not isinstance(encoding, PositionalEncoding):
         raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
-    body = instantiate(
-        body_kwargs, in_dim=encoding.out_dim, seq_len=spec.seq_len, per_step=spec.per_step
-    )
+    body = build(body_kwargs, in_dim=encoding.out_dim, seq_len=spec.seq_len, per_step=spec.per_step)
     accepts = getattr(body, "accepts", frozenset({INPUT}))
     if not encoding.kinds & accepts:
         raise ConfigError(

@@ -1,0 +1,77 @@
+"""Shared helpers: compose configs through Hydra's API, run jobs in-process or via the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from posenc.config import config_dir, register_schemas
+
+register_schemas()
+
+GROUPS = ("dataset", "encoding", "model", "optimizer")
+
+
+def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose("config", overrides=list(overrides or []))
+
+
+def choices_of(cfg: DictConfig, overrides: list[str]) -> dict[str, str]:
+    chosen = {"dataset": "weighted_sum", "encoding": "sinusoidal", "model": "lstm"}
+    chosen["optimizer"] = "adam"
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key in GROUPS:
+            chosen[key] = value
+    return chosen
+
+
+def run_inprocess(tmp_path: Path, overrides: list[str]) -> dict:
+    from posenc.job import run_job
+
+    cfg = compose_cfg(["plots=false", *overrides])
+    return run_job(cfg, tmp_path, choices_of(cfg, overrides))
+
+
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = 300, **kwargs
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "posenc.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
+
+
+def run_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("metrics.json"))
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture
+def tiny() -> list[str]:
+    """Overrides for a job that trains in a fraction of a second."""
+    return [
+        "dataset.n_samples=64",
+        "dataset.seq_len=6",
+        "dataset.feature_dim=3",
+        "trainer.epochs=2",
+        "trainer.batch_size=16",
+        "plots=false",
+    ]

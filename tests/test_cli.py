@@ -1,0 +1,124 @@
+"""The real command line, run as a user runs it (subprocesses)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from .conftest import read_metrics, run_cli, run_dirs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_single_run_writes_under_outputs_of_the_cwd(tmp_path, tiny):
+    result = run_cli([*tiny, "encoding=learnable", "model=lstm"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,) = run_dirs(tmp_path / "outputs" / "runs")
+    assert (run / ".hydra" / "config.yaml").is_file()
+    assert (run / ".hydra" / "overrides.yaml").is_file()
+    assert read_metrics(run)["status"] == "completed"
+    log = next(run.glob("*.log")).read_text()
+    assert log.count("epoch 1/2") == 1 and log.count("epoch 2/2") == 1
+
+
+def test_bad_value_is_one_line_and_exit_2(tmp_path, tiny):
+    result = run_cli([*tiny, "encoding=learnable", "encoding.max_len=2"], cwd=tmp_path)
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "encoding.max_len" in errors[0]
+    (run,) = run_dirs(tmp_path / "outputs")
+    assert read_metrics(run)["status"] == "failed"
+    assert not (run / "history.csv").exists()
+
+
+def test_misspelt_key_is_refused_before_anything_runs(tmp_path, tiny):
+    result = run_cli([*tiny, "encoding.ini=zeros"], cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "ini" in result.stderr
+    assert run_dirs(tmp_path) == []
+
+
+def test_ctrl_c_keeps_history_and_marks_interrupted(tmp_path, tiny):
+    args = [sys.executable, "-m", "posenc.train", *tiny, "trainer.epochs=100000"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    history = None
+    while time.time() < deadline:
+        found = list(tmp_path.rglob("history.csv"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            history = found[0]
+            break
+        time.sleep(0.1)
+    assert history is not None, "training never started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert read_metrics(history.parent)["status"] == "interrupted"
+    rows = pd.read_csv(history)
+    assert len(rows) >= 2 and rows["epoch"].is_monotonic_increasing
+
+
+def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
+    result = run_cli(
+        ["-m", *tiny, "encoding=learnable", "encoding.max_len=6", "dataset.seq_len=8,4,6"],
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0  # a failed job makes the sweep fail...
+    runs = run_dirs(tmp_path / "outputs" / "sweeps")
+    statuses = {r.name: read_metrics(r)["status"] for r in runs}
+    assert statuses == {"0": "failed", "1": "completed", "2": "completed"}  # ...not the others
+    assert "encoding.max_len" in read_metrics(runs[0])["error"]
+
+
+def test_presets_run_and_reach_their_reference_level(tmp_path):
+    experiments = "learnable_dummy,sinusoidal_lstm,tanh_ffn_context"
+    result = run_cli(["-m", f"+experiment={experiments}", "plots=false"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = {read_metrics(r)["experiment"]: read_metrics(r) for r in run_dirs(tmp_path)}
+    assert all(m["status"] == "completed" for m in metrics.values())
+    # The reference notebook reaches about 0.008 train loss after 10 epochs.
+    assert metrics["sinusoidal_lstm"]["final_train_loss"] < 0.05
+    assert metrics["learnable_dummy"]["n_params"] == 10 * 16 + 16 + 1
+    assert metrics["tanh_ffn_context"]["n_params"] == 10 + (10 * 128 + 128) + (128 + 1)
+    log = (tmp_path / "outputs").rglob("*.log")
+    text = "\n".join(p.read_text() for p in log)
+    assert "encoding before:" in text and "encoding after:" in text
+
+
+def test_console_script_and_wheel_install(tmp_path, tiny):
+    """conf/ travels inside the wheel; a plain `pip install .` works from any directory."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, REPO],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("posenc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "posenc/conf/config.yaml" in names and "posenc/conf/model/lstm.yaml" in names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+    subprocess.run(
+        [bindir / "python", "-m", "pip", "install", "--no-deps", "-q", wheel],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    for command in ([bindir / "python", "-m", "posenc.train"], [bindir / "posenc-train"]):
+        result = subprocess.run(
+            [*command, *tiny], cwd=work, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    where = subprocess.run(
+        [bindir / "python", "-c", "import posenc.config as c; print(c.config_dir())"],
+        cwd=work, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert str(venv) in where  # the wheel's own conf/, not the checkout's
+    assert len(run_dirs(work / "outputs")) == 2

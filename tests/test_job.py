@@ -1,0 +1,101 @@
+"""Jobs run in-process: the run folder contract, determinism, faults."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from posenc.config import ConfigError
+
+from .conftest import read_metrics, run_inprocess
+
+METRIC_KEYS = {
+    "status", "dataset", "encoding", "model", "optimizer", "seed", "final_train_loss",
+    "final_val_loss", "test_loss", "best_val_loss", "n_params", "train_seconds", "device",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["none", "sinusoidal", "learnable", "linear"])
+def test_run_folder_contract(tmp_path, tiny, encoding):
+    metrics = run_inprocess(tmp_path, [*tiny, f"encoding={encoding}", "model=lstm"])
+    on_disk = read_metrics(tmp_path)
+    assert on_disk == json.loads(json.dumps(metrics))
+    assert METRIC_KEYS <= on_disk.keys() and "error" not in on_disk
+    assert on_disk["status"] == "completed" and on_disk["encoding"] == encoding
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history.columns[:4]) == ["epoch", "train_loss", "val_loss", "seconds"]
+    assert history["epoch"].tolist() == [1, 2]
+    assert on_disk["final_val_loss"] == history["val_loss"].iloc[-1]
+    assert on_disk["best_val_loss"] == history["val_loss"].min()
+    tables = [tmp_path / "encoding_initial.npy", tmp_path / "encoding_final.npy"]
+    if encoding == "none":
+        assert not any(p.exists() for p in tables)
+    else:
+        initial, final = (np.load(p) for p in tables)
+        assert initial.dtype == final.dtype == np.float32
+        assert initial.shape == final.shape == (6, 3)  # [positions, dim]
+        changed = not np.array_equal(initial, final)
+        assert changed == (encoding in ("learnable", "linear"))
+    assert not (tmp_path / "metrics.json.tmp").exists()
+
+
+def test_d_model_sets_the_table_width(tmp_path, tiny):
+    run_inprocess(tmp_path, [*tiny, "encoding=learnable", "model.d_model=8"])
+    assert np.load(tmp_path / "encoding_final.npy").shape == (6, 8)
+
+
+def test_same_seed_same_history_other_seed_differs(tmp_path, tiny):
+    runs = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run_inprocess(tmp_path / name, [*tiny, "encoding=learnable", f"seed={seed}"])
+        runs[name] = pd.read_csv(tmp_path / name / "history.csv")
+    cols = ["train_loss", "val_loss"]
+    pd.testing.assert_frame_equal(runs["a"][cols], runs["b"][cols])
+    assert not runs["a"][cols].equals(runs["c"][cols])
+
+
+def test_divergence_is_a_result(tmp_path, tiny):
+    metrics = run_inprocess(
+        tmp_path, [*tiny, "model=linear", "optimizer=sgd", "optimizer.lr=1e6", "trainer.epochs=5"]
+    )
+    assert metrics["status"] == "diverged"
+    history = pd.read_csv(tmp_path / "history.csv")
+    last = history.iloc[-1]
+    assert 1 <= len(history) < 5
+    assert not (np.isfinite(last["train_loss"]) and np.isfinite(last["val_loss"]))
+    on_disk = read_metrics(tmp_path)  # valid JSON: non-finite losses become null
+    assert on_disk["status"] == "diverged" and on_disk["test_loss"] is None
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["optimizer.lr=0"], "optimizer.lr"),
+        (["trainer.epochs=0"], "trainer.epochs"),
+        (["trainer.batch_size=0"], "trainer.batch_size"),
+        (["dataset.seq_len=0"], "dataset.seq_len"),
+        (["dataset.val_fraction=0.001"], "dataset.val_fraction"),
+        (["dataset.test_fraction=0.001"], "dataset.test_fraction"),
+        (["model.d_model=0"], "model.d_model"),
+        (["encoding=learnable", "encoding.max_len=3"], "encoding.max_len"),
+        (["encoding=linear", "encoding.max_len=3"], "encoding.max_len"),
+        (["encoding.combine=multiply"], "encoding.combine"),
+        (["encoding=learnable", "encoding.init=uniform"], "encoding.init"),
+        (["model=linear", "model.readout=max"], "model.readout"),
+        (["model=tanh_ffn", "model.activation=gelu"], "model.activation"),
+        (["dataset.target=bogus"], "dataset.target"),
+    ],
+)
+def test_bad_values_stop_before_training(tmp_path, tiny, overrides, key):
+    with pytest.raises(ConfigError) as err:
+        run_inprocess(tmp_path, [*tiny, *overrides])
+    assert err.value.key == key
+    assert not (tmp_path / "history.csv").exists()  # nothing trained
+    metrics = read_metrics(tmp_path)
+    assert metrics["status"] == "failed" and key in metrics["error"]
+
+
+def test_all_frozen_is_refused(tmp_path, tiny):
+    with pytest.raises(ConfigError, match="nothing left to train"):
+        run_inprocess(tmp_path, [*tiny, "encoding=none", "model=linear", "model.freeze_head=true"])
