@@ -9,19 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from posenc.config import config_dir, register_schemas
-
-register_schemas()
+from posenc.config import compose_config
 
 GROUPS = ("dataset", "encoding", "model", "optimizer")
 
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides or []))
+    return compose_config(list(overrides or []))
 
 
 def choices_of(cfg: DictConfig, overrides: list[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .conftest import read_metrics, run_cli, run_dirs
@@ -122,3 +123,22 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     ).stdout  # fmt: skip
     assert str(venv) in where  # the wheel's own conf/, not the checkout's
     assert len(run_dirs(work / "outputs")) == 2
+
+
+def test_readme_custom_encoding_with_one_class_and_one_yaml(tmp_path, tiny):
+    """The README's example, verbatim: no edit to posenc."""
+    readme = (REPO / "README.md").read_text()
+    blocks = readme.split("```")
+    python_src = next(b for b in blocks if b.startswith("python\n# my_encodings.py"))
+    yaml_src = next(b for b in blocks if b.startswith("yaml\n# my_conf/encoding/ramp.yaml"))
+    (tmp_path / "my_encodings.py").write_text(python_src.removeprefix("python\n"))
+    (tmp_path / "my_conf" / "encoding").mkdir(parents=True)
+    (tmp_path / "my_conf" / "encoding" / "ramp.yaml").write_text(yaml_src.removeprefix("yaml\n"))
+    result = run_cli(
+        ["--config-dir", "my_conf", "encoding=ramp", "encoding.scale=0.5", *tiny], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = run_dirs(tmp_path / "outputs")
+    table = np.load(run / "encoding_final.npy")
+    assert table.shape == (6, 3)
+    np.testing.assert_allclose(table[:, 0], 0.5 * np.arange(6) / 5, rtol=1e-6)

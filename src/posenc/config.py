@@ -224,6 +224,15 @@ def register_schemas() -> None:
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
+def compose_config(overrides: list[str] | tuple[str, ...] = (), **kwargs: Any) -> DictConfig:
+    """The CLI's config, composed through Hydra's API (for notebooks, tests, scripts)."""
+    from hydra import compose, initialize_config_dir
+
+    register_schemas()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose("config", overrides=list(overrides), **kwargs)
+
+
 # ---------------------------------------------------------------- value checks
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

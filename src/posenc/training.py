@@ -52,6 +52,13 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
     return total.item() / data.y.numel()
 
 
+def _epoch_mean(losses: list[torch.Tensor], n: int, batch_size: int) -> float:
+    """Per-sample mean from per-batch means; only the last batch may be short."""
+    sizes = torch.full((len(losses),), float(batch_size), device=losses[0].device)
+    sizes[-1] = n - batch_size * (len(losses) - 1)
+    return (torch.stack(losses) @ sizes).item() / n
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -73,7 +80,7 @@ def fit(
             start = time.perf_counter()
             order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
             order = order.to(x.device)
-            total = torch.zeros((), device=x.device)
+            losses = []  # kept on the device: no host sync per step
             for i in range(0, n, batch_size):
                 idx = order[i : i + batch_size]
                 xb, yb = x.index_select(0, idx), y.index_select(0, idx)
@@ -81,8 +88,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach() * idx.shape[0]
-            train_loss = total.item() / n
+                losses.append(loss.detach())
+            train_loss = _epoch_mean(losses, n, batch_size)
             val_loss = evaluate(model, splits.val)
             record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start)
             history.records.append(record)
