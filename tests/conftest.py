@@ -11,30 +11,18 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from posenc.config import compose_config
-
-GROUPS = ("dataset", "encoding", "model", "optimizer")
+from posenc.config import compose_config, compose_job
 
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
     return compose_config(list(overrides or []))
 
 
-def choices_of(cfg: DictConfig, overrides: list[str]) -> dict[str, str]:
-    chosen = {"dataset": "weighted_sum", "encoding": "sinusoidal", "model": "lstm"}
-    chosen["optimizer"] = "adam"
-    for o in overrides:
-        key, _, value = o.partition("=")
-        if key in GROUPS:
-            chosen[key] = value
-    return chosen
-
-
 def run_inprocess(tmp_path: Path, overrides: list[str]) -> dict:
     from posenc.job import run_job
 
-    cfg = compose_cfg(["plots=false", *overrides])
-    return run_job(cfg, tmp_path, choices_of(cfg, overrides))
+    cfg, choices = compose_job(["plots=false", *overrides])
+    return run_job(cfg, tmp_path, choices)
 
 
 def run_cli(

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, open_dict
 
 
 class ConfigError(ValueError):
@@ -224,13 +224,22 @@ def register_schemas() -> None:
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
-def compose_config(overrides: list[str] | tuple[str, ...] = (), **kwargs: Any) -> DictConfig:
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The CLI's config, composed through Hydra's API (for notebooks, tests, scripts)."""
+    return compose_job(overrides)[0]
+
+
+def compose_job(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
+    """The job config as the CLI composes it, and the option chosen in each group."""
     from hydra import compose, initialize_config_dir
 
     register_schemas()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides), **kwargs)
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
 
 
 # ---------------------------------------------------------------- value checks
