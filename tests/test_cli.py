@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_single_run_writes_under_outputs_of_the_cwd(tmp_path, tiny):
+    tiny.remove("plots=false")  # the default: plots on for a single run
     result = run_cli([*tiny, "encoding=learnable", "model=lstm"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run,) = run_dirs(tmp_path / "outputs" / "runs")
@@ -25,6 +26,8 @@ def test_single_run_writes_under_outputs_of_the_cwd(tmp_path, tiny):
     assert read_metrics(run)["status"] == "completed"
     log = next(run.glob("*.log")).read_text()
     assert log.count("epoch 1/2") == 1 and log.count("epoch 2/2") == 1
+    assert (run / "encoding.png").stat().st_size > 5_000
+    assert (run / "loss.png").stat().st_size > 5_000
 
 
 def test_bad_value_is_one_line_and_exit_2(tmp_path, tiny):
@@ -98,8 +101,9 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, REPO],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = wheels.glob("posenc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "posenc/conf/config.yaml" in names and "posenc/conf/model/lstm.yaml" in names
@@ -108,8 +112,9 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     subprocess.run(
         [bindir / "python", "-m", "pip", "install", "--no-deps", "-q", wheel],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     work = tmp_path / "elsewhere"
     work.mkdir()
     for command in ([bindir / "python", "-m", "posenc.train"], [bindir / "posenc-train"]):
@@ -119,8 +124,11 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
         assert result.returncode == 0, result.stderr[-2000:]
     where = subprocess.run(
         [bindir / "python", "-c", "import posenc.config as c; print(c.config_dir())"],
-        cwd=work, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(venv) in where  # the wheel's own conf/, not the checkout's
     assert len(run_dirs(work / "outputs")) == 2
 

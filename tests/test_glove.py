@@ -55,9 +55,11 @@ def test_text_loader_lists_every_missing_word(tmp_path):
 
 @pytest.mark.parametrize(
     "bad_line, message",
-    [("dog 1.0 2.0", "expected 3 numbers after the word, found 2"),
-     ("dog 1.0 two 3.0", "not a number")],
-)  # fmt: skip
+    [
+        ("dog 1.0 2.0", "expected 3 numbers after the word, found 2"),
+        ("dog 1.0 two 3.0", "not a number"),
+    ],
+)
 def test_malformed_file_names_the_line(tmp_path, bad_line, message):
     path = write_glove(tmp_path / "g.txt", extra_lines=[bad_line, "emu 1 2 3"])
     with pytest.raises(ConfigError) as err:
@@ -73,9 +75,12 @@ def test_text_loader_missing_file_says_how_to_get_vectors(tmp_path):
 def test_dimension_comes_from_the_file(tmp_path):
     path = write_glove(tmp_path / "g.txt")
     s = glove_words_dataset(
-        torch.Generator().manual_seed(0), words=["cat", "sat", "on"], seq_len=3,
-        n_samples=50, vectors=str(path),
-    )  # fmt: skip
+        torch.Generator().manual_seed(0),
+        words=["cat", "sat", "on"],
+        seq_len=3,
+        n_samples=50,
+        vectors=str(path),
+    )
     assert s.train.x.shape[1:] == (3, 3)
     with pytest.raises(ConfigError, match="dataset.feature_dim"):
         glove_words_dataset(
@@ -170,9 +175,13 @@ def test_position_task_needs_a_positional_encoding(tmp_path):
     for encoding in ("none", "sinusoidal", "learnable"):
         metrics = run_inprocess(
             tmp_path / encoding,
-            ["dataset=glove_words", "dataset.target=position", f"encoding={encoding}",
-             "model=linear"],
-        )  # fmt: skip
+            [
+                "dataset=glove_words",
+                "dataset.target=position",
+                f"encoding={encoding}",
+                "model=linear",
+            ],
+        )
         val[encoding] = metrics["final_val_loss"]
     target_variance = torch.linspace(0, 1, 4).var(unbiased=False).item()  # 0.139
     assert val["none"] == pytest.approx(target_variance, rel=0.1)

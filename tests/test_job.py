@@ -11,9 +11,20 @@ from posenc.config import ConfigError
 from .conftest import read_metrics, run_inprocess
 
 METRIC_KEYS = {
-    "status", "dataset", "encoding", "model", "optimizer", "seed", "final_train_loss",
-    "final_val_loss", "test_loss", "best_val_loss", "n_params", "train_seconds", "device",
-}  # fmt: skip
+    "status",
+    "dataset",
+    "encoding",
+    "model",
+    "optimizer",
+    "seed",
+    "final_train_loss",
+    "final_val_loss",
+    "test_loss",
+    "best_val_loss",
+    "n_params",
+    "train_seconds",
+    "device",
+}
 
 
 @pytest.mark.parametrize("encoding", ["none", "sinusoidal", "learnable", "linear"])

@@ -1,3 +1,17 @@
-"""posenc: a config-driven experiment runner for positional encodings."""
+"""posenc: a config-driven experiment runner for positional encodings.
+
+`from posenc import run, load_run, load_sweep` for notebooks; `python -m posenc.train` on the
+command line.
+"""
 
 __version__ = "0.1.0"
+__all__ = ["load_run", "load_sweep", "run"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: `python -m posenc.train` should not pay for pandas up front.
+    if name in __all__:
+        from posenc import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'posenc' has no attribute {name!r}")

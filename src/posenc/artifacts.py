@@ -6,12 +6,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from posenc.training import EpochRecord
+if TYPE_CHECKING:  # no torch import here: compare and plots read run folders without it
+    import torch
+
+    from posenc.training import EpochRecord
 
 HISTORY, METRICS = "history.csv", "metrics.json"
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"

@@ -194,7 +194,7 @@ class Config:
     optimizer: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     seed: int = 0
-    plots: bool = True
+    plots: bool | None = None  # null: on for single runs, off in sweeps (the sweep plots speak)
 
 
 SCHEMAS: dict[str, dict[str, type]] = {

@@ -44,11 +44,14 @@ def _fmt(t: torch.Tensor) -> str:
     return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
 
 
-def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[str, Any]:
+def run_job(
+    cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any], plots: bool | None = None
+) -> dict[str, Any]:
     """Train one configuration and write its run folder. Returns the metrics written.
 
     Raises ConfigError for user mistakes (after writing metrics.json with status failed) and
     re-raises unexpected errors likewise; a diverged or interrupted run returns normally.
+    `plots` None follows cfg.plots (null counts as on).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -89,10 +92,16 @@ def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[
         log.info(
             "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
             "parameters (%d trained) on %s",
-            len(splits.train), len(splits.val), len(splits.test), spec.seq_len,
-            spec.feature_dim, "per-step" if spec.per_step else "per-sequence",
-            n_params, metrics["n_trainable"], device,
-        )  # fmt: skip
+            len(splits.train),
+            len(splits.val),
+            len(splits.test),
+            spec.seq_len,
+            spec.feature_dim,
+            "per-step" if spec.per_step else "per-sequence",
+            n_params,
+            metrics["n_trainable"],
+            device,
+        )
 
         history_writer = artifacts.HistoryWriter(run_dir / artifacts.HISTORY)
         epochs, every = cfg.trainer.epochs, cfg.trainer.log_every
@@ -102,8 +111,12 @@ def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[
             if r.epoch % every == 0 or r.epoch in (1, epochs):
                 log.info(
                     "epoch %d/%d  train_loss %.6f  val_loss %.6f  (%.2fs)",
-                    r.epoch, epochs, r.train_loss, r.val_loss, r.seconds,
-                )  # fmt: skip
+                    r.epoch,
+                    epochs,
+                    r.train_loss,
+                    r.val_loss,
+                    r.seconds,
+                )
 
         started = time.perf_counter()
         history = fit(
@@ -131,10 +144,11 @@ def run_job(cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any]) -> dict[
             test_loss=evaluate(model, splits.test) if history.status == COMPLETED else None,
         )
         _log_outcome(model, splits, initial, final, metrics)
-        if cfg.get("plots"):
+        if plots if plots is not None else cfg.get("plots") is not False:
             from posenc.plots import plot_run  # matplotlib only when plots are on
 
-            plot_run(run_dir)
+            names = [metrics[k] for k in GROUPS if metrics.get(k)]
+            plot_run(run_dir, title=" / ".join(names) + f"  (seed {cfg.seed})")
     except ConfigError as e:
         metrics["error"] = str(e)
         raise
@@ -160,9 +174,12 @@ def _log_outcome(model, splits, initial, final, metrics) -> None:
     else:
         log.info(
             "done: final train %.6f, val %.6f, test %.6f, best val %.6f in %.1fs",
-            metrics["final_train_loss"], metrics["final_val_loss"], metrics["test_loss"],
-            metrics["best_val_loss"], metrics["train_seconds"],
-        )  # fmt: skip
+            metrics["final_train_loss"],
+            metrics["final_val_loss"],
+            metrics["test_loss"],
+            metrics["best_val_loss"],
+            metrics["train_seconds"],
+        )
     if len(splits.train) == 1:  # one reference sequence: show it against the fit
         with torch.no_grad():
             model.eval()

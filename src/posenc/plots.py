@@ -1,9 +1,215 @@
-"""Plots (matplotlib)."""
+"""Figures for a run (encoding.png, loss.png) and for a sweep (loss_curves.png, summary.png).
+
+Figures are built with matplotlib's object API (no pyplot): no global state between the many
+jobs of one process, and no display needed.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-def plot_run(run_dir: Path) -> None:
-    pass
+from posenc import artifacts
+
+DPI = 110
+
+
+def _integer_ticks(*axes) -> None:
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def cosine_similarity(table: np.ndarray) -> np.ndarray:
+    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+    return unit @ unit.T
+
+
+def plot_encoding(initial: np.ndarray, final: np.ndarray, path: Path, title: str = "") -> Path:
+    """Initial and final tables side by side (one colour scale) and the final cosine similarity."""
+    fig = Figure(figsize=(13, 4.2), layout="constrained")
+    axes = fig.subplots(1, 3)
+    bound = float(max(np.abs(initial).max(), np.abs(final).max(), 1e-12))
+    for ax, table, name in ((axes[0], initial, "initial"), (axes[1], final, "final")):
+        image = ax.imshow(
+            table, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest"
+        )
+        ax.set_title(f"{name} table")
+        ax.set_xlabel("dimension")
+        ax.set_ylabel("position")
+    _integer_ticks(*axes)
+    fig.colorbar(image, ax=axes[:2], label="value", shrink=0.9)
+    sim = axes[2].imshow(
+        cosine_similarity(final), cmap="viridis", vmin=-1, vmax=1, interpolation="nearest"
+    )
+    axes[2].set_title("final: cosine similarity")
+    axes[2].set_xlabel("position")
+    axes[2].set_ylabel("position")
+    fig.colorbar(sim, ax=axes[2], label="cosine", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_loss(history: pd.DataFrame, path: Path, title: str = "") -> Path:
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for column, label in (("train_loss", "train"), ("val_loss", "validation")):
+        ax.plot(history["epoch"], history[column], marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _log_scale_if_positive(ax, history[["train_loss", "val_loss"]].to_numpy())
+    ax.set_title(title or "loss per epoch")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _log_scale_if_positive(ax, values: np.ndarray) -> None:
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
+        ax.set_yscale("log")
+
+
+def _run_title(run_dir: Path) -> str:
+    import json
+
+    try:
+        m = json.loads((run_dir / artifacts.METRICS).read_text())
+    except (OSError, ValueError):
+        return run_dir.name
+    parts = [m.get(k) for k in ("encoding", "model", "dataset", "optimizer")]
+    return " / ".join(str(p) for p in parts if p) + f"  (seed {m.get('seed')})"
+
+
+def plot_run(run_dir: Path, title: str | None = None) -> list[Path]:
+    """encoding.png (where the encoding has a table) and loss.png for one run folder."""
+    run_dir = Path(run_dir)
+    title = _run_title(run_dir) if title is None else title
+    written = []
+    initial, final = run_dir / artifacts.ENCODING_INITIAL, run_dir / artifacts.ENCODING_FINAL
+    if initial.is_file() and final.is_file():
+        written.append(
+            plot_encoding(np.load(initial), np.load(final), run_dir / "encoding.png", title)
+        )
+    history = run_dir / artifacts.HISTORY
+    if history.is_file():
+        frame = pd.read_csv(history)
+        if len(frame):
+            written.append(plot_loss(frame, run_dir / "loss.png", title))
+    return written
+
+
+def _val_curve(run_dir: Path) -> pd.Series | None:
+    try:
+        history = pd.read_csv(run_dir / artifacts.HISTORY, usecols=["epoch", "val_loss"])
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None  # a run without a readable history has no curve to draw
+    return pd.to_numeric(history.set_index("epoch")["val_loss"], errors="coerce")
+
+
+def _group_label(row: pd.Series, keys: list[str]) -> str:
+    return " / ".join(str(row[k]) for k in keys) or "all runs"
+
+
+def plot_sweep(
+    sweep_dir: Path | str,
+    by: list[str] | None = None,
+    metric: str = "final_val_loss",
+    results: pd.DataFrame | None = None,
+) -> list[Path]:
+    """loss_curves.png (mean val loss per epoch, ±std band over seeds, a line per group) and
+    summary.png (the summary metric per group with std error bars). `results` is what
+    compare returned for this folder, if at hand; else the folder is read."""
+    from posenc.compare import group_keys, load_results, summarize
+
+    sweep_dir = Path(sweep_dir)
+    if results is None:
+        results = load_results([sweep_dir])
+    if results.empty:
+        return []
+    summary = summarize(results, by, metric)
+    keys = group_keys(summary)
+    labels = [_group_label(row, keys) for _, row in summary.iterrows()]
+    written = []
+
+    # loss curves: histories of the completed runs, grouped like the summary
+    done = results[results["status"] == "completed"]
+    fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
+    ax = fig.subplots()
+    for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
+        members = done
+        for k in keys:
+            members = members[members[k].astype(str) == str(row[k])]
+        curves = [
+            c for c in (_val_curve(sweep_dir / run) for run in members["run"]) if c is not None
+        ]
+        if not curves:
+            continue
+        table = pd.concat(curves, axis=1)
+        mean, std = table.mean(axis=1), table.std(axis=1).fillna(0.0)
+        style = ("-", "--", ":", "-.")[i // 10 % 4]  # colours repeat after ten lines
+        (line,) = ax.plot(
+            mean.index,
+            mean.to_numpy(),
+            style,
+            marker="o",
+            markersize=2.5,
+            label=f"{label} (n={table.shape[1]})",
+        )
+        ax.fill_between(
+            mean.index,
+            (mean - std).to_numpy(),
+            (mean + std).to_numpy(),
+            color=line.get_color(),
+            alpha=0.1,
+            linewidth=0,
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation MSE (mean ± std over seeds)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"Validation loss per epoch\n{sweep_dir.name}")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+            title=" / ".join(keys) or None,
+        )
+    written.append(_save(fig, sweep_dir / "loss_curves.png"))
+
+    # summary bars, best at the top
+    mean, std = summary[f"{metric}_mean"], summary[f"{metric}_std"].fillna(0.0)
+    fig = Figure(figsize=(8, 1.8 + 0.3 * len(summary)), layout="constrained")
+    ax = fig.subplots()
+    positions = np.arange(len(summary))
+    ax.barh(
+        positions,
+        mean.fillna(0.0),
+        xerr=std,
+        color="tab:blue",
+        alpha=0.8,
+        error_kw={"ecolor": "black", "capsize": 3},
+    )
+    ax.set_yticks(
+        positions, [f"{lab} (n={n})" for lab, n in zip(labels, summary["n_completed"], strict=True)]
+    )
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} (mean ± std over completed runs)")
+    ax.set_ylabel(" / ".join(keys))
+    ax.set_title(f"{metric}, best first\n{sweep_dir.name}")
+    ax.grid(axis="x", alpha=0.3)
+    written.append(_save(fig, sweep_dir / "summary.png"))
+    return written

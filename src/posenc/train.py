@@ -26,7 +26,8 @@ def main(cfg: DictConfig) -> str:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
-        metrics = run_job(cfg, Path(hc.runtime.output_dir), hc.runtime.choices)
+        plots = cfg.plots if cfg.plots is not None else not multirun
+        metrics = run_job(cfg, Path(hc.runtime.output_dir), hc.runtime.choices, plots)
     except ConfigError as e:
         log.error("%s", e)
         if multirun:  # the job's metrics.json says failed; the sweep goes on

@@ -1,0 +1,73 @@
+"""How long compare and the sweep plots take on N run folders (default 1,000).
+
+Writes N run folders by the run-folder contract (4 encodings x 5 models x 50 seeds, 20
+epochs of history each) into a temporary folder, then times reading them into results.csv /
+summary.csv and drawing the sweep plots. Prints a table.
+
+    python scripts/benchmark_compare.py [--runs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from posenc.compare import compare
+from posenc.plots import plot_sweep
+
+
+def write_runs(root: Path, n: int, epochs: int = 20) -> None:
+    rng = np.random.default_rng(0)
+    encodings = ["none", "sinusoidal", "learnable", "linear"]
+    models = ["linear", "tanh_ffn", "lstm", "m4", "m5"]
+    for i in range(n):
+        run = root / str(i)
+        (run / ".hydra").mkdir(parents=True)
+        enc, model, seed = encodings[i % 4], models[i // 4 % 5], i // 20
+        (run / ".hydra" / "overrides.yaml").write_text(
+            f"- encoding={enc}\n- model={model}\n- seed={seed}\n"
+        )
+        losses = np.sort(rng.random((2, epochs)), axis=1)[:, ::-1]
+        rows = "\n".join(
+            f"{e + 1},{float(losses[0, e])!r},{float(losses[1, e])!r},0.01" for e in range(epochs)
+        )
+        (run / "history.csv").write_text("epoch,train_loss,val_loss,seconds\n" + rows + "\n")
+        metrics = {
+            "status": "completed",
+            "encoding": enc,
+            "model": model,
+            "seed": seed,
+            "final_train_loss": float(losses[0, -1]),
+            "final_val_loss": float(losses[1, -1]),
+            "test_loss": float(losses[1, -1]),
+            "best_val_loss": float(losses[1].min()),
+            "train_seconds": 0.2,
+        }
+        (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_runs(root, args.runs)
+        start = time.perf_counter()
+        results, summary = compare([root], echo=False)
+        t_compare = time.perf_counter() - start
+        start = time.perf_counter()
+        plot_sweep(root)
+        t_plots = time.perf_counter() - start
+    print(f"{'step':<28} {'runs':>6} {'groups':>7} {'seconds':>8}")
+    print(f"{'compare (both CSVs)':<28} {len(results):>6} {len(summary):>7} {t_compare:>8.2f}")
+    print(f"{'plot_sweep (both PNGs)':<28} {len(results):>6} {len(summary):>7} {t_plots:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Sweep tables, the end-of-multirun callback, sweep plots, and the compare CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from posenc.compare import compare, load_results, summarize
+
+from .conftest import read_metrics, run_cli, run_dirs
+
+MEANS = ["final_train_loss", "final_val_loss", "test_loss", "best_val_loss", "train_seconds"]
+
+
+def sweep_dir(root):
+    (found,) = (root / "outputs" / "sweeps").iterdir()
+    return found
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """The issue's sweep, tiny: 3 encodings x 2 models x 3 seeds = 18 jobs, one process."""
+    root = tmp_path_factory.mktemp("sweep")
+    result = run_cli(
+        [
+            "-m",
+            "encoding=none,sinusoidal,learnable",
+            "model=linear,lstm",
+            "seed=0,1,2",
+            "dataset.n_samples=64",
+            "dataset.seq_len=6",
+            "dataset.feature_dim=3",
+            "trainer.epochs=3",
+            "trainer.batch_size=16",
+        ],
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sweep_dir(root), result
+
+
+def test_sweep_ends_with_both_tables_and_plots(sweep):
+    path, result = sweep
+    results = pd.read_csv(path / "results.csv")
+    summary = pd.read_csv(path / "summary.csv")
+    assert len(results) == 18 and len(summary) == 6
+    assert list(results.columns[:5]) == ["run", "encoding", "model", "seed", "status"]
+    assert summary["n"].tolist() == [3] * 6 and summary["n_completed"].tolist() == [3] * 6
+    assert [c for c in summary.columns if c.endswith("_mean")] == [f"{m}_mean" for m in MEANS]
+    assert summary["final_val_loss_mean"].is_monotonic_increasing  # best first
+    for name in ("loss_curves.png", "summary.png"):
+        assert (path / name).stat().st_size > 10_000
+    assert not list(path.glob("*/loss.png"))  # per-run plots are off in sweeps by default
+    assert "n_completed" in result.stdout and "learnable" in result.stdout
+
+
+def test_summary_equals_a_groupby_over_metrics_json(sweep):
+    path, _ = sweep
+    rows = [read_metrics(r) for r in run_dirs(path)]
+    want = (
+        pd.DataFrame(rows).groupby(["encoding", "model"])[MEANS].agg(["mean", "std"]).sort_index()
+    )
+    got = pd.read_csv(path / "summary.csv").set_index(["encoding", "model"]).sort_index()
+    for m in MEANS:
+        for stat in ("mean", "std"):
+            np.testing.assert_allclose(got[f"{m}_{stat}"], want[(m, stat)], rtol=1e-9)
+
+
+def test_compare_by_and_metric(sweep, capsys):
+    path, _ = sweep
+    _, by_encoding = compare([path], by=["encoding"], metric="test_loss")
+    assert len(by_encoding) == 3 and by_encoding["n"].tolist() == [6, 6, 6]
+    assert by_encoding["test_loss_mean"].is_monotonic_increasing
+    assert "encoding" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="--by"):
+        summarize(load_results([path]), by=["colour"])
+
+
+def test_plot_cli_and_compare_cli(sweep, tmp_path):
+    path, _ = sweep
+    for name in ("loss_curves.png", "summary.png"):
+        (path / name).unlink()
+    out = subprocess.run(
+        [sys.executable, "-m", "posenc.plot", str(path), "--by", "model"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "summary.png" in out and (path / "loss_curves.png").stat().st_size > 10_000
+    res = subprocess.run(
+        [sys.executable, "-m", "posenc.compare", str(path), "--by", "model"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "lstm" in res.stdout
+    assert len(pd.read_csv(path / "summary.csv")) == 2
+    bad = subprocess.run(
+        [sys.executable, "-m", "posenc.compare", str(path), "--by", "colour"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "colour" in bad.stderr and "Traceback" not in bad.stderr
+    compare([path])  # leave the default tables for the other tests
+
+
+def test_failed_job_still_gets_tables_and_a_non_zero_exit(tmp_path):
+    result = run_cli(
+        [
+            "-m",
+            "encoding=learnable",
+            "encoding.max_len=6",
+            "dataset.seq_len=6,8",
+            "dataset.n_samples=64",
+            "dataset.feature_dim=3",
+            "trainer.epochs=2",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    path = sweep_dir(tmp_path)
+    results = pd.read_csv(path / "results.csv").set_index("dataset.seq_len")
+    assert results.loc[8, "status"] == "failed" and "encoding.max_len" in results.loc[8, "error"]
+    assert results.loc[6, "status"] == "completed"
+    summary = pd.read_csv(path / "summary.csv").set_index("dataset.seq_len")
+    assert summary.loc[8, "n"] == 1 and summary.loc[8, "n_completed"] == 0
+    assert np.isnan(summary.loc[8, "final_val_loss_mean"])
+    assert (path / "summary.png").is_file()
+
+
+def write_run(folder, overrides, metrics=None, history=None):
+    """A run folder by the contract, written by hand."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if metrics is not None:
+        (folder / "metrics.json").write_text(
+            metrics if isinstance(metrics, str) else json.dumps(metrics)
+        )
+    if history is not None:
+        pd.DataFrame(history).to_csv(folder / "history.csv", index=False)
+
+
+def test_statuses_corrupt_and_unfinished_runs(tmp_path, caplog):
+    base = {"final_train_loss": 1.0, "test_loss": 1.0, "best_val_loss": 1.0, "train_seconds": 1}
+    write_run(
+        tmp_path / "a",
+        ["encoding=none", "seed=0"],
+        {**base, "status": "completed", "final_val_loss": 0.5},
+    )
+    write_run(
+        tmp_path / "b",
+        ["encoding=none", "seed=1"],
+        {**base, "status": "completed", "final_val_loss": 0.7},
+    )
+    write_run(
+        tmp_path / "c",
+        ["encoding=none", "seed=2"],
+        {**base, "status": "diverged", "final_val_loss": None},
+    )
+    write_run(tmp_path / "d", ["encoding=learnable", "seed=0"])  # still running
+    write_run(tmp_path / "e", ["encoding=learnable", "seed=1"], "{not json")
+    results, summary = compare([tmp_path], echo=False)
+    assert sorted(results["run"]) == ["a", "b", "c", "d"]
+    assert results.set_index("run").loc["d", "status"] == "incomplete"
+    assert "e" in caplog.text and "metrics.json" in caplog.text
+    s = summary.set_index("encoding")
+    assert (s.loc["none", "n"], s.loc["none", "n_completed"]) == (3, 2)
+    assert s.loc["none", "final_val_loss_mean"] == pytest.approx(0.6)
+    assert (s.loc["learnable", "n"], s.loc["learnable", "n_completed"]) == (1, 0)
+    assert list(s.index) == ["none", "learnable"]  # runs with no value sort last
+
+
+def test_single_run_folder_and_parent_of_several(tmp_path):
+    m = {"status": "completed", "final_val_loss": 0.3}
+    write_run(tmp_path / "x" / "r1", ["encoding=none"], m)
+    write_run(tmp_path / "y" / "r2", ["encoding=linear"], m)
+    results, summary = compare([tmp_path / "x" / "r1"], echo=False)
+    assert len(results) == 1 and len(summary) == 1
+    assert (tmp_path / "x" / "r1" / "results.csv").is_file()
+    results, _ = compare([tmp_path], echo=False)
+    assert sorted(results["run"]) == ["x/r1", "y/r2"] and "encoding" in results.columns
