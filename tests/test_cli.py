@@ -42,6 +42,17 @@ def test_bad_value_is_one_line_and_exit_2(tmp_path, tiny):
     assert not (run / "history.csv").exists()
 
 
+def test_diverged_run_is_a_result_exit_0(tmp_path, tiny):
+    result = run_cli(
+        [*tiny, "model=linear", "optimizer=sgd", "optimizer.lr=1e6", "trainer.epochs=5"],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = run_dirs(tmp_path / "outputs")
+    assert read_metrics(run)["status"] == "diverged"
+    assert len(pd.read_csv(run / "history.csv")) >= 1
+
+
 def test_misspelt_key_is_refused_before_anything_runs(tmp_path, tiny):
     result = run_cli([*tiny, "encoding.ini=zeros"], cwd=tmp_path)
     assert result.returncode != 0
@@ -107,29 +118,31 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     (wheel,) = wheels.glob("posenc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "posenc/conf/config.yaml" in names and "posenc/conf/model/lstm.yaml" in names
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
-    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+    # Install the wheel alone into a folder that shadows the editable checkout.
+    target = tmp_path / "site"
     subprocess.run(
-        [bindir / "python", "-m", "pip", "install", "--no-deps", "-q", wheel],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, wheel],
         check=True,
         capture_output=True,
     )
+    env = {**os.environ, "PYTHONPATH": str(target)}
     work = tmp_path / "elsewhere"
     work.mkdir()
-    for command in ([bindir / "python", "-m", "posenc.train"], [bindir / "posenc-train"]):
-        result = subprocess.run(
-            [*command, *tiny], cwd=work, capture_output=True, text=True, timeout=300
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
     where = subprocess.run(
-        [bindir / "python", "-c", "import posenc.config as c; print(c.config_dir())"],
+        [sys.executable, "-c", "import posenc.config as c; print(c.config_dir())"],
         cwd=work,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert str(venv) in where  # the wheel's own conf/, not the checkout's
+    assert where.strip() == str(target / "posenc" / "conf")  # the wheel's own conf/
+    script = target / "bin" / "posenc-train"
+    for command in ([sys.executable, "-m", "posenc.train"], [sys.executable, script]):
+        result = subprocess.run(
+            [*command, *tiny], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
     assert len(run_dirs(work / "outputs")) == 2
 
 
