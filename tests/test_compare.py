@@ -182,3 +182,29 @@ def test_single_run_folder_and_parent_of_several(tmp_path):
     assert (tmp_path / "x" / "r1" / "results.csv").is_file()
     results, _ = compare([tmp_path], echo=False)
     assert sorted(results["run"]) == ["x/r1", "y/r2"] and "encoding" in results.columns
+
+
+def test_parallel_sweep_with_the_joblib_launcher(tmp_path):
+    """Hydra's joblib launcher runs jobs in worker processes; the sweep ends the same way."""
+    result = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "trainer.num_threads=1",
+            "encoding=learnable",
+            "encoding.max_len=6",
+            "dataset.seq_len=6,8",
+            "seed=0,1",
+            "dataset.n_samples=64",
+            "dataset.feature_dim=3",
+            "trainer.epochs=2",
+        ],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]  # the seq_len=8 jobs fail
+    path = sweep_dir(tmp_path)
+    results = pd.read_csv(path / "results.csv")
+    assert sorted(results["status"]) == ["completed", "completed", "failed", "failed"]
+    summary = pd.read_csv(path / "summary.csv").set_index("dataset.seq_len")
+    assert summary.loc[6, "n_completed"] == 2 and summary.loc[8, "n_completed"] == 0

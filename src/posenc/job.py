@@ -144,11 +144,8 @@ def run_job(
             test_loss=evaluate(model, splits.test) if history.status == COMPLETED else None,
         )
         _log_outcome(model, splits, initial, final, metrics)
-        if plots if plots is not None else cfg.get("plots") is not False:
-            from posenc.plots import plot_run  # matplotlib only when plots are on
-
-            names = [metrics[k] for k in GROUPS if metrics.get(k)]
-            plot_run(run_dir, title=" / ".join(names) + f"  (seed {cfg.seed})")
+        if cfg.get("plots") is not False if plots is None else plots:
+            _plot(run_dir, metrics)
     except ConfigError as e:
         metrics["error"] = str(e)
         raise
@@ -165,6 +162,17 @@ def run_job(
             history_writer.close()
         artifacts.write_metrics(run_dir, metrics)
     return metrics
+
+
+def _plot(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """Per-run figures; a figure that fails to draw costs a warning, not the run."""
+    try:
+        from posenc.plots import plot_run  # matplotlib only when plots are on
+
+        names = [metrics[k] for k in GROUPS if metrics.get(k)]
+        plot_run(run_dir, title=" / ".join(names) + f"  (seed {metrics['seed']})")
+    except Exception as e:
+        log.warning("could not draw the run's plots: %s: %s", type(e).__name__, e)
 
 
 def _log_outcome(model, splits, initial, final, metrics) -> None:
