@@ -189,12 +189,6 @@ class LinearPosition(PositionalEncoding):
         return self.proj(self._index(length))
 
 
-def describe(encoding: PositionalEncoding) -> str:
-    table = encoding.table()
-    shape = "no table" if table is None else f"table {list(table.shape)}"
-    return f"{type(encoding).__name__} ({shape}, combine={encoding.combine})"
-
-
 __all__ = [
     "ATTENTION_BIAS",
     "INPUT",
