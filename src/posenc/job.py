@@ -194,7 +194,7 @@ def _log_outcome(model, splits, initial, final, metrics) -> None:
             prediction = model(splits.train.x)
         log.info("targets:     %s", _fmt(splits.train.y[0]))
         log.info("predictions: %s", _fmt(prediction[0]))
-    if initial is not None and final is not None:
+    if initial is not None and final is not None and final.requires_grad:
         change = (final.detach().cpu() - initial.cpu()).norm().item()
         log.info("encoding table %s changed by %.6f (Frobenius norm)", list(final.shape), change)
         if change > 0 and final.numel() <= SMALL_TABLE:
