@@ -33,6 +33,8 @@ def main(cfg: DictConfig) -> str:
         if multirun:  # the job's metrics.json says failed; the sweep goes on
             return "failed"
         sys.exit(EXIT_CONFIG_ERROR)
+    except KeyboardInterrupt:  # outside the training loop: metrics.json says interrupted
+        sys.exit(EXIT_INTERRUPTED)
     except Exception:
         if multirun:  # traceback already in the job's log; let the other jobs run
             return "failed"
