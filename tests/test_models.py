@@ -63,12 +63,14 @@ def test_head_init_and_freeze():
     torch.testing.assert_close(m(x), expected)
 
 
-def test_body_refuses_an_encoding_kind_it_cannot_use():
-    class Bias(PositionalEncoding):
-        kinds = frozenset({ATTENTION_BIAS})
+class BiasEncoding(PositionalEncoding):
+    """Stands in for an attention-bias encoding (ALiBi-like): no input table."""
 
+    kinds = frozenset({ATTENTION_BIAS})
+
+
+def test_body_refuses_an_encoding_kind_it_cannot_use():
     encoding_cfg = OmegaConf.create({"_target_": f"{__name__}.BiasEncoding"})
-    globals()["BiasEncoding"] = Bias
     cfg = compose_cfg(["model=lstm"])
     with pytest.raises(ConfigError, match="uses only"):
         build_model(cfg.model, encoding_cfg, Spec(seq_len=4, feature_dim=2, per_step=False))

@@ -55,6 +55,7 @@ def run_job(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    draw_plots = plots if plots is not None else cfg.get("plots") is not False
     metrics: dict[str, Any] = {
         "status": FAILED,
         **{g: choices.get(g) for g in GROUPS},
@@ -144,7 +145,7 @@ def run_job(
             test_loss=evaluate(model, splits.test) if history.status == COMPLETED else None,
         )
         _log_outcome(model, splits, initial, final, metrics)
-        if cfg.get("plots") is not False if plots is None else plots:
+        if draw_plots:
             _plot(run_dir, metrics)
     except ConfigError as e:
         metrics["error"] = str(e)
