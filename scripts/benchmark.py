@@ -19,9 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from posenc.config import compose_config
-from posenc.data import Splits, weighted_sum_dataset
-from posenc.models import build_model
+from posenc.compose import compose_config
+from posenc.job import build_job
 from posenc.training import fit
 
 
@@ -99,10 +98,8 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
 
-    cfg = compose_config(["+experiment=sinusoidal_lstm"])
-    splits: Splits = weighted_sum_dataset(torch.Generator().manual_seed(0)).to(device)
-    torch.manual_seed(0)
-    template = build_model(cfg.model, cfg.encoding, splits.spec).to(device)
+    job = build_job(compose_config(["+experiment=sinusoidal_lstm", f"trainer.device={device}"]))
+    splits, template = job.splits, job.model
     steps = args.epochs * -(-len(splits.train) // args.batch_size)
 
     loops = {"posenc fit()": run_posenc, "DataLoader": run_dataloader, "bare slicing": run_bare}

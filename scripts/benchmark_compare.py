@@ -16,22 +16,27 @@ import time
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from posenc.compare import compare
+from posenc import run_folder as rf
+from posenc.compare import compare, save_tables
+from posenc.compose import compose_job
 from posenc.plots import plot_sweep
 
 
 def write_runs(root: Path, n: int, epochs: int = 20) -> None:
     rng = np.random.default_rng(0)
+    cfg, choices = compose_job()
+    config = OmegaConf.to_container(cfg, resolve=True)
     encodings = ["none", "sinusoidal", "learnable", "linear"]
     models = ["linear", "tanh_ffn", "lstm", "m4", "m5"]
     for i in range(n):
         run = root / str(i)
-        (run / ".hydra").mkdir(parents=True)
+        run.mkdir(parents=True)
         enc, model, seed = encodings[i % 4], models[i // 4 % 5], i // 20
-        (run / ".hydra" / "overrides.yaml").write_text(
-            f"- encoding={enc}\n- model={model}\n- seed={seed}\n"
-        )
+        overrides = [f"encoding={enc}", f"model={model}", f"seed={seed}"]
+        config["seed"] = seed
+        rf.write_record(run, overrides, {**choices, "encoding": enc, "model": model}, config)
         losses = np.sort(rng.random((2, epochs)), axis=1)[:, ::-1]
         rows = "\n".join(
             f"{e + 1},{float(losses[0, e])!r},{float(losses[1, e])!r},0.01" for e in range(epochs)
@@ -59,10 +64,11 @@ def main() -> None:
         root = Path(tmp)
         write_runs(root, args.runs)
         start = time.perf_counter()
-        results, summary = compare([root], echo=False)
+        results, summary = compare([root])
+        save_tables(root, results, summary)
         t_compare = time.perf_counter() - start
         start = time.perf_counter()
-        plot_sweep(root)
+        plot_sweep(root, results, summary)
         t_plots = time.perf_counter() - start
     print(f"{'step':<28} {'runs':>6} {'groups':>7} {'seconds':>8}")
     print(f"{'compare (both CSVs)':<28} {len(results):>6} {len(summary):>7} {t_compare:>8.2f}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from posenc.config import compose_config, compose_job
+from posenc.compose import compose_config, compose_job
 
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
@@ -21,8 +21,9 @@ def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
 def run_inprocess(tmp_path: Path, overrides: list[str]) -> dict:
     from posenc.job import run_job
 
-    cfg, choices = compose_job(["plots=false", *overrides])
-    return run_job(cfg, tmp_path, choices)
+    overrides = ["plots=false", *overrides]
+    cfg, choices = compose_job(overrides)
+    return run_job(cfg, tmp_path, choices, overrides=overrides)
 
 
 def run_cli(

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import posenc
-from posenc.config import ConfigError
+from posenc.errors import ConfigError
+from posenc.run_folder import RunFolderError
 
 from .conftest import run_cli, run_dirs
 
@@ -18,6 +19,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 def test_run_returns_everything_and_matches_the_cli(tmp_path):
     overrides = ["encoding=learnable", "model=lstm", *TINY]
     result = posenc.run(overrides, output_dir=tmp_path / "api", plots=True)
@@ -25,7 +27,7 @@ def test_run_returns_everything_and_matches_the_cli(tmp_path):
     assert isinstance(result.history, pd.DataFrame) and len(result.history) == 2
     assert result.metrics["encoding"] == "learnable" and result.metrics["model"] == "lstm"
     assert result.encoding_initial.shape == result.encoding_final.shape == (6, 3)
-    assert (result.path / ".hydra" / "overrides.yaml").is_file()
+    assert (result.path / "run.yaml").is_file() and not (result.path / ".hydra").exists()
     assert (result.path / "loss.png").stat().st_size > 5_000
     assert (result.path / "encoding.png").stat().st_size > 5_000
     assert "epoch 2/2" in (result.path / "train.log").read_text()
@@ -61,5 +63,32 @@ def test_load_sweep_reads_results(tmp_path):
 
 
 def test_load_run_rejects_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a posenc run folder"):
+    with pytest.raises(RunFolderError, match="not a posenc run folder"):
         posenc.load_run(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["history.csv", "run.yaml"])
+def test_load_run_names_the_broken_file(tmp_path, name):
+    posenc.run(TINY, output_dir=tmp_path / "r", plots=False)
+    (tmp_path / "r" / name).write_bytes(b"\x00\xff garbage: [\n")
+    with pytest.raises(RunFolderError, match=name) as err:
+        posenc.load_run(tmp_path / "r")
+    assert "\n" not in str(err.value)
+
+
+def test_a_broken_metrics_json_reads_as_corrupt_everywhere(tmp_path):
+    posenc.run(TINY, output_dir=tmp_path / "r", plots=False)
+    (tmp_path / "r" / "metrics.json").write_text("{not json")
+    assert posenc.load_run(tmp_path / "r").status == "corrupt"
+    table = posenc.load_sweep(tmp_path)
+    assert table["status"].tolist() == ["corrupt"] and "metrics.json" in table["error"][0]
+
+
+def test_load_sweep_of_a_missing_folder_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        posenc.load_sweep(tmp_path / "nowhere")
+
+
+def test_run_with_one_string_says_what_it_expected(tmp_path):
+    with pytest.raises(TypeError, match="a list of strings"):
+        posenc.run("trainer.epochs=1", output_dir=tmp_path / "r")

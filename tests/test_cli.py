@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from .conftest import read_metrics, run_cli, run_dirs
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each test starts python -m posenc.train
 
 
 def test_single_run_writes_under_outputs_of_the_cwd(tmp_path, tiny):
@@ -22,7 +24,7 @@ def test_single_run_writes_under_outputs_of_the_cwd(tmp_path, tiny):
     assert result.returncode == 0, result.stderr
     (run,) = run_dirs(tmp_path / "outputs" / "runs")
     assert (run / ".hydra" / "config.yaml").is_file()
-    assert (run / ".hydra" / "overrides.yaml").is_file()
+    assert (run / ".hydra" / "overrides.yaml").is_file() and (run / "run.yaml").is_file()
     assert read_metrics(run)["status"] == "completed"
     log = next(run.glob("*.log")).read_text()
     assert log.count("epoch 1/2") == 1 and log.count("epoch 2/2") == 1
@@ -55,29 +57,70 @@ def test_diverged_run_is_a_result_exit_0(tmp_path, tiny):
 
 def test_misspelt_key_is_refused_before_anything_runs(tmp_path, tiny):
     result = run_cli([*tiny, "encoding.ini=zeros"], cwd=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr and "ini" in result.stderr
     assert run_dirs(tmp_path) == []
 
 
-def test_ctrl_c_keeps_history_and_marks_interrupted(tmp_path, tiny):
-    args = [sys.executable, "-m", "posenc.train", *tiny, "trainer.epochs=100000"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    history = None
+def wait_for_history(root, rows=3, timeout=120):
+    deadline = time.time() + timeout
     while time.time() < deadline:
-        found = list(tmp_path.rglob("history.csv"))
-        if found and len(found[0].read_text().splitlines()) >= 3:
-            history = found[0]
-            break
+        found = list(root.rglob("history.csv"))
+        if found and len(found[0].read_text().splitlines()) >= rows:
+            return found[0]
         time.sleep(0.1)
-    assert history is not None, "training never started"
+    raise AssertionError("training never started")
+
+
+def interrupt(tmp_path, args, after):
+    """Start the CLI, send SIGINT once `after()` says so, return (exit code, output)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posenc.train", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    after()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out
-    assert read_metrics(history.parent)["status"] == "interrupted"
+    return proc.returncode, out
+
+
+def test_ctrl_c_keeps_history_and_marks_interrupted(tmp_path, tiny):
+    code, out = interrupt(
+        tmp_path, [*tiny, "trainer.epochs=100000"], lambda: wait_for_history(tmp_path)
+    )
+    assert code == 130, out
+    assert "Traceback" not in out
+    (history,) = tmp_path.rglob("history.csv")
+    metrics = read_metrics(history.parent)
+    assert metrics["status"] == "interrupted" and metrics["error"]
     rows = pd.read_csv(history)
     assert len(rows) >= 2 and rows["epoch"].is_monotonic_increasing
+
+
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, tiny):
+    code, out = interrupt(tmp_path, tiny, lambda: time.sleep(0.3))
+    assert code == 130, out
+    assert "Traceback" not in out
+
+
+def test_ctrl_c_during_a_sweep_ends_it_and_marks_the_job(tmp_path, tiny):
+    args = ["-m", *tiny, "trainer.epochs=100000", "seed=0,1,2"]
+    code, out = interrupt(tmp_path, args, lambda: wait_for_history(tmp_path))
+    assert code == 130, out
+    assert "Traceback" not in out
+    statuses = [read_metrics(r)["status"] for r in run_dirs(tmp_path / "outputs")]
+    assert statuses == ["interrupted"]  # the sweep stopped: no later job ran
+
+
+def test_a_sweep_with_a_diverged_job_exits_0(tmp_path, tiny):
+    args = ["-m", *tiny, "model=linear", "optimizer=sgd", "optimizer.lr=1e-3,1e6"]
+    result = run_cli(args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    statuses = sorted(read_metrics(r)["status"] for r in run_dirs(tmp_path / "outputs"))
+    assert statuses == ["completed", "diverged"]
 
 
 def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
@@ -85,23 +128,27 @@ def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
         ["-m", *tiny, "encoding=learnable", "encoding.max_len=6", "dataset.seq_len=8,4,6"],
         cwd=tmp_path,
     )
-    assert result.returncode != 0  # a failed job makes the sweep fail...
+    assert result.returncode == 1  # a failed job makes the sweep fail...
     runs = run_dirs(tmp_path / "outputs" / "sweeps")
     statuses = {r.name: read_metrics(r)["status"] for r in runs}
     assert statuses == {"0": "failed", "1": "completed", "2": "completed"}  # ...not the others
     assert "encoding.max_len" in read_metrics(runs[0])["error"]
 
 
-def test_presets_run_and_reach_their_reference_level(tmp_path):
-    experiments = "learnable_dummy,sinusoidal_lstm,tanh_ffn_context"
-    result = run_cli(["-m", f"+experiment={experiments}", "plots=false"], cwd=tmp_path)
+PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def test_every_preset_runs_and_reaches_its_reference_level(tmp_path):
+    result = run_cli(["-m", f"+experiment={','.join(PRESETS)}", "plots=false"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = {read_metrics(r)["experiment"]: read_metrics(r) for r in run_dirs(tmp_path)}
+    assert sorted(metrics) == PRESETS
     assert all(m["status"] == "completed" for m in metrics.values())
     # The reference notebook reaches about 0.008 train loss after 10 epochs.
     assert metrics["sinusoidal_lstm"]["final_train_loss"] < 0.05
     assert metrics["learnable_dummy"]["n_params"] == 10 * 16 + 16 + 1
     assert metrics["tanh_ffn_context"]["n_params"] == 10 + (10 * 128 + 128) + (128 + 1)
+    assert metrics["glove_learnable"]["final_train_loss"] < 1e-3
     log = (tmp_path / "outputs").rglob("*.log")
     text = "\n".join(p.read_text() for p in log)
     assert "encoding before:" in text and "encoding after:" in text
@@ -129,7 +176,7 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     work = tmp_path / "elsewhere"
     work.mkdir()
     where = subprocess.run(
-        [sys.executable, "-c", "import posenc.config as c; print(c.config_dir())"],
+        [sys.executable, "-c", "import posenc.compose as c; print(c.config_dir())"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -156,10 +203,10 @@ def test_readme_custom_encoding_with_one_class_and_one_yaml(tmp_path, tiny):
     (tmp_path / "my_conf" / "encoding").mkdir(parents=True)
     (tmp_path / "my_conf" / "encoding" / "ramp.yaml").write_text(yaml_src.removeprefix("yaml\n"))
     result = run_cli(
-        ["--config-dir", "my_conf", "encoding=ramp", "encoding.scale=0.5", *tiny], cwd=tmp_path
+        ["--config-dir", "my_conf", "encoding=ramp", "encoding.slope=0.1", *tiny], cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
     (run,) = run_dirs(tmp_path / "outputs")
     table = np.load(run / "encoding_final.npy")
     assert table.shape == (6, 3)
-    np.testing.assert_allclose(table[:, 0], 0.5 * np.arange(6) / 5, rtol=1e-6)
+    np.testing.assert_allclose(table, 0.1 * np.arange(6)[:, None].repeat(3, 1), rtol=1e-6)

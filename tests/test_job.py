@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import yaml
 
-from posenc.config import ConfigError
+from posenc.errors import ConfigError
 
 from .conftest import read_metrics, run_inprocess
 
@@ -49,6 +51,9 @@ def test_run_folder_contract(tmp_path, tiny, encoding):
         changed = not np.array_equal(initial, final)
         assert changed == (encoding in ("learnable", "linear"))
     assert not (tmp_path / "metrics.json.tmp").exists()
+    record = yaml.safe_load((tmp_path / "run.yaml").read_text())
+    assert record["choices"]["encoding"] == encoding and record["config"]["seed"] == 0
+    assert f"encoding={encoding}" in record["overrides"]
 
 
 def test_d_model_sets_the_table_width(tmp_path, tiny):
@@ -56,14 +61,18 @@ def test_d_model_sets_the_table_width(tmp_path, tiny):
     assert np.load(tmp_path / "encoding_final.npy").shape == (6, 8)
 
 
-def test_same_seed_same_history_other_seed_differs(tmp_path, tiny):
-    runs = {}
+def loss_bytes(run_dir):
+    """history.csv's bytes without the wall-clock `seconds` column."""
+    lines = (run_dir / "history.csv").read_bytes().splitlines()
+    return b"\n".join(line.rsplit(b",", 1)[0] for line in lines)
+
+
+def test_same_seed_same_history_bytes_other_seed_differs(tmp_path, tiny):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         run_inprocess(tmp_path / name, [*tiny, "encoding=learnable", f"seed={seed}"])
-        runs[name] = pd.read_csv(tmp_path / name / "history.csv")
-    cols = ["train_loss", "val_loss"]
-    pd.testing.assert_frame_equal(runs["a"][cols], runs["b"][cols])
-    assert not runs["a"][cols].equals(runs["c"][cols])
+    a, b, c = (loss_bytes(tmp_path / name) for name in "abc")
+    assert a == b and a != c
+    assert a.startswith(b"epoch,train_loss,val_loss\n1,")
 
 
 def test_divergence_is_a_result(tmp_path, tiny):
@@ -77,6 +86,7 @@ def test_divergence_is_a_result(tmp_path, tiny):
     assert not (np.isfinite(last["train_loss"]) and np.isfinite(last["val_loss"]))
     on_disk = read_metrics(tmp_path)  # valid JSON: non-finite losses become null
     assert on_disk["status"] == "diverged" and on_disk["test_loss"] is None
+    assert "non-finite" in on_disk["error"]
 
 
 @pytest.mark.parametrize(
@@ -110,3 +120,22 @@ def test_bad_values_stop_before_training(tmp_path, tiny, overrides, key):
 def test_all_frozen_is_refused(tmp_path, tiny):
     with pytest.raises(ConfigError, match="nothing left to train"):
         run_inprocess(tmp_path, [*tiny, "encoding=none", "model=linear", "model.freeze_head=true"])
+
+
+def explode(**kwargs):
+    raise RuntimeError("the dataset broke")
+
+
+def test_an_unexpected_error_fails_the_job_with_its_reason(tmp_path, tiny):
+    with pytest.raises(RuntimeError, match="broke"):
+        run_inprocess(tmp_path, [*tiny, f"dataset._target_={__name__}.explode"])
+    metrics = read_metrics(tmp_path)
+    assert metrics["status"] == "failed"
+    assert metrics["error"] == "RuntimeError: the dataset broke"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the run is valid")
+def test_cuda_without_cuda_is_refused(tmp_path, tiny):
+    with pytest.raises(ConfigError, match="no CUDA device") as err:
+        run_inprocess(tmp_path, [*tiny, "trainer.device=cuda"])
+    assert err.value.key == "trainer.device"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -11,12 +10,19 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from posenc import run_folder as rf
+from posenc.run_folder import Status
+
 log = logging.getLogger("posenc")
+
+NOT_DONE = {Status.FAILED, Status.INCOMPLETE, Status.CORRUPT}
+sweeps_ended = 0  # read by posenc.train: an exit 1 after a sweep ended is a failed job
 
 
 class SweepEnd(Callback):
     """Compare the sweep's runs (results.csv, summary.csv, printed table), draw the sweep
-    plots, then exit non-zero when any job failed (a diverged job is a result, not a failure).
+    plots, then exit non-zero when any job failed or left no metrics.json (killed, out of
+    memory). A diverged job is a result, not a failure.
 
     posenc's jobs report failure in metrics.json instead of raising, because Hydra 1.3 skips
     on_multirun_end after a job raised: so the tables exist for a sweep with failures too.
@@ -27,29 +33,28 @@ class SweepEnd(Callback):
         self.metric = metric
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global sweeps_ended
+        sweeps_ended += 1
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            from posenc.compare import compare
+            from posenc.cli import print_summary
+            from posenc.compare import compare, save_tables
 
-            results, _ = compare([sweep_dir], metric=self.metric)
-            if self.plots and not results.empty:
-                from posenc.plots import plot_sweep
+            results, summary = compare([sweep_dir], metric=self.metric)
+            if not results.empty:
+                print_summary(sweep_dir, results, summary, self.metric)
+                save_tables(sweep_dir, results, summary)
+                if self.plots:
+                    from posenc.plots import plot_sweep
 
-                plot_sweep(sweep_dir, metric=self.metric, results=results)
+                    plot_sweep(sweep_dir, results, summary, self.metric)
         except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
             log.exception("comparing the sweep in %s failed", sweep_dir)
-        failed = [
-            p.parent.name
-            for p in sorted(sweep_dir.glob("*/metrics.json"))
-            if _status(p) in ("failed", "unreadable")
+        bad = [
+            f"{job.relative_to(sweep_dir)} ({status})"
+            for job in sorted(h.parent for h in sweep_dir.rglob(".hydra"))
+            if (status := rf.read_metrics(job)["status"]) in NOT_DONE
         ]
-        if failed:
-            log.error("%d job(s) failed in %s: %s", len(failed), sweep_dir, ", ".join(failed))
+        if bad:
+            log.error("%d job(s) did not complete in %s: %s", len(bad), sweep_dir, ", ".join(bad))
             sys.exit(1)
-
-
-def _status(metrics_path: Path) -> str:
-    try:
-        return json.loads(metrics_path.read_text())["status"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unreadable"

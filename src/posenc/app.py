@@ -1,0 +1,50 @@
+"""The Hydra application behind `python -m posenc.train`: one job per call of `main`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from posenc.compose import config_dir
+from posenc.errors import ConfigError
+from posenc.job import run_job
+from posenc.run_folder import Status
+from posenc.schemas import register_schemas
+
+log = logging.getLogger("posenc")
+register_schemas(config_dir())
+
+EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 2, 130
+jobs_started = 0  # Hydra exits 1 for its own errors too: none started means a config mistake
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def main(cfg: DictConfig) -> str:
+    global jobs_started
+    jobs_started += 1
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    try:
+        plots = cfg.plots if cfg.plots is not None else not multirun
+        run_dir = Path(hc.runtime.output_dir)
+        metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, list(hc.overrides.task))
+    except ConfigError as e:
+        log.error("%s", e)
+        if multirun:  # the job's metrics.json says failed; the sweep goes on
+            return Status.FAILED.value
+        sys.exit(EXIT_CONFIG_ERROR)
+    except KeyboardInterrupt:  # outside the training loop: metrics.json says interrupted
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception:
+        if multirun:  # traceback already in the job's log; let the other jobs run
+            return Status.FAILED.value
+        raise
+    if metrics["status"] == Status.INTERRUPTED:
+        sys.exit(EXIT_INTERRUPTED)  # Ctrl-C ends a sweep too
+    return metrics["status"]

@@ -1,0 +1,112 @@
+"""Datasets: the `dataset` config group.
+
+Contract: a dataset is a function (named by `_target_` in conf/dataset/<option>.yaml) that
+takes a seeded `generator` plus its own keyword arguments and returns `Splits`: train, val
+and test tensors x [n, seq_len, feature_dim] and y [n] (one target per sequence) or
+[n, seq_len] (one per position), float32. Every random draw comes from `generator`, so the
+same seed gives the same data. Its signature's defaults are the option's defaults (see
+posenc.schemas). Members: `random`, `weighted_sum`, `glove_words`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from posenc.errors import ConfigError, check_at_least, check_choice
+
+TARGETS = ("sequence", "step")
+
+
+@dataclass(frozen=True)
+class Spec:
+    seq_len: int
+    feature_dim: int
+    per_step: bool  # True: one target per position; False: one per sequence
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # [n, seq_len, feature_dim], float32
+    y: torch.Tensor  # [n] or [n, seq_len], float32
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass
+class Splits:
+    train: Split
+    val: Split
+    test: Split
+
+    @property
+    def spec(self) -> Spec:
+        x, y = self.train.x, self.train.y
+        return Spec(seq_len=x.shape[1], feature_dim=x.shape[2], per_step=y.dim() == 2)
+
+    def to(self, device: torch.device) -> Splits:
+        return Splits(
+            *(Split(s.x.to(device), s.y.to(device)) for s in (self.train, self.val, self.test))
+        )
+
+
+def check_sizes(seq_len: int, n_samples: int, feature_dim: int | None) -> None:
+    for key, value in (
+        ("seq_len", seq_len),
+        ("n_samples", n_samples),
+        ("feature_dim", feature_dim),
+    ):
+        check_at_least(f"dataset.{key}", value, 1)
+
+
+def check_target(target: str, choices: tuple[str, ...] = TARGETS) -> None:
+    check_choice("dataset.target", target, choices)
+
+
+def split(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    val_fraction: float,
+    test_fraction: float,
+    generator: torch.Generator,
+) -> Splits:
+    """Shuffle with the seeded generator, then cut into train / val / test."""
+    for key, value in (
+        ("dataset.val_fraction", val_fraction),
+        ("dataset.test_fraction", test_fraction),
+    ):
+        if not 0 <= value < 1:
+            raise ConfigError(key, f"{value} must be in [0, 1)")
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError(
+            "dataset.val_fraction",
+            f"{val_fraction} + dataset.test_fraction {test_fraction} must stay below 1 "
+            "to leave sequences for training",
+        )
+    n = x.shape[0]
+    n_val, n_test = round(n * val_fraction), round(n * test_fraction)
+    n_train = n - n_val - n_test
+    for key, size in (
+        ("dataset.val_fraction", n_val),
+        ("dataset.test_fraction", n_test),
+        ("dataset.n_samples", n_train),
+    ):
+        if size < 1:
+            raise ConfigError(
+                key,
+                f"leaves an empty split ({n} samples -> train {n_train}, val {n_val}, "
+                f"test {n_test}); raise dataset.n_samples or change the fractions",
+            )
+    perm = torch.randperm(n, generator=generator)
+    x, y = x[perm].float().contiguous(), y[perm].float().contiguous()
+    a, b = n_train, n_train + n_val
+    return Splits(Split(x[:a], y[:a]), Split(x[a:b], y[a:b]), Split(x[b:], y[b:]))
+
+
+def standardise(y: torch.Tensor) -> torch.Tensor:
+    return (y - y.mean(0)) / y.std(0).clamp_min(1e-12)
+
+
+__all__ = ["Spec", "Split", "Splits", "check_sizes", "check_target", "split", "standardise"]

@@ -1,0 +1,86 @@
+"""The model contract's base class (documented in posenc.models)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from posenc.data import Spec
+from posenc.encodings.base import INPUT, SLOTS, InputEncoding, PositionalEncoding
+from posenc.errors import ConfigError, check_at_least, check_finite
+
+SLOT_USERS = {INPUT: "every model", "rotary": "model=transformer", "bias": "model=transformer"}
+
+
+class Model(nn.Module):
+    """projection? -> input slot -> body -> head. Subclasses build their layers after
+    `super().__init__(spec, encoding, **common)` (input width `self.in_dim`), make their last
+    layer with `self.make_head(...)` and implement `body(x, positions)`."""
+
+    slots: ClassVar[frozenset[str]] = frozenset({INPUT})
+
+    def __init__(
+        self,
+        spec: Spec,
+        encoding: Callable[..., PositionalEncoding],
+        d_model: int | None = None,
+        head_bias: bool = True,
+        head_init: float | None = None,
+        freeze_head: bool = False,
+    ):
+        super().__init__()
+        check_at_least("model.d_model", d_model, 1)
+        check_finite("model.head_init", head_init)
+        self.spec = spec
+        self.project = None if d_model is None else nn.Linear(spec.feature_dim, d_model)
+        self.width = spec.feature_dim if d_model is None else d_model
+        self.encoding = self._build_encoding(encoding)
+        is_input = isinstance(self.encoding, InputEncoding)
+        self.in_dim = self.encoding.out_dim if is_input else self.width
+        self._head_options = (head_bias, head_init, freeze_head)
+
+    def encoding_args(self, slot: str) -> dict[str, int]:
+        """What an encoding of this slot is built with (attention models add theirs)."""
+        return {"dim": self.width, "seq_len": self.spec.seq_len}
+
+    def _build_encoding(self, factory: Callable[..., PositionalEncoding]) -> PositionalEncoding:
+        cls = getattr(factory, "func", factory)  # a partial from Hydra, or the class itself
+        slot = getattr(cls, "slot", None)
+        if slot not in SLOTS:
+            raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
+        if slot not in self.slots:
+            raise ConfigError(
+                "encoding",
+                f"{cls.__name__} acts in the {slot} slot (inside attention), which "
+                f"{type(self).__name__} does not have; it needs {SLOT_USERS[slot]}",
+            )
+        encoding = factory(**self.encoding_args(slot))
+        if not isinstance(encoding, PositionalEncoding):
+            raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
+        return encoding
+
+    def make_head(self, in_features: int, out_features: int = 1) -> nn.Linear:
+        """The last layer, with the model's head_bias / head_init / freeze_head applied."""
+        bias, init, freeze = self._head_options
+        head = nn.Linear(in_features, out_features, bias=bias)
+        if init is not None:
+            with torch.no_grad():
+                head.weight.fill_(init)
+                if head.bias is not None:
+                    head.bias.zero_()
+        head.requires_grad_(not freeze)
+        return head
+
+    def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.project is not None:
+            x = self.project(x)
+        positions = torch.arange(x.shape[1], device=x.device)
+        if self.encoding.slot == INPUT:
+            x = self.encoding(x, positions)
+        return self.body(x, positions)

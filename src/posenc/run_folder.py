@@ -1,0 +1,183 @@
+"""The run folder: the single source of truth of a job, and this module its only writer
+and reader.
+
+- `run.yaml`, when the job starts: `overrides` (as given), `choices` (the option of each
+  group) and `config` (the composed config).
+- `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`.
+- `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
+  `encoding.table()` returns, float32.
+- `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
+- `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
+
+A folder holding `run.yaml` is a run. Everything that reads runs (compare, plots, the
+notebook API, the end-of-sweep callback) goes through the readers here, so a missing or
+broken file means the same everywhere: no `metrics.json` is `incomplete`, an unreadable one
+`corrupt`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
+    import pandas as pd
+    import torch
+
+    from posenc.training import EpochRecord
+
+RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
+ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
+GROUPS = ("dataset", "encoding", "model", "optimizer")
+# libyaml when present: compare reads a thousand run.yaml files
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class Status(enum.StrEnum):
+    COMPLETED = "completed"  # trained every epoch: the folder is whole
+    DIVERGED = "diverged"  # a non-finite loss stopped training: a result
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+    FAILED = "failed"  # refused or crashed; `error` says why
+    INCOMPLETE = "incomplete"  # no metrics.json: still running, or killed
+    CORRUPT = "corrupt"  # metrics.json exists but cannot be read
+
+
+class RunFolderError(ValueError):
+    """A run folder, or one of its files, that cannot be read: names the file."""
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_record(run_dir: Path, overrides: Iterable[str], choices: dict, config: dict) -> None:
+    record = {"overrides": list(overrides), "choices": dict(choices), "config": config}
+    text = yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    (run_dir / RUN).write_text(text, encoding="utf-8")
+
+
+class HistoryWriter:
+    """Appends one row per epoch and flushes, so a crash or Ctrl-C keeps what was trained."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file.write(",".join(HISTORY_COLUMNS) + "\n")
+        self._file.flush()
+
+    def write(self, r: EpochRecord) -> None:
+        # repr() round-trips floats exactly: same run, same bytes.
+        self._file.write(f"{r.epoch},{r.train_loss!r},{r.val_loss!r},{r.seconds:.6f}\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def save_table(path: Path, table: torch.Tensor | None) -> None:
+    if table is not None:
+        np.save(path, table.detach().cpu().float().numpy().astype(np.float32))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; null means "no finite value"
+    return value
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """Write metrics.json atomically: its presence means the job has ended."""
+    tmp = run_dir / (METRICS + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({k: _json_safe(v) for k, v in metrics.items()}, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, run_dir / METRICS)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def is_run(path: Path) -> bool:
+    return (Path(path) / RUN).is_file()
+
+
+def find_runs(paths: Iterable[Path]) -> list[Path]:
+    """Every run folder at or below the paths, sorted."""
+    runs: set[Path] = set()
+    for path in map(Path, paths):
+        if is_run(path):
+            runs.add(path.resolve())
+        if path.is_dir():
+            runs.update(p.parent.resolve() for p in path.rglob(RUN))
+    return sorted(runs)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """metrics.json; {'status': 'incomplete'} when absent, status 'corrupt' (with `error`)
+    when unreadable."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return {"status": Status.INCOMPLETE.value}
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(metrics, dict) or metrics.get("status") not in set(Status):
+            raise ValueError("no valid status")
+    except (ValueError, OSError) as e:
+        return {"status": Status.CORRUPT.value, "error": f"{path}: {e}"}
+    return metrics
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """run.yaml: overrides, choices, config."""
+    path = Path(run_dir) / RUN
+    try:
+        record = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise ValueError("expected overrides, choices and config")
+    except FileNotFoundError:
+        raise RunFolderError(f"{run_dir} is not a posenc run folder (no {RUN})") from None
+    except (ValueError, OSError, yaml.YAMLError) as e:
+        raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
+    record.setdefault("overrides", [])
+    record.setdefault("choices", {})
+    return record
+
+
+def read_history(run_dir: Path) -> pd.DataFrame:
+    """history.csv (empty with its columns when the run has none yet)."""
+    import pandas as pd
+
+    path = Path(run_dir) / HISTORY
+    if not path.is_file():
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
+    if list(frame.columns) != list(HISTORY_COLUMNS):
+        raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
+    return frame
+
+
+def read_table(run_dir: Path, name: str) -> np.ndarray | None:
+    path = Path(run_dir) / name
+    return np.load(path) if path.is_file() else None
+
+
+def run_title(metrics: dict[str, Any]) -> str:
+    """`encoding / model / dataset / optimizer  (seed N)`: one format for every figure."""
+    parts = [metrics.get(k) for k in ("encoding", "model", "dataset", "optimizer")]
+    return " / ".join(str(p) for p in parts if p) + f"  (seed {metrics.get('seed')})"
