@@ -5,7 +5,12 @@ All three train the reference LSTM experiment (+experiment=sinusoidal_lstm: weig
 initial weights, on the same data, for the same number of optimizer steps. Prints steps/s
 (median of --repeats, runs interleaved in rotating order) and each loop's ratio to the bare loop.
 
-    python scripts/benchmark.py [--epochs 10] [--repeats 5] [--device cpu]
+Then the transformer: posenc's model=transformer with encoding=sinusoidal against the same
+architecture built bare from torch.nn.TransformerEncoderLayer(norm_first=True), same data and
+steps; and the per-step cost of each attention-level encoding against encoding=none at
+--attention-len positions (default 256).
+
+    python scripts/benchmark.py [--epochs 10] [--repeats 5] [--device cpu] [--attention-len 256]
 """
 
 from __future__ import annotations
@@ -89,15 +94,96 @@ def run_bare(model, splits, epochs, batch_size, device) -> float:
     return time.perf_counter() - start
 
 
+class BareTransformer(nn.Module):
+    """The same architecture from torch's own layers: projection + sinusoidal table, pre-norm
+    TransformerEncoderLayer stack (ReLU, no dropout), final LayerNorm, mean readout, head."""
+
+    def __init__(self, feature_dim: int, seq_len: int, width=32, heads=4, layers=2):
+        super().__init__()
+        from posenc.encodings import sinusoidal_table
+
+        self.project = nn.Linear(feature_dim, width)
+        self.register_buffer("pe", sinusoidal_table(seq_len, width))
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(self.project(x) + self.pe[: x.shape[1]])
+        return self.head(self.norm(h).mean(1)).squeeze(-1)
+
+
+def time_steps(model, splits, epochs, batch_size, device) -> float:
+    """Seconds for `epochs` of plain training steps (the bare loop) on this model."""
+    return run_bare(model, splits, epochs, batch_size, device)
+
+
+def median_times(models: dict, splits, epochs, batch_size, device, repeats) -> dict:
+    times: dict[str, list[float]] = {name: [] for name in models}
+    names = list(models)
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            model = copy.deepcopy(models[name])
+            times[name].append(time_steps(model, splits, epochs, batch_size, device))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def transformer_tables(args, device: torch.device) -> None:
+    base = ["model=transformer", f"trainer.device={device}"]
+    job = build_job(compose_config([*base, "encoding=sinusoidal"]))
+    splits, spec = job.splits, job.splits.spec
+    torch.manual_seed(0)
+    bare = BareTransformer(spec.feature_dim, spec.seq_len).to(device)
+    steps = args.epochs * -(-len(splits.train) // args.batch_size)
+    t = median_times(
+        {"posenc transformer": job.model, "bare nn.TransformerEncoderLayer": bare},
+        splits,
+        args.epochs,
+        args.batch_size,
+        device,
+        args.repeats,
+    )
+    ref = t["bare nn.TransformerEncoderLayer"]
+    print(f"\ntransformer (width 32, 4 heads, 2 layers, seq_len {spec.seq_len}), {steps} steps")
+    print(f"{'model':<32} {'seconds':>8} {'steps/s':>9} {'time / bare':>12}")
+    for name, seconds in t.items():
+        print(f"{name:<32} {seconds:>8.3f} {steps / seconds:>9.0f} {seconds / ref:>12.3f}")
+
+    length = args.attention_len
+    data = [f"dataset.seq_len={length}", "dataset.n_samples=320", "dataset.feature_dim=4"]
+    models = {}
+    for encoding in ("none", "sinusoidal", "rope", "alibi", "relative"):
+        job = build_job(compose_config([*base, *data, f"encoding={encoding}"]))
+        models[encoding] = job.model
+    splits = job.splits
+    steps = -(-len(splits.train) // args.batch_size)
+    t = median_times(models, splits, 1, args.batch_size, device, args.repeats)
+    print(f"\nper-step cost at seq_len {length} (batch {args.batch_size}, {steps} steps per run)")
+    print(f"{'encoding':<12} {'ms/step':>9} {'vs none':>9}")
+    for name, seconds in t.items():
+        print(f"{name:<12} {1000 * seconds / steps:>9.2f} {seconds / t['none']:>9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--attention-len", type=int, default=256)
+    parser.add_argument("--skip-lstm", action="store_true", help="only the transformer tables")
     args = parser.parse_args()
     device = torch.device(args.device)
 
+    if not args.skip_lstm:
+        lstm_table(args, device)
+    transformer_tables(args, device)
+
+
+def lstm_table(args, device: torch.device) -> None:
     job = build_job(compose_config(["+experiment=sinusoidal_lstm", f"trainer.device={device}"]))
     splits, template = job.splits, job.model
     steps = args.epochs * -(-len(splits.train) // args.batch_size)

@@ -210,3 +210,23 @@ def test_readme_custom_encoding_with_one_class_and_one_yaml(tmp_path, tiny):
     table = np.load(run / "encoding_final.npy")
     assert table.shape == (6, 3)
     np.testing.assert_allclose(table, 0.1 * np.arange(6)[:, None].repeat(3, 1), rtol=1e-6)
+
+
+def test_transformer_sweep_through_the_cli_refuses_attention_encodings_on_an_lstm(tmp_path, tiny):
+    args = ["-m", *tiny, "model=transformer,lstm", "encoding=alibi,sinusoidal"]
+    result = run_cli(args, cwd=tmp_path)
+    assert result.returncode == 1  # the lstm + alibi job failed; the others ran
+    runs = {
+        (m["model"], m["encoding"]): m
+        for m in (read_metrics(r) for r in run_dirs(tmp_path / "outputs"))
+    }
+    assert runs[("lstm", "alibi")]["status"] == "failed"
+    assert "model=transformer" in runs[("lstm", "alibi")]["error"]
+    done = [k for k, m in runs.items() if m["status"] == "completed"]
+    assert sorted(done) == [
+        ("lstm", "sinusoidal"),
+        ("transformer", "alibi"),
+        ("transformer", "sinusoidal"),
+    ]
+    (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
+    assert len(pd.read_csv(sweep / "results.csv")) == 4

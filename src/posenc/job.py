@@ -174,6 +174,7 @@ def run_job(
             n_params=sum(p.numel() for p in job.model.parameters()),
             n_trainable=n_trainable,
             device=str(job.device),
+            encoding_slot=job.model.encoding.slot,
         )
         _log_start(job, metrics)
         initial = job.model.encoding.table()
@@ -209,7 +210,7 @@ def _plot(run_dir: Path, metrics: dict[str, Any]) -> None:
     try:
         from posenc.plots import plot_run  # matplotlib only when plots are on
 
-        plot_run(run_dir, title=rf.run_title(metrics))
+        plot_run(run_dir, metrics)
     except Exception as e:
         log.warning("could not draw the run's plots: %s: %s", type(e).__name__, e)
 

@@ -60,6 +60,70 @@ def plot_encoding(initial: np.ndarray, final: np.ndarray, path: Path, title: str
     return _save(fig, path)
 
 
+def bias_matrix(table: np.ndarray) -> np.ndarray:
+    """[heads, 2L − 1] bias by relative distance -> [heads, L, L] over query × key, using
+    column L − 1 + (j − i) for key j and query i."""
+    length = (table.shape[1] + 1) // 2
+    i, j = np.arange(length)[:, None], np.arange(length)[None, :]
+    return table[:, length - 1 + j - i]
+
+
+def plot_attention_bias(
+    initial: np.ndarray, final: np.ndarray, path: Path, title: str = ""
+) -> Path:
+    """The final bias each head adds to attention scores (query × key), and the bias by
+    relative distance per head before and after training."""
+    heads = min(final.shape[0], 8)
+    fig = Figure(figsize=(2.6 * heads + 4.5, 3.4), layout="constrained")
+    axes = fig.subplots(1, heads + 1, squeeze=False)[0]
+    matrices = bias_matrix(final)
+    finite = matrices[np.isfinite(matrices)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    for h in range(heads):
+        image = axes[h].imshow(matrices[h], cmap="viridis", vmin=low, vmax=high)
+        axes[h].set_title(f"head {h}")
+        axes[h].set_xlabel("key")
+        axes[h].set_ylabel("query" if h == 0 else "")
+    _integer_ticks(*axes[:heads])
+    fig.colorbar(image, ax=axes[:heads].tolist(), label="bias", shrink=0.9)
+    distance = np.arange(final.shape[1]) - (final.shape[1] - 1) // 2
+    for h in range(heads):
+        (line,) = axes[-1].plot(distance, final[h], label=f"head {h}")
+        axes[-1].plot(distance, initial[h], ":", color=line.get_color())
+    axes[-1].set_xlabel("key − query (dotted: initial)")
+    axes[-1].set_ylabel("bias")
+    axes[-1].legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_rotary(angles: np.ndarray, path: Path, title: str = "") -> Path:
+    """What RoPE does to attention: the score q_m·k_n of one fixed vector (all ones) placed
+    at every pair of positions, Σ_i 2·cos((m − n)·θ_i), over query × key and by distance."""
+    theta = angles[1] if len(angles) > 1 else np.zeros(angles.shape[1])
+    length = angles.shape[0]
+    offset = np.arange(length)[:, None] - np.arange(length)[None, :]
+    score = 2 * np.cos(offset[..., None] * theta).sum(-1)
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    image = axes[0].imshow(score, cmap="viridis")
+    axes[0].set_xlabel("key position n")
+    axes[0].set_ylabel("query position m")
+    axes[0].set_title("q·k of a fixed vector")
+    fig.colorbar(image, ax=axes[0], label="score", shrink=0.9)
+    distance = np.arange(-(length - 1), length)
+    axes[1].plot(distance, 2 * np.cos(distance[:, None] * theta).sum(-1))
+    axes[1].set_xlabel("m − n")
+    axes[1].set_ylabel("score")
+    axes[1].set_title("depends on m − n only")
+    axes[1].grid(alpha=0.3)
+    _integer_ticks(axes[0])
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_loss(history: pd.DataFrame, path: Path, title: str = "") -> Path:
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
@@ -81,15 +145,24 @@ def _log_scale_if_positive(ax, values: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
-def plot_run(run_dir: Path, title: str | None = None) -> list[Path]:
-    """encoding.png (where the encoding has a table) and loss.png for one run folder."""
+def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
+    """encoding.png (where the encoding has a table) and loss.png for one run folder;
+    `metrics` as in its metrics.json (read from there when not given)."""
     run_dir = Path(run_dir)
-    title = rf.run_title(rf.read_metrics(run_dir)) if title is None else title
+    metrics = rf.read_metrics(run_dir) if metrics is None else metrics
+    title = rf.run_title(metrics)
     written = []
     initial = rf.read_table(run_dir, rf.ENCODING_INITIAL)
     final = rf.read_table(run_dir, rf.ENCODING_FINAL)
+    slot = metrics.get("encoding_slot", "input")
     if initial is not None and final is not None:
-        written.append(plot_encoding(initial, final, run_dir / "encoding.png", title))
+        path = run_dir / "encoding.png"
+        if slot == "bias":
+            written.append(plot_attention_bias(initial, final, path, title))
+        elif slot == "rotary":
+            written.append(plot_rotary(final, path, title))
+        else:
+            written.append(plot_encoding(initial, final, path, title))
     history = rf.read_history(run_dir)
     if len(history):
         written.append(plot_loss(history, run_dir / "loss.png", title))

@@ -28,7 +28,7 @@ from omegaconf import MISSING
 # Arguments the job supplies at build time, never the user: not part of any schema.
 RUNTIME_ARGS = {
     "dataset": {"generator"},
-    "encoding": {"dim", "seq_len", "n_heads"},
+    "encoding": {"dim", "seq_len", "n_heads", "causal"},
     "model": {"spec", "encoding"},
     "optimizer": {"params"},
 }

@@ -1,0 +1,135 @@
+"""model=transformer: a stack of pre-norm encoder blocks, with all three encoding slots."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from posenc.encodings.base import BIAS, INPUT, ROTARY
+from posenc.errors import ConfigError, check_at_least, check_choice
+from posenc.models.base import Model
+
+READOUTS = ("mean", "last", "first")
+
+
+class Block(nn.Module):
+    """x + attention(norm(x)), then x + feed_forward(norm(x)); dropout where
+    torch.nn.TransformerEncoderLayer has it, ReLU as its default."""
+
+    def __init__(self, width: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.ff = nn.Sequential(
+            nn.Linear(width, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, width)
+        )
+        self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
+
+    def forward(self, x, positions, rotary, mask, causal):
+        b, n, width = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        if rotary is not None:
+            q, k = rotary(q, k, positions)
+        attn = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal and mask is None,
+        )
+        x = x + self.drop1(self.out(attn.transpose(1, 2).reshape(b, n, width)))
+        return x + self.drop2(self.ff(self.norm2(x)))
+
+
+class Transformer(Model):
+    """Pre-norm encoder blocks (multi-head self-attention, then a feed-forward layer, each
+    with a residual), a final LayerNorm and a linear head. Attention runs through
+    scaled_dot_product_attention; a bias-slot encoding is its float mask (merged with the
+    causal mask), cached per (length, device) when it has no parameters. With causal=true
+    and encoding=none this is NoPE (Kazemnejad et al. 2023)."""
+
+    slots = frozenset({INPUT, ROTARY, BIAS})
+
+    def __init__(
+        self,
+        spec,
+        encoding,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        causal: bool = False,
+        readout: str = "mean",
+        d_model: int | None = 32,
+        **common,
+    ):
+        check_at_least("model.n_heads", n_heads, 1)
+        check_at_least("model.n_layers", n_layers, 1)
+        check_at_least("model.d_ff", d_ff, 1)
+        check_choice("model.readout", readout, READOUTS)
+        if not 0 <= dropout < 1:
+            raise ConfigError("model.dropout", f"{dropout} must be in [0, 1)")
+        self.n_heads, self.causal = n_heads, causal  # read by encoding_args in Model.__init__
+        super().__init__(spec, encoding, d_model=d_model, **common)
+        width = self._head_width(self.in_dim) * n_heads
+        self.readout = "step" if spec.per_step else readout
+        self.blocks = nn.ModuleList(
+            Block(width, n_heads, d_ff or 4 * width, dropout) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(width)
+        self.head = self.make_head(width)
+        self._masks: dict[tuple[int, torch.device], torch.Tensor | None] = {}
+
+    def _head_width(self, width: int) -> int:
+        if width % self.n_heads:
+            raise ConfigError(
+                "model.n_heads",
+                f"{self.n_heads} heads do not divide the attention width {width}; change "
+                "model.n_heads or model.d_model",
+            )
+        return width // self.n_heads
+
+    def encoding_args(self, slot: str) -> dict:
+        if slot == ROTARY:
+            return {"dim": self._head_width(self.width), "seq_len": self.spec.seq_len}
+        if slot == BIAS:
+            return {"n_heads": self.n_heads, "seq_len": self.spec.seq_len, "causal": self.causal}
+        return super().encoding_args(slot)
+
+    def attention_mask(self, positions: torch.Tensor) -> torch.Tensor | None:
+        """The float mask for scaled_dot_product_attention: the bias-slot encoding's
+        [heads, L, L] bias, −inf above the diagonal when causal; None when plain causal or
+        no mask (SDPA's own is_causal then applies)."""
+        if self.encoding.slot != BIAS:
+            return None
+        key = (len(positions), positions.device)
+        static = getattr(self.encoding, "static", False)
+        if static and key in self._masks:
+            return self._masks[key]
+        mask = self.encoding(positions, positions)
+        if self.causal:
+            future = torch.ones(key[0], key[0], dtype=torch.bool, device=key[1]).triu(1)
+            mask = mask.masked_fill(future, float("-inf"))
+        if static:
+            self._masks[key] = mask
+        return mask
+
+    def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        rotary = self.encoding if self.encoding.slot == ROTARY else None
+        mask = self.attention_mask(positions)
+        if mask is not None:  # [1, heads, L, L]: 4-D keeps SDPA on its fused CPU kernel
+            mask = mask.to(x.dtype).unsqueeze(0)
+        for block in self.blocks:
+            x = block(x, positions, rotary, mask, self.causal)
+        x = self.norm(x)
+        if self.readout == "mean":
+            x = x.mean(1)
+        elif self.readout == "last":
+            x = x[:, -1]
+        elif self.readout == "first":
+            x = x[:, 0]
+        return self.head(x).squeeze(-1)
