@@ -27,7 +27,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--metric",
         default="final_val_loss",
-        help=f"sort by this metric's mean: {', '.join(SUMMARY_METRICS)}",
+        help=f"sort by this metric's mean: {', '.join(SUMMARY_METRICS)}, or test_loss@L",
     )
     return p
 
@@ -40,7 +40,12 @@ def format_table(summary: pd.DataFrame, metric: str = "final_val_loss") -> str:
     """The printed view: keys, counts, and mean ± std of the main metrics."""
     keys = group_keys(summary)
     view = summary[keys + ["n", "n_completed"]].copy()
-    shown = [metric] + [m for m in ("final_train_loss", "test_loss") if m != metric]
+    lengths = [
+        c.removesuffix("_mean")
+        for c in summary.columns
+        if c.startswith("test_loss@") and c.endswith("_mean")
+    ]
+    shown = [metric] + [m for m in ("final_train_loss", "test_loss", *lengths) if m != metric]
     for m in shown:
         mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
         view[m] = [

@@ -26,6 +26,17 @@ SUMMARY_METRICS = (
     "train_seconds",
 )
 SEED = "seed"
+LENGTH_PREFIX = "test_loss@"  # test_loss@L: the test loss at evaluation length L
+
+
+def length_metrics(table: pd.DataFrame) -> list[str]:
+    """The test_loss@L columns, by increasing L."""
+    found = [c for c in table.columns if str(c).startswith(LENGTH_PREFIX)]
+    return sorted(found, key=lambda c: int(c[len(LENGTH_PREFIX) :]))
+
+
+def summary_metrics(results: pd.DataFrame) -> list[str]:
+    return [*SUMMARY_METRICS, *length_metrics(results)]
 
 
 def override_key(item: str) -> str:
@@ -102,10 +113,11 @@ def summarize(
         raise KeyError(
             f"--by: no column {', '.join(missing)}; choose from {', '.join(varying_keys(results))}"
         )
-    if metric not in SUMMARY_METRICS:
-        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(SUMMARY_METRICS)}")
+    metrics = summary_metrics(results)
+    if metric not in metrics:
+        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(metrics)}")
     frame = results.copy()
-    for m in SUMMARY_METRICS:
+    for m in metrics:
         frame[m] = pd.to_numeric(frame[m], errors="coerce") if m in frame else float("nan")
         frame[m] = frame[m].astype(float)
     frame["_completed"] = frame["status"].eq(Status.COMPLETED.value)
@@ -116,7 +128,7 @@ def summarize(
     summary = groups.size().rename("n").to_frame()
     summary["n_completed"] = groups["_completed"].sum().astype(int)
     done = frame[frame["_completed"]].groupby(keys, dropna=False)
-    for m in SUMMARY_METRICS:
+    for m in metrics:
         summary[f"{m}_mean"] = done[m].mean()
         summary[f"{m}_std"] = done[m].std()
     summary = summary.reset_index()

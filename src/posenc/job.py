@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from posenc import run_folder as rf
 from posenc.compose import build
-from posenc.data import Splits
+from posenc.data import Split, Splits
 from posenc.errors import ConfigError, check_at_least, check_choice
 from posenc.models import Model
 from posenc.run_folder import Status
@@ -64,8 +64,10 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("trainer.device", f"{name!r} is not a device; use cuda:N") from None
 
 
-def check_trainer(trainer: TrainerConfig, seed: int) -> None:
+def check_trainer(trainer: TrainerConfig, seed: int, lengths: Sequence[int] = ()) -> None:
     check_at_least("seed", seed, 0)
+    for length in lengths:
+        check_at_least("eval.lengths", length, 1)
     for key in ("epochs", "batch_size", "log_every"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
     check_at_least("trainer.num_threads", trainer.num_threads, 1)
@@ -74,7 +76,8 @@ def check_trainer(trainer: TrainerConfig, seed: int) -> None:
 def build_job(cfg: DictConfig) -> Job:
     """Config -> checked, seeded data, model and optimizer. Raises ConfigError."""
     trainer = TrainerConfig(**OmegaConf.to_container(cfg.trainer, resolve=True))
-    check_trainer(trainer, cfg.seed)
+    check_trainer(trainer, cfg.seed, cfg.eval.lengths)
+    check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
     device = resolve_device(trainer.device)
     torch.set_num_threads(trainer.num_threads or _DEFAULT_THREADS)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
@@ -143,6 +146,36 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
     return out
 
 
+def length_seed(seed: int, length: int) -> int:
+    """A seed stream of its own for the test set at each evaluation length."""
+    return int(np.random.SeedSequence(seed, spawn_key=(length,)).generate_state(1)[0])
+
+
+def evaluate_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
+    """The trained model on fresh test sets at each of eval.lengths: one row per length,
+    `unsupported` with the reason where the model, encoding or dataset cannot run there."""
+    rows = []
+    for length in cfg.eval.lengths:
+        row: dict[str, Any] = {"length": length, "loss": None, "status": "ok", "reason": ""}
+        reason = job.model.unsupported(length)
+        if reason is None:
+            generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+            try:
+                splits = build(cfg.dataset, "dataset", seq_len=length, generator=generator)
+            except ConfigError as e:
+                reason = f"the dataset cannot be built at this length: {e}"
+        if reason is not None:
+            row.update(status="unsupported", reason=reason)
+        else:
+            parts = (splits.train, splits.val, splits.test)
+            test = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
+            test = Split(test.x.to(job.device), test.y.to(job.device))
+            row["loss"] = evaluate(job.model, test, batch_size=cfg.eval.batch_size)
+            log.info("length %d: test loss %.6f", length, row["loss"])
+        rows.append(row)
+    return rows
+
+
 def run_job(
     cfg: DictConfig,
     run_dir: Path,
@@ -164,6 +197,7 @@ def run_job(
         "status": Status.FAILED.value,
         **{g: choices.get(g) for g in rf.GROUPS},
         "seed": cfg.seed,
+        "seq_len": cfg.dataset.get("seq_len"),
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
@@ -186,6 +220,10 @@ def run_job(
         final = job.model.encoding.table()
         rf.save_table(run_dir / rf.ENCODING_FINAL, final)
         metrics.update(outcome(job, history))
+        if cfg.eval.lengths and metrics["status"] == Status.COMPLETED:
+            rows = evaluate_lengths(job, cfg)
+            rf.write_length_eval(run_dir, rows)
+            metrics.update({f"test_loss@{r['length']}": r["loss"] for r in rows})
         _log_outcome(job, initial, final, metrics)
         if plots if plots is not None else cfg.get("plots") is not False:
             _plot(run_dir, metrics)

@@ -187,7 +187,7 @@ def plot_sweep(
     """loss_curves.png (mean val loss per epoch, ±std band over seeds, a line per group of
     the summary) and summary.png (the metric per group with std error bars), into `out`;
     run paths in `results` are relative to it (as compare gives them)."""
-    from posenc.compare import group_keys
+    from posenc.compare import group_keys, length_metrics
 
     sweep_dir = Path(out)
     if results.empty:
@@ -243,6 +243,9 @@ def plot_sweep(
         )
     written.append(_save(fig, sweep_dir / "loss_curves.png"))
 
+    if length_metrics(results):
+        written.append(plot_lengths(sweep_dir, results, summary, labels))
+
     # summary bars, best at the top
     mean, std = summary[f"{metric}_mean"], summary[f"{metric}_std"].fillna(0.0)
     fig = Figure(figsize=(8, 1.8 + 0.3 * len(summary)), layout="constrained")
@@ -266,3 +269,39 @@ def plot_sweep(
     ax.grid(axis="x", alpha=0.3)
     written.append(_save(fig, sweep_dir / "summary.png"))
     return written
+
+
+def plot_lengths(
+    sweep_dir: Path, results: pd.DataFrame, summary: pd.DataFrame, labels: list[str]
+) -> Path:
+    """length_generalization.png: test loss against evaluation length, a line per group
+    (mean ± std band over completed seeds), the training length(s) marked."""
+    from posenc.compare import LENGTH_PREFIX, length_metrics
+
+    columns = length_metrics(results)
+    lengths = np.array([int(c[len(LENGTH_PREFIX) :]) for c in columns])
+    fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
+    ax = fig.subplots()
+    for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
+        mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
+        std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
+        if np.isnan(mean).all():
+            continue  # unsupported at every length
+        style = ("-", "--", ":", "-.")[i // 10 % 4]
+        (line,) = ax.plot(lengths, mean, style, marker="o", markersize=3, label=label)
+        ax.fill_between(lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0)
+    if "seq_len" in results:
+        for j, train_len in enumerate(sorted(pd.to_numeric(results["seq_len"]).dropna().unique())):
+            ax.axvline(
+                train_len, color="grey", ls="--", lw=1, label="training length" if j == 0 else None
+            )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_xlabel("evaluation length")
+    ax.set_ylabel("test MSE (mean ± std over seeds)")
+    _log_scale_if_positive(ax, summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float))
+    ax.set_title(f"Length generalization\n{sweep_dir.name}")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return _save(fig, sweep_dir / "length_generalization.png")

@@ -6,6 +6,7 @@ and reader.
 - `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`.
 - `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
   `encoding.table()` returns, float32.
+- `length_eval.csv` (with eval.lengths): `length,loss,status,reason`, one row per length.
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
 - `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
     from posenc.training import EpochRecord
 
 RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
+LENGTH_EVAL = "length_eval.csv"
+LENGTH_EVAL_COLUMNS = ("length", "loss", "status", "reason")
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
 GROUPS = ("dataset", "encoding", "model", "optimizer")
@@ -80,6 +83,15 @@ class HistoryWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    with open(run_dir / LENGTH_EVAL, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LENGTH_EVAL_COLUMNS)
+        writer.writeheader()
+        writer.writerows({**r, "loss": "" if r["loss"] is None else repr(r["loss"])} for r in rows)
 
 
 def save_table(path: Path, table: torch.Tensor | None) -> None:

@@ -46,12 +46,19 @@ class TrainerConfig:
 
 
 @dataclass
+class EvalConfig:
+    lengths: list[int] = field(default_factory=list)  # test at these lengths after training
+    batch_size: int = 256  # sequences per forward pass when evaluating at other lengths
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     encoding: Any = MISSING
     model: Any = MISSING
     optimizer: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
 

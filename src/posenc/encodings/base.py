@@ -17,10 +17,56 @@ SLOTS = (INPUT, ROTARY, BIAS)
 COMBINES = ("add", "concat")
 
 
+class RandomPositions:
+    """Randomized positions (Ruoss et al. 2023): each sequence of length L gets a sorted
+    random subset of [0, max_position) as its position ids, in training and, with
+    `random_eval` (the default), in evaluation too; else 0..L−1 there."""
+
+    def __init__(self, max_position: int, random_eval: bool):
+        self.max_position, self.random_eval = max_position, random_eval
+
+    @staticmethod
+    def make(
+        randomize: bool, max_position: int | None, random_eval: bool, seq_len: int
+    ) -> RandomPositions | None:
+        if not randomize:
+            return None
+        if max_position is None or max_position < seq_len:
+            raise ConfigError(
+                "encoding.max_position",
+                f"{max_position} must be at least the sequence length {seq_len} with "
+                "encoding.randomize=true (e.g. 4 × the longest evaluation length)",
+            )
+        return RandomPositions(max_position, random_eval)
+
+    def ids(self, batch: int, length: int, device: torch.device, training: bool) -> torch.Tensor:
+        if not (training or self.random_eval):
+            return torch.arange(length, device=device)
+        scores = torch.rand(batch, self.max_position, device=device)
+        return scores.topk(length, dim=-1).indices.sort(dim=-1).values  # [batch, length]
+
+    def unsupported(self, length: int) -> str | None:
+        if self.random_eval and length > self.max_position:
+            return f"length {length} exceeds encoding.max_position {self.max_position}"
+        return None
+
+
 class PositionalEncoding(nn.Module):
-    """Root of every encoding: the slot it plugs into and what describes it."""
+    """Root of every encoding: the slot it plugs into, the position ids it wants, and what
+    describes it."""
 
     slot: ClassVar[str] = INPUT
+    random: RandomPositions | None = None  # set by encodings that offer randomize=true
+
+    def position_ids(self, batch: int, length: int, device: torch.device) -> torch.Tensor:
+        """Position ids for a batch: 0..length−1 ([length]), or random ones ([batch, length])."""
+        if self.random is None:
+            return torch.arange(length, device=device)
+        return self.random.ids(batch, length, device, self.training)
+
+    def unsupported(self, length: int) -> str | None:
+        """Why this encoding cannot run at `length`, or None when it can."""
+        return None if self.random is None else self.random.unsupported(length)
 
     def table(self) -> torch.Tensor | None:
         """What describes the encoding, saved as encoding_initial.npy / encoding_final.npy;
@@ -77,6 +123,13 @@ class InputEncoding(PositionalEncoding):
         if self.combine == "add":
             return x + pe
         return torch.cat([x, pe.expand(x.shape[0], -1, -1)], dim=-1)
+
+    def unsupported(self, length: int) -> str | None:
+        if self.learned_table and length > self.max_len:
+            return f"a learned table of {self.max_len} positions cannot run at length {length}"
+        return super().unsupported(length)
+
+    learned_table: ClassVar[bool] = False  # True: positions past max_len are refused
 
     def require_length(self, length: int) -> None:
         """A learned table cannot run past its rows: refuse, never truncate."""

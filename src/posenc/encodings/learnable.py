@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posenc.encodings.base import InputEncoding
+from posenc.encodings.base import InputEncoding, RandomPositions
 from posenc.encodings.sinusoidal import sinusoidal_table
 from posenc.errors import check_at_least, check_choice, check_positive
 
@@ -13,7 +13,10 @@ INITS = ("zeros", "normal", "sinusoidal")
 
 
 class Learnable(InputEncoding):
-    """A [max_len, dim] parameter; refuses positions past its rows."""
+    """A [max_len, dim] parameter; refuses positions past its rows. randomize=true: a table
+    of max_position rows, each sequence trained on a sorted random subset of them."""
+
+    learned_table = True
 
     def __init__(
         self,
@@ -22,9 +25,16 @@ class Learnable(InputEncoding):
         init: str = "normal",
         std: float = 0.02,
         base: float = 10000.0,
+        randomize: bool = False,
+        max_position: int | None = None,
+        random_eval: bool = True,
         **common,
     ):
+        random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        if random is not None:  # one row per possible position
+            common["max_len"] = max_position
         super().__init__(dim, seq_len, **common)
+        self.random = random
         self.require_length(seq_len)
         check_choice("encoding.init", init, INITS)
         check_positive("encoding.base", base)

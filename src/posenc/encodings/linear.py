@@ -9,7 +9,8 @@ from posenc.encodings.base import InputEncoding
 
 
 class LinearPosition(InputEncoding):
-    """normalize=True feeds pos / (max_len - 1), so the training positions span [0, 1]."""
+    """normalize=True feeds pos / (max_len - 1), so the training positions span [0, 1]; later
+    positions extrapolate the line."""
 
     def __init__(
         self,
@@ -23,8 +24,7 @@ class LinearPosition(InputEncoding):
         self.normalize = normalize
         self.proj = nn.Linear(1, dim)
 
-    def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        self.require_length(positions.shape[-1])
+    def encode(self, positions: torch.Tensor) -> torch.Tensor:  # defined past max_len too
         pos = positions.to(self.proj.weight.dtype)
         if self.normalize:
             pos = pos / max(self.max_len - 1, 1)

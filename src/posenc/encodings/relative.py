@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from posenc.encodings.base import AttentionBias
+from posenc.encodings.base import AttentionBias, RandomPositions
 from posenc.errors import ConfigError
 
 
@@ -54,8 +54,12 @@ class RelativeBias(AttentionBias):
         num_buckets: int = 32,
         max_distance: int = 128,
         std: float = 0.02,
+        randomize: bool = False,
+        max_position: int | None = None,
+        random_eval: bool = True,
     ):
         super().__init__(n_heads, seq_len)
+        self.random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
         self.bidirectional = not causal
         smallest = 4 if self.bidirectional else 2
         if num_buckets < smallest:
@@ -71,10 +75,13 @@ class RelativeBias(AttentionBias):
         self._buckets: dict[tuple[int, int, torch.device], torch.Tensor] = {}
 
     def buckets(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
-        relative = k_positions[None, :] - q_positions[:, None]
+        relative = k_positions.unsqueeze(-2) - q_positions.unsqueeze(-1)  # [..., q, k]
         return t5_bucket(relative, self.bidirectional, self.num_buckets, self.max_distance)
 
     def forward(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
+        """[heads, q, k], or [batch, heads, q, k] for per-sequence position ids."""
+        if q_positions.dim() == 2:  # randomized positions: a bias per sequence
+            return self.bias(self.buckets(q_positions, k_positions)).permute(0, 3, 1, 2)
         n, m, device = len(q_positions), len(k_positions), q_positions.device
         plain = torch.arange(max(n, m), device=device)
         cacheable = torch.equal(q_positions, plain[:n]) and torch.equal(k_positions, plain[:m])

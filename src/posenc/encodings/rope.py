@@ -1,13 +1,18 @@
-"""encoding=rope: rotary position embedding of queries and keys (Su et al. 2021)."""
+"""encoding=rope: rotary position embedding of queries and keys (Su et al. 2021), with
+context extension by position interpolation, NTK-aware scaling or YaRN."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from posenc.encodings.base import RotaryEncoding
-from posenc.errors import ConfigError, check_choice, check_positive
+from posenc.encodings.base import RandomPositions, RotaryEncoding
+from posenc.errors import ConfigError, check_at_least, check_choice, check_positive
 
 LAYOUTS = ("half", "interleaved")
+SCALINGS = ("none", "linear", "ntk", "yarn")
+YARN_ALPHA, YARN_BETA = 1.0, 32.0  # YaRN's ramp bounds, in rotations over the training length
 
 
 class RoPE(RotaryEncoding):
@@ -16,8 +21,14 @@ class RoPE(RotaryEncoding):
 
     layout=half pairs dimension i with i + r/2 (GPT-NeoX, Hugging Face Llama);
     layout=interleaved pairs 2i with 2i + 1 (RoFormer, GPT-J). `fraction` of each head's
-    dimensions rotate (r of them, even); the rest pass unchanged. cos and sin are computed in
-    float32. table(): the angle table [seq_len, r/2].
+    dimensions rotate (r of them, even); the rest pass unchanged. Angles are float32.
+    table(): the angle table [seq_len, r/2].
+
+    `scaling` applies to sequences longer than the training length (seq_len), with factor
+    s = `scaling_factor`: `linear` divides positions by s (position interpolation); `ntk`
+    multiplies the base by s^(r/(r−2)); `yarn` divides θ_i by s for dimensions that turn
+    less than α = 1 time over the training length, keeps it for those that turn more than
+    β = 32 times, ramps linearly between, and multiplies q and k by 0.1·ln s + 1.
     """
 
     def __init__(
@@ -27,10 +38,17 @@ class RoPE(RotaryEncoding):
         base: float = 10000.0,
         layout: str = "half",
         fraction: float = 1.0,
+        scaling: str = "none",
+        scaling_factor: float = 4.0,
+        randomize: bool = False,
+        max_position: int | None = None,
+        random_eval: bool = True,
     ):
         super().__init__(dim, seq_len)
         check_positive("encoding.base", base)
         check_choice("encoding.layout", layout, LAYOUTS)
+        check_choice("encoding.scaling", scaling, SCALINGS)
+        check_at_least("encoding.scaling_factor", scaling_factor, 1)
         if not 0 < fraction <= 1:
             raise ConfigError("encoding.fraction", f"{fraction} must be in (0, 1]")
         self.rotated = round(dim * fraction)
@@ -41,13 +59,40 @@ class RoPE(RotaryEncoding):
                 "this must be an even number of at least 2 (change encoding.fraction, "
                 "model.d_model or model.n_heads)",
             )
+        if randomize and scaling != "none":
+            raise ConfigError(
+                "encoding.scaling", "randomized positions already cover long inputs; use none"
+            )
         self.base, self.layout = base, layout
-        i = torch.arange(0, self.rotated, 2, dtype=torch.float32)
-        self.register_buffer("inv_freq", base ** (-i / self.rotated), persistent=False)
+        self.scaling, self.factor = scaling, scaling_factor
+        self.random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        self.register_buffer("inv_freq", self.frequencies(base), persistent=False)
+
+    def frequencies(self, base: float) -> torch.Tensor:
+        """θ_i = base^(−2i/r), i = 0..r/2−1."""
+        i = torch.arange(0, self.rotated, 2, dtype=torch.float64)
+        return (base ** (-i / self.rotated)).float()
+
+    def scaled(self) -> tuple[torch.Tensor, float, float]:
+        """(θ_i, position divisor, q/k factor) for sequences past the training length."""
+        s, theta = self.factor, self.inv_freq
+        if self.scaling == "linear":
+            return theta, s, 1.0
+        if self.scaling == "ntk":
+            r = self.rotated
+            return self.frequencies(self.base * s ** (r / (r - 2))).to(theta.device), 1.0, 1.0
+        if self.scaling == "yarn":
+            rotations = self.seq_len * theta / (2 * math.pi)
+            ramp = ((rotations - YARN_ALPHA) / (YARN_BETA - YARN_ALPHA)).clamp(0, 1)
+            return (1 - ramp) * theta / s + ramp * theta, 1.0, 0.1 * math.log(s) + 1
+        return theta, 1.0, 1.0
 
     def angles(self, positions: torch.Tensor) -> torch.Tensor:
-        """p·θ_i for every position id: [..., r/2], float32."""
-        return positions.to(torch.float32).unsqueeze(-1) * self.inv_freq
+        """p·θ_i for every position id: [..., r/2], float32; scaled past the training length."""
+        theta, divisor = self.inv_freq, 1.0
+        if self.scaling != "none" and positions.shape[-1] > self.seq_len:
+            theta, divisor, _ = self.scaled()
+        return (positions.to(torch.float32) / divisor).unsqueeze(-1) * theta
 
     def table(self) -> torch.Tensor:
         return self.angles(torch.arange(self.seq_len, device=self.inv_freq.device))
@@ -64,9 +109,12 @@ class RoPE(RotaryEncoding):
             out = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(-2)
         return torch.cat([out, rest], dim=-1) if rest.shape[-1] else out
 
-    def forward(
-        self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         angle = self.angles(positions)  # O(L·r) per call: cheap next to attention itself
+        if angle.dim() == 3:  # per-sequence positions [batch, L, r/2] -> over the heads
+            angle = angle.unsqueeze(1)
         cos, sin = angle.cos(), angle.sin()
+        if self.scaling == "yarn" and positions.shape[-1] > self.seq_len:
+            factor = self.scaled()[2]
+            cos, sin = cos * factor, sin * factor
         return self.rotate(q, cos, sin), self.rotate(k, cos, sin)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.encodings.base import InputEncoding
+from posenc.encodings.base import InputEncoding, RandomPositions
 from posenc.errors import check_choice, check_positive
 
 LAYOUTS = ("interleaved", "concat")
@@ -36,7 +36,8 @@ def sinusoidal_table(
 
 
 class Sinusoidal(InputEncoding):
-    """No gradient; positions past max_len are computed, not refused."""
+    """No gradient; positions past max_len are computed, not refused. randomize=true: each
+    sequence gets a sorted random subset of [0, max_position) as its positions."""
 
     def __init__(
         self,
@@ -44,9 +45,16 @@ class Sinusoidal(InputEncoding):
         seq_len: int,
         base: float = 10000.0,
         layout: str = "interleaved",
+        randomize: bool = False,
+        max_position: int | None = None,
+        random_eval: bool = True,
         **common,
     ):
+        random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        if random is not None:  # the table covers every position that can be drawn
+            common["max_len"] = max(common.get("max_len") or seq_len, max_position)
         super().__init__(dim, seq_len, **common)
+        self.random = random
         check_positive("encoding.base", base)
         check_choice("encoding.layout", layout, LAYOUTS)
         self.base, self.layout = base, layout
@@ -56,6 +64,6 @@ class Sinusoidal(InputEncoding):
         return self.pe
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        if positions.shape[-1] <= self.max_len and positions.dim() == 1:
-            return self.pe[positions]
+        if self.random is not None or (positions.dim() == 1 and len(positions) <= self.max_len):
+            return self.pe[positions]  # within the table: ids below max_len by construction
         return sinusoidal_vectors(positions, self.dim, self.base, self.layout)

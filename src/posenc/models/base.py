@@ -74,13 +74,17 @@ class Model(nn.Module):
         head.requires_grad_(not freeze)
         return head
 
+    def unsupported(self, length: int) -> str | None:
+        """Why this model cannot run at sequence length `length`, or None when it can."""
+        return self.encoding.unsupported(length)
+
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.project is not None:
             x = self.project(x)
-        positions = torch.arange(x.shape[1], device=x.device)
+        positions = self.encoding.position_ids(x.shape[0], x.shape[1], x.device)
         if self.encoding.slot == INPUT:
             x = self.encoding(x, positions)
         return self.body(x, positions)

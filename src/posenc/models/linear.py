@@ -21,6 +21,11 @@ class Linear(Model):
         width = spec.seq_len * self.in_dim if self.readout == "flatten" else self.in_dim
         self.head = self.make_head(width)
 
+    def unsupported(self, length: int) -> str | None:
+        if self.readout == "flatten" and length != self.spec.seq_len:
+            return f"readout=flatten reads exactly {self.spec.seq_len} positions"
+        return super().unsupported(length)
+
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         if self.readout == "flatten":
             return self.head(x.flatten(1)).squeeze(-1)

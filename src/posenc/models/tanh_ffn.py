@@ -32,6 +32,11 @@ class TanhFFN(Model):
         self.head = self.make_head(hidden_dim, spec.seq_len if spec.per_step else 1)
         self.output_tanh = output_tanh
 
+    def unsupported(self, length: int) -> str | None:
+        if length != self.spec.seq_len:
+            return f"a tanh FFN reads a fixed width of {self.spec.seq_len} positions"
+        return super().unsupported(length)
+
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         out = self.head(self.activation(self.hidden(x.flatten(1))))
         if self.output_tanh:

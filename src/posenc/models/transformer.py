@@ -106,7 +106,7 @@ class Transformer(Model):
         no mask (SDPA's own is_causal then applies)."""
         if self.encoding.slot != BIAS:
             return None
-        key = (len(positions), positions.device)
+        key = (positions.shape[-1], positions.device)
         static = getattr(self.encoding, "static", False)
         if static and key in self._masks:
             return self._masks[key]
@@ -122,7 +122,8 @@ class Transformer(Model):
         rotary = self.encoding if self.encoding.slot == ROTARY else None
         mask = self.attention_mask(positions)
         if mask is not None:  # [1, heads, L, L]: 4-D keeps SDPA on its fused CPU kernel
-            mask = mask.to(x.dtype).unsqueeze(0)
+            mask = mask.to(x.dtype)
+            mask = mask.unsqueeze(0) if mask.dim() == 3 else mask
         for block in self.blocks:
             x = block(x, positions, rotary, mask, self.causal)
         x = self.norm(x)
