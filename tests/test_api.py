@@ -41,12 +41,18 @@ def test_run_returns_everything_and_matches_the_cli(tmp_path):
     np.testing.assert_array_equal(result.encoding_final, from_cli.encoding_final)
 
 
-def test_run_refuses_a_folder_that_holds_a_run(tmp_path):
-    posenc.run(TINY, output_dir=tmp_path / "r", plots=False)
-    before = (tmp_path / "r" / "history.csv").read_bytes()
-    with pytest.raises(FileExistsError):
-        posenc.run(TINY, output_dir=tmp_path / "r")
-    assert (tmp_path / "r" / "history.csv").read_bytes() == before
+def test_run_reuses_the_same_run_and_refuses_another_in_its_folder(tmp_path):
+    first = posenc.run(TINY, output_dir=tmp_path / "r", plots=False)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
+    again = posenc.run(TINY, output_dir=tmp_path / "r")  # same config: reused, not redone
+    assert again.metrics == first.metrics
+    with pytest.raises(FileExistsError, match="overwrite=true"):
+        posenc.run([*TINY, "trainer.epochs=3"], output_dir=tmp_path / "r")
+    for name, content in files.items():
+        if name != "train.log":
+            assert (tmp_path / "r" / name).read_bytes() == content, name
+    replaced = posenc.run([*TINY, "trainer.epochs=3", "overwrite=true"], output_dir=tmp_path / "r")
+    assert len(replaced.history) == 3
 
 
 def test_run_bad_value_raises_config_error(tmp_path):

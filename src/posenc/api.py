@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from posenc import run_folder as rf
 
@@ -70,7 +71,8 @@ def run(
     """Run one job, composed exactly as `python -m posenc.train OVERRIDES` would compose it.
 
     output_dir defaults to outputs/runs/<time> under the current directory. A folder that
-    already holds a run is refused, so nothing already written is lost. Bad values raise
+    holds a run of another config is refused (FileExistsError) unless "overwrite=true" is
+    among the overrides; one that holds the completed run of this config is reused. Bad values raise
     posenc.errors.ConfigError before any training. plots=None follows the `plots` key
     (null: on, as for a single CLI run).
     """
@@ -83,8 +85,14 @@ def run(
     if output_dir is None:
         output_dir = Path("outputs", "runs", datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f"))
     output_dir = Path(output_dir)
-    if rf.is_run(output_dir) or (output_dir / rf.METRICS).exists():
-        raise FileExistsError(f"{output_dir} already holds a run; choose another output_dir")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
+    except rf.RunFolderTaken as e:
+        raise FileExistsError(str(e)) from None
+    if claim == rf.Claim.REUSE:
+        log.info("%s already holds this completed run (same config): reused", output_dir)
+        return load_run(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))

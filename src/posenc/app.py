@@ -9,8 +9,9 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from posenc import run_folder as rf
 from posenc.compose import config_dir
 from posenc.errors import ConfigError
 from posenc.job import run_job
@@ -24,15 +25,40 @@ EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 2, 130
 jobs_started = 0  # Hydra exits 1 for its own errors too: none started means a config mistake
 
 
+def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
+    """.hydra/ as Hydra writes it (config, hydra, overrides), written only once the folder
+    is ours: Hydra's own writing (hydra.output_subdir) would replace another run's."""
+    hc = HydraConfig.instance().cfg
+    folder = run_dir / ".hydra"
+    folder.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(hc, folder / "hydra.yaml")
+    OmegaConf.save(hc.hydra.overrides.task, folder / "overrides.yaml")
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> str:
     global jobs_started
     jobs_started += 1
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
+    run_dir = Path(hc.runtime.output_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+    except rf.RunFolderTaken as e:  # said on stderr: the folder's own log stays as it was
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        print(f"{key}: {e}", file=sys.stderr)
+        if multirun:
+            rf.write_refused(run_dir, str(e))
+            return Status.FAILED.value
+        sys.exit(EXIT_CONFIG_ERROR)
+    if claim == rf.Claim.REUSE:
+        log.info("%s already holds this completed run (same config): reused", run_dir)
+        return Status.COMPLETED.value
+    save_hydra_record(run_dir, cfg)
     try:
         plots = cfg.plots if cfg.plots is not None else not multirun
-        run_dir = Path(hc.runtime.output_dir)
         metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, list(hc.overrides.task))
     except ConfigError as e:
         log.error("%s", e)

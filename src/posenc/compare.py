@@ -56,12 +56,13 @@ def key_value(record: dict[str, Any], key: str) -> Any:
     return node if isinstance(node, int | float | str | bool) or node is None else str(node)
 
 
-def load_results(paths: Iterable[Path | str]) -> pd.DataFrame:
+def load_results(paths: Iterable[Path | str], base: Path | str | None = None) -> pd.DataFrame:
     """One row per run below the paths: its folder (relative to the first path), one column
     per key that some run overrides and that varies (its value from each run's own config),
-    `status`, and every metric. Missing metrics.json: `incomplete`; unreadable: `corrupt`."""
+    `status`, and every metric. Missing metrics.json: `incomplete`; unreadable: `corrupt`.
+    Folders are relative to `base` (default: the first path)."""
     paths = [Path(p) for p in paths]
-    base = paths[0].resolve() if paths else Path.cwd()
+    base = Path(base).resolve() if base else paths[0].resolve() if paths else Path.cwd()
     rows, records = [], []
     for run in rf.find_runs(paths):
         try:

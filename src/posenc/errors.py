@@ -39,3 +39,24 @@ def check_positive(key: str, value: float | None) -> None:
 def check_finite(key: str, value: float | None) -> None:
     if value is not None and not math.isfinite(value):
         raise ConfigError(key, f"{value} must be a finite number")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what Slurm sends on pre-emption and at the time limit), handled as Ctrl-C:
+    the run ends `interrupted` with its history kept."""
+
+    received = False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    Terminated.received = True
+    raise Terminated
+
+
+def handle_sigterm() -> None:
+    import signal
+
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (some launchers' workers): leave it
+        pass

@@ -22,7 +22,7 @@ from posenc.errors import ConfigError, check_at_least, check_choice
 from posenc.models import Model
 from posenc.run_folder import Status
 from posenc.schemas import TrainerConfig
-from posenc.training import EpochRecord, History, evaluate, fit
+from posenc.training import EpochRecord, History, evaluate, fit, interrupt_reason
 
 log = logging.getLogger("posenc")
 
@@ -138,11 +138,7 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
         "test_loss": evaluate(job.model, job.splits.test) if completed else None,
     }
     if not completed:
-        out["error"] = (
-            "a non-finite loss stopped training"
-            if history.status == Status.DIVERGED
-            else "interrupted by the user"
-        )
+        out["error"] = history.reason
     return out
 
 
@@ -230,8 +226,8 @@ def run_job(
     except ConfigError as e:
         metrics["error"] = str(e)
         raise
-    except KeyboardInterrupt:
-        metrics.update(status=Status.INTERRUPTED.value, error="interrupted by the user")
+    except KeyboardInterrupt as e:
+        metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(e))
         raise
     except Exception as e:
         metrics["error"] = f"{type(e).__name__}: {e}"

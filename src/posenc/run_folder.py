@@ -59,6 +59,69 @@ class RunFolderError(ValueError):
     """A run folder, or one of its files, that cannot be read: names the file."""
 
 
+# ---------------------------------------------------------------- claiming a folder
+
+# Keys that change how a job runs, not what it computes: ignored when comparing configs.
+NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots")
+REFUSED = "refused.json"  # a sweep job refused its folder: the end-of-sweep callback reads it
+
+
+class Claim(enum.Enum):
+    NEW = "new"  # nothing there: write the run
+    RERUN = "rerun"  # the same config, not completed (or resume=false): write it again
+    REUSE = "reuse"  # the same config, completed: its result stands
+    OVERWRITE = "overwrite"  # another run, replaced because overwrite=true
+
+
+class RunFolderTaken(Exception):
+    """A folder holding a run of another config: never written over without overwrite=true."""
+
+
+def _experiment(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in NOT_THE_EXPERIMENT}
+
+
+def holds_something(run_dir: Path) -> bool:
+    return any((Path(run_dir) / name).exists() for name in (RUN, METRICS, HISTORY))
+
+
+def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = True) -> Claim:
+    """The one rule for a folder that may hold a run, for single runs and resumed sweeps
+    alike. Raises RunFolderTaken for a run of another config (unless overwrite); a claim
+    other than REUSE clears the files of the run that was there."""
+    run_dir = Path(run_dir)
+    if not holds_something(run_dir):
+        return Claim.NEW
+    try:
+        same = _experiment(read_record(run_dir)["config"]) == _experiment(config)
+    except RunFolderError:
+        same = False
+    status = read_metrics(run_dir)["status"]
+    if same and status == Status.COMPLETED and resume and not overwrite:
+        (run_dir / RUN).touch()  # read by the end-of-sweep callback: part of this sweep
+        return Claim.REUSE
+    if not (same or overwrite):
+        raise RunFolderTaken(
+            f"{run_dir} already holds a run of another config (status {status}); nothing was "
+            "written. Choose a new folder, or add overwrite=true to replace it"
+        )
+    clear(run_dir)
+    return Claim.RERUN if same else Claim.OVERWRITE
+
+
+def clear(run_dir: Path) -> None:
+    """Remove the files this contract writes (figures too), so an old run never mixes in."""
+    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL, REFUSED)
+    for name in (*names, "encoding.png", "loss.png"):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+    for log_file in Path(run_dir).glob("*.log"):  # emptied, not removed: logging holds it open
+        os.truncate(log_file, 0)
+
+
+def write_refused(run_dir: Path, reason: str) -> None:
+    (Path(run_dir) / REFUSED).write_text(json.dumps({"error": reason}) + "\n", encoding="utf-8")
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -61,6 +61,8 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
+    overwrite: bool = False  # replace a run of another config in the same folder
+    resume: bool = True  # reuse a completed run of the same config in the same folder
 
 
 def locate(path: str) -> Any:

@@ -1,24 +1,38 @@
 """The entrypoint: `python -m posenc.train [overrides]` runs one job, `-m` a sweep.
 
 Exit codes: 0 done (a diverged run is a result), 1 a job crashed or a sweep had a job that
-did not complete, 2 a configuration mistake (nothing trained), 130 Ctrl-C.
+did not complete, 2 a configuration mistake (nothing trained), 130 Ctrl-C, 143 SIGTERM.
 """
 
 import sys
 
-EXIT_FAILED, EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_CONFIG_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+
+
+def _interrupted() -> None:
+    """Ctrl-C or SIGTERM: a sweep under way still writes the tables of its finished jobs."""
+    from posenc import callbacks
+    from posenc.errors import Terminated
+
+    callbacks.sweep_interrupted()
+    sys.exit(EXIT_TERMINATED if Terminated.received else EXIT_INTERRUPTED)
 
 
 def cli() -> None:
+    from posenc.errors import handle_sigterm
+
+    handle_sigterm()
     try:
         from posenc import app  # torch and Hydra: Ctrl-C while they load still exits quietly
 
         app.main()
     except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+        _interrupted()
     except SystemExit as e:
         from posenc import callbacks
 
+        if e.code == EXIT_INTERRUPTED:
+            _interrupted()
         if e.code == EXIT_FAILED and not (app.jobs_started or callbacks.sweeps_ended):
             sys.exit(EXIT_CONFIG_ERROR)  # Hydra refused the overrides: nothing ran
         raise

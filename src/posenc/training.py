@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from posenc.data import Split, Splits
+from posenc.errors import Terminated
 from posenc.run_folder import Status
 
 
@@ -31,11 +32,16 @@ class EpochRecord:
 class History:
     records: list[EpochRecord] = field(default_factory=list)
     status: Status = Status.COMPLETED
+    reason: str | None = None  # why it stopped early
 
     @property
     def best_val_loss(self) -> float | None:
         finite = [r.val_loss for r in self.records if math.isfinite(r.val_loss)]
         return min(finite) if finite else None
+
+
+def interrupt_reason(e: BaseException) -> str:
+    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted by the user"
 
 
 def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
@@ -96,7 +102,9 @@ def fit(
                 on_epoch(record)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 history.status = Status.DIVERGED
+                history.reason = "a non-finite loss stopped training"
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
+        history.reason = interrupt_reason(e)
     return history
