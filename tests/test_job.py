@@ -139,3 +139,43 @@ def test_cuda_without_cuda_is_refused(tmp_path, tiny):
     with pytest.raises(ConfigError, match="no CUDA device") as err:
         run_inprocess(tmp_path, [*tiny, "trainer.device=cuda"])
     assert err.value.key == "trainer.device"
+
+
+def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monkeypatch):
+    """The disk fills up while epoch 2's row is written: the row is cut back, the run ends
+    failed saying so, and no temporary file is left."""
+    import errno
+
+    from posenc import run_folder
+
+    class FillingDisk:
+        """The real file, until the disk fills up halfway through the third write."""
+
+        def __init__(self, file):
+            self.file, self.calls = file, 0
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls == 3:  # header, epoch 1, then epoch 2 half-written
+                self.file.write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.file.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    def init(self, path):
+        self._file = FillingDisk(open(path, "wb", buffering=0))  # noqa: SIM115
+        self.path = path
+        self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
+
+    monkeypatch.setattr(run_folder.HistoryWriter, "__init__", init)
+    from posenc.job import DiskFull
+
+    with pytest.raises(DiskFull, match="disk is full"):
+        run_inprocess(tmp_path, [*tiny, "trainer.epochs=3"])
+    lines = (tmp_path / "history.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("1,") and lines[1].count(",") == 3
+    metrics = read_metrics(tmp_path)
+    assert metrics["status"] == "failed" and "disk is full" in metrics["error"]
+    assert not (tmp_path / "metrics.json.tmp").exists()

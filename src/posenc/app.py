@@ -14,14 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc.compose import config_dir
 from posenc.errors import ConfigError
-from posenc.job import run_job
+from posenc.job import DiskFull, run_job
 from posenc.run_folder import Status
 from posenc.schemas import register_schemas
 
 log = logging.getLogger("posenc")
 register_schemas(config_dir())
 
-EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 2, 130
+EXIT_FAILED, EXIT_CONFIG_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 jobs_started = 0  # Hydra exits 1 for its own errors too: none started means a config mistake
 
 
@@ -67,10 +67,18 @@ def main(cfg: DictConfig) -> str:
         sys.exit(EXIT_CONFIG_ERROR)
     except KeyboardInterrupt:  # outside the training loop: metrics.json says interrupted
         sys.exit(EXIT_INTERRUPTED)
+    except DiskFull:  # said in the log and in metrics.json where it fitted
+        if multirun:
+            return Status.FAILED.value
+        sys.exit(EXIT_FAILED)
     except Exception:
         if multirun:  # traceback already in the job's log; let the other jobs run
             return Status.FAILED.value
         raise
     if metrics["status"] == Status.INTERRUPTED:
         sys.exit(EXIT_INTERRUPTED)  # Ctrl-C ends a sweep too
+    if cfg.tracking and not multirun:  # a sweep exports once, at its end (SweepEnd)
+        from posenc.export import export_quietly
+
+        export_quietly([run_dir], cfg.tracking_uri)
     return metrics["status"]

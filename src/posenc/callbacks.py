@@ -99,6 +99,7 @@ class SweepEnd(Callback):
         self.metric = metric
         self.sweep_dir: Path | None = None
         self.started = 0.0
+        self.tracking: tuple[str | None, str | None] = (None, None)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         global current
@@ -111,6 +112,7 @@ class SweepEnd(Callback):
         global sweeps_ended
         sweeps_ended += 1
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.tracking = (config.get("tracking"), config.get("tracking_uri"))
         bad = self.finish()
         if bad:
             log.error(
@@ -137,6 +139,11 @@ class SweepEnd(Callback):
                     from posenc.plots import plot_sweep
 
                     plot_sweep(sweep_dir, results, summary, self.metric)
+            tracker, uri = self.tracking
+            if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
+                from posenc.export import export_quietly
+
+                export_quietly(jobs, uri)
         except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
             log.exception("comparing the sweep in %s failed", sweep_dir)
         finally:

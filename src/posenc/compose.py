@@ -41,13 +41,56 @@ def build(cfg: Any, key: str, **kwargs: Any) -> Any:
         raise ConfigError(f"{key}._target_", " ".join(str(e).split())) from None
 
 
+def composition_error(e: Exception) -> ConfigError | None:
+    """Hydra's and OmegaConf's composition errors as one ConfigError naming the key and what
+    is valid; None for anything else."""
+    import dataclasses
+
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+    if isinstance(e, MissingConfigException) and e.missing_cfg_file:
+        group, _, name = str(e.missing_cfg_file).rpartition("/")
+        options = sorted(e.options or [])
+        choices = f"; choose one of: {', '.join(options)}" if options else ""
+        return ConfigError(group.lstrip("+") or "config", f"{name!r} is not an option{choices}")
+    cause = e.__cause__ if isinstance(e, ConfigCompositionException) else e
+    if isinstance(cause, OmegaConfBaseException):
+        key = cause.full_key or "config"
+        first = str(cause.msg).splitlines()[0] if cause.msg else type(cause).__name__
+        if isinstance(cause, ConfigKeyError | AttributeError) and cause.object_type is not None:
+            try:
+                names = [f.name for f in dataclasses.fields(cause.object_type)]
+            except TypeError:
+                names = []
+            names = [n for n in names if not n.startswith("_")]
+            return ConfigError(key, f"no such key{'; keys: ' + ', '.join(names) if names else ''}")
+        if isinstance(cause, ValidationError):
+            return ConfigError(key, first)
+        return ConfigError(key, first)
+    if isinstance(e, ConfigCompositionException):
+        return ConfigError("overrides", " ".join(str(e).split()))
+    from hydra.errors import OverrideParseException
+
+    if isinstance(e, OverrideParseException):
+        return ConfigError("overrides", " ".join(str(e).split()))
+    return None
+
+
 def compose_job(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
-    """The job config as the CLI composes it, and the option chosen in each group."""
+    """The job config as the CLI composes it, and the option chosen in each group. A
+    composition mistake (unknown option, key or preset, wrong type) raises ConfigError."""
     from hydra import compose, initialize_config_dir
 
     register_schemas(config_dir())
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        try:
+            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        except Exception as e:
+            error = composition_error(e)
+            if error is None:
+                raise
+            raise error from None
     choices = dict(cfg.hydra.runtime.choices)
     with open_dict(cfg):
         del cfg["hydra"]

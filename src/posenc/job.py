@@ -3,6 +3,7 @@ Shared by the CLI and the notebook API."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 import traceback
@@ -19,6 +20,7 @@ from posenc import run_folder as rf
 from posenc.compose import build
 from posenc.data import Split, Splits
 from posenc.errors import ConfigError, check_at_least, check_choice
+from posenc.export import check_tracking
 from posenc.models import Model
 from posenc.run_folder import Status
 from posenc.schemas import TrainerConfig
@@ -29,6 +31,10 @@ log = logging.getLogger("posenc")
 _DEFAULT_THREADS = torch.get_num_threads()  # restored per job: one process may run many
 SMALL_TABLE = 256  # tables with at most this many numbers are printed in the log
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class DiskFull(RuntimeError):
+    """The run folder's disk is full: the run is recorded as failed where the disk allows."""
 
 
 @dataclass
@@ -77,6 +83,7 @@ def build_job(cfg: DictConfig) -> Job:
     """Config -> checked, seeded data, model and optimizer. Raises ConfigError."""
     trainer = TrainerConfig(**OmegaConf.to_container(cfg.trainer, resolve=True))
     check_trainer(trainer, cfg.seed, cfg.eval.lengths)
+    check_tracking(cfg.get("tracking"))
     check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
     device = resolve_device(trainer.device)
     torch.set_num_threads(trainer.num_threads or _DEFAULT_THREADS)
@@ -229,13 +236,24 @@ def run_job(
     except KeyboardInterrupt as e:
         metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(e))
         raise
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            metrics["error"] = f"{type(e).__name__}: {e}"
+            log.error("job failed:\n%s", traceback.format_exc())
+            raise
+        metrics["error"] = f"the disk is full: {e.filename or run_dir}: {e.strerror}"
+        log.error("%s", metrics["error"])
+        raise DiskFull(metrics["error"]) from None
     except Exception as e:
         metrics["error"] = f"{type(e).__name__}: {e}"
         # Hydra 1.3 does not put a failed job's traceback in its log: do it here.
         log.error("job failed:\n%s", traceback.format_exc())
         raise
     finally:
-        rf.write_metrics(run_dir, metrics)
+        try:
+            rf.write_metrics(run_dir, metrics)
+        except OSError as e:  # even the small metrics file does not fit
+            log.error("could not write %s: %s", rf.METRICS, e.strerror)
     return metrics
 
 

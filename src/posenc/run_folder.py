@@ -19,6 +19,7 @@ broken file means the same everywhere: no `metrics.json` is `incomplete`, an unr
 from __future__ import annotations
 
 import enum
+import errno
 import json
 import math
 import os
@@ -132,17 +133,28 @@ def write_record(run_dir: Path, overrides: Iterable[str], choices: dict, config:
 
 
 class HistoryWriter:
-    """Appends one row per epoch and flushes, so a crash or Ctrl-C keeps what was trained."""
+    """Appends one row per epoch, unbuffered, so a crash or Ctrl-C keeps what was trained; a
+    row that cannot be written whole (a full disk) is cut back, never left torn."""
 
     def __init__(self, path: Path):
-        self._file = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._file.write(",".join(HISTORY_COLUMNS) + "\n")
-        self._file.flush()
+        self.path = path
+        self._file = open(path, "wb", buffering=0)  # noqa: SIM115
+        self._write(",".join(HISTORY_COLUMNS) + "\n")
+
+    def _write(self, text: str) -> None:
+        start = self._file.tell()
+        data = text.encode("utf-8")
+        try:
+            written = self._file.write(data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, "short write", str(self.path))
+        except OSError:
+            self._file.truncate(start)
+            raise
 
     def write(self, r: EpochRecord) -> None:
         # repr() round-trips floats exactly: same run, same bytes.
-        self._file.write(f"{r.epoch},{r.train_loss!r},{r.val_loss!r},{r.seconds:.6f}\n")
-        self._file.flush()
+        self._write(f"{r.epoch},{r.train_loss!r},{r.val_loss!r},{r.seconds:.6f}\n")
 
     def close(self) -> None:
         self._file.close()
@@ -189,6 +201,9 @@ def is_run(path: Path) -> bool:
     return (Path(path) / RUN).is_file()
 
 
+NOT_RUNS = {"mlartifacts", "mlruns"}  # MLflow's copies of run folders' files
+
+
 def find_runs(paths: Iterable[Path]) -> list[Path]:
     """Every run folder at or below the paths, sorted."""
     runs: set[Path] = set()
@@ -196,7 +211,7 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
         if is_run(path):
             runs.add(path.resolve())
         if path.is_dir():
-            runs.update(p.parent.resolve() for p in path.rglob(RUN))
+            runs.update(p.parent.resolve() for p in path.rglob(RUN) if not NOT_RUNS & set(p.parts))
     return sorted(runs)
 
 

@@ -63,6 +63,8 @@ class Config:
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
     overwrite: bool = False  # replace a run of another config in the same folder
     resume: bool = True  # reuse a completed run of the same config in the same folder
+    tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"
 
 
 def locate(path: str) -> Any:

@@ -19,9 +19,13 @@ def _interrupted() -> None:
 
 
 def cli() -> None:
+    import os
+
     from posenc.errors import handle_sigterm
 
     handle_sigterm()
+    user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors; posenc says them in one line
     try:
         from posenc import app  # torch and Hydra: Ctrl-C while they load still exits quietly
 
@@ -34,8 +38,23 @@ def cli() -> None:
         if e.code == EXIT_INTERRUPTED:
             _interrupted()
         if e.code == EXIT_FAILED and not (app.jobs_started or callbacks.sweeps_ended):
-            sys.exit(EXIT_CONFIG_ERROR)  # Hydra refused the overrides: nothing ran
+            sys.exit(EXIT_CONFIG_ERROR)  # refused before any job ran
         raise
+    except OSError as e:
+        if app.jobs_started:
+            raise
+        multirun = bool({"-m", "--multirun"} & set(sys.argv))
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        print(f"{key}: cannot create the folder {e.filename}: {e.strerror}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG_ERROR)
+    except Exception as e:
+        from posenc.compose import composition_error
+
+        error = composition_error(e) if not user_full_error else None
+        if error is None:
+            raise
+        print(error, file=sys.stderr)
+        sys.exit(EXIT_CONFIG_ERROR)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,165 @@
+"""Run folders exported to a real MLflow store (SQLite), read back with MlflowClient and
+through the tracking server's REST API."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from posenc.errors import ConfigError
+
+from .conftest import read_metrics, run_cli, run_dirs
+
+mlflow = pytest.importorskip("mlflow", reason="the posenc[mlflow] extra is not installed")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from posenc.export import export_mlflow  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """4 jobs: learnable with max_len 6 at seq_len 6 (completes) and 8 (fails), two seeds."""
+    root = tmp_path_factory.mktemp("export")
+    result = run_cli(
+        [
+            "-m",
+            "encoding=learnable",
+            "encoding.max_len=6",
+            "dataset.seq_len=6,8",
+            "seed=0,1",
+            "dataset.n_samples=64",
+            "dataset.feature_dim=3",
+            "trainer.epochs=3",
+            "plots=true",
+            "hydra.sweep.dir=S",
+        ],
+        cwd=root,
+    )
+    assert result.returncode == 1  # the seq_len=8 jobs fail
+    return root
+
+
+def runs_of(client):
+    (experiment,) = [e for e in client.search_experiments() if e.name != "Default"]
+    return experiment, client.search_runs([experiment.experiment_id])
+
+
+def test_export_matches_the_run_folders_and_does_not_duplicate(sweep, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    counts = export_mlflow([sweep / "S"], uri)
+    assert counts == {"created": 4, "updated": 0, "unchanged": 0}
+    client = MlflowClient(tracking_uri=uri)
+    experiment, runs = runs_of(client)
+    assert experiment.name.endswith("S") and len(runs) == 4
+    for run in runs:
+        folder = sweep / "S" / run.data.tags["posenc.run_dir"].rsplit("/", 1)[-1]
+        metrics = read_metrics(folder)
+        assert run.data.tags["posenc.status"] == metrics["status"]
+        assert run.data.params["encoding"] == "learnable"
+        assert run.data.params["seed"] == str(metrics["seed"])
+        assert run.data.params["dataset.seq_len"] in ("6", "8")
+        if metrics["status"] == "failed":
+            assert run.info.status == "FAILED" and "max_len" in run.data.tags["posenc.error"]
+            continue
+        assert run.info.status == "FINISHED"
+        history = pd.read_csv(folder / "history.csv")
+        for column in ("train_loss", "val_loss"):
+            logged = client.get_metric_history(run.info.run_id, column)
+            assert [(m.step, m.value) for m in logged] == list(
+                zip(history["epoch"], history[column], strict=True)
+            )
+        for key in ("final_val_loss", "test_loss", "best_val_loss", "n_params"):
+            assert run.data.metrics[key] == pytest.approx(metrics[key])
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"run.yaml", "metrics.json", "history.csv", "encoding_final.npy"} <= artifacts
+        assert {"loss.png", "encoding.png"} <= artifacts
+    again = export_mlflow([sweep / "S"], uri)
+    assert again == {"created": 0, "updated": 0, "unchanged": 4}
+    changed = run_dirs(sweep / "S")[0]
+    metrics = read_metrics(changed)
+    (changed / "metrics.json").write_text(json.dumps({**metrics, "note": 1}))
+    assert export_mlflow([sweep / "S"], uri)["updated"] == 1
+    assert len(runs_of(client)[1]) == 4
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    export_mlflow([sweep / "S"], uri)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                assert time.time() < deadline, "the MLflow server did not start"
+                time.sleep(0.5)
+        experiment, _ = runs_of(MlflowClient(tracking_uri=uri))
+        body = json.dumps({"experiment_ids": [experiment.experiment_id]}).encode()
+        request = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/runs/search",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        found = json.loads(urllib.request.urlopen(request, timeout=30).read())["runs"]
+        assert len(found) == 4
+        statuses = sorted(
+            t["value"] for r in found for t in r["data"]["tags"] if t["key"] == "posenc.status"
+        )
+        assert statuses == ["completed", "completed", "failed", "failed"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_tracking_mlflow_exports_a_sweep_at_its_end(tmp_path, tiny):
+    uri = f"sqlite:///{tmp_path}/auto.db"
+    result = run_cli(
+        ["-m", *tiny, "seed=0,1", "tracking=mlflow", f"tracking_uri={uri}"], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(runs_of(MlflowClient(tracking_uri=uri))[1]) == 2
+
+
+def test_tracking_values_are_checked_before_training(tmp_path, tiny, monkeypatch):
+    result = run_cli([*tiny, "tracking=wandb"], cwd=tmp_path)
+    assert result.returncode == 2 and "tracking" in result.stdout
+    from posenc import export
+
+    def missing():
+        raise ConfigError("tracking", "MLflow is not installed; pip install 'posenc[mlflow]'")
+
+    monkeypatch.setattr(export, "require_mlflow", missing)
+    with pytest.raises(ConfigError, match=r"posenc\[mlflow\]"):
+        export.check_tracking("mlflow")
+
+
+def test_the_export_command(sweep, tmp_path):
+    uri = f"sqlite:///{tmp_path}/cli.db"
+    args = [sys.executable, "-m", "posenc.export", "mlflow", "S", "--tracking-uri", uri]
+    out = subprocess.run(args, cwd=sweep, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "4 runs" in out.stdout and "4 created" in out.stdout and "mlflow ui" in out.stdout
+    empty = subprocess.run([*args[:4], str(tmp_path)], capture_output=True, text=True)
+    assert empty.returncode == 1 and "no runs" in empty.stderr
