@@ -36,8 +36,15 @@ def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     OmegaConf.save(hc.hydra.overrides.task, folder / "overrides.yaml")
 
 
+def result(metrics: dict) -> float | None:
+    """What a job returns to Hydra (and to a search sweeper): the final validation loss of a
+    completed run; None for a run that failed, diverged or was refused."""
+    value = metrics.get("final_val_loss")
+    return value if metrics.get("status") == Status.COMPLETED and value is not None else None
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def main(cfg: DictConfig) -> str:
+def main(cfg: DictConfig) -> float | None:
     global jobs_started
     jobs_started += 1
     hc = HydraConfig.get()
@@ -51,11 +58,11 @@ def main(cfg: DictConfig) -> str:
         print(f"{key}: {e}", file=sys.stderr)
         if multirun:
             rf.write_refused(run_dir, str(e))
-            return Status.FAILED.value
+            return None
         sys.exit(EXIT_CONFIG_ERROR)
     if claim == rf.Claim.REUSE:
         log.info("%s already holds this completed run (same config): reused", run_dir)
-        return Status.COMPLETED.value
+        return result(rf.read_metrics(run_dir))
     save_hydra_record(run_dir, cfg)
     try:
         plots = cfg.plots if cfg.plots is not None else not multirun
@@ -63,17 +70,17 @@ def main(cfg: DictConfig) -> str:
     except ConfigError as e:
         log.error("%s", e)
         if multirun:  # the job's metrics.json says failed; the sweep goes on
-            return Status.FAILED.value
+            return None
         sys.exit(EXIT_CONFIG_ERROR)
     except KeyboardInterrupt:  # outside the training loop: metrics.json says interrupted
         sys.exit(EXIT_INTERRUPTED)
     except DiskFull:  # said in the log and in metrics.json where it fitted
         if multirun:
-            return Status.FAILED.value
+            return None
         sys.exit(EXIT_FAILED)
     except Exception:
         if multirun:  # traceback already in the job's log; let the other jobs run
-            return Status.FAILED.value
+            return None
         raise
     if metrics["status"] == Status.INTERRUPTED:
         sys.exit(EXIT_INTERRUPTED)  # Ctrl-C ends a sweep too
@@ -81,4 +88,4 @@ def main(cfg: DictConfig) -> str:
         from posenc.export import export_quietly
 
         export_quietly([run_dir], cfg.tracking_uri)
-    return metrics["status"]
+    return result(metrics)

@@ -41,6 +41,16 @@ def build(cfg: Any, key: str, **kwargs: Any) -> Any:
         raise ConfigError(f"{key}._target_", " ".join(str(e).split())) from None
 
 
+# Hydra plugins posenc knows, and the extra that installs each.
+PLUGIN_EXTRAS = {
+    "hydra/launcher/joblib": "parallel",
+    "hydra/launcher/submitit_local": "slurm",
+    "hydra/launcher/submitit_slurm": "slurm",
+    "hydra/launcher/slurm_cluster": "slurm",
+    "hydra/launcher/ray": "ray",
+}
+
+
 def composition_error(e: Exception) -> ConfigError | None:
     """Hydra's and OmegaConf's composition errors as one ConfigError naming the key and what
     is valid; None for anything else."""
@@ -53,7 +63,11 @@ def composition_error(e: Exception) -> ConfigError | None:
         group, _, name = str(e.missing_cfg_file).rpartition("/")
         options = sorted(e.options or [])
         choices = f"; choose one of: {', '.join(options)}" if options else ""
-        return ConfigError(group.lstrip("+") or "config", f"{name!r} is not an option{choices}")
+        extra = PLUGIN_EXTRAS.get(f"{group}/{name}")
+        hint = f" (pip install 'posenc[{extra}]' installs it)" if extra else ""
+        return ConfigError(
+            group.lstrip("+") or "config", f"{name!r} is not an option{hint}{choices}"
+        )
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) else e
     if isinstance(cause, OmegaConfBaseException):
         key = cause.full_key or "config"

@@ -40,17 +40,14 @@ def cli() -> None:
         if e.code == EXIT_FAILED and not (app.jobs_started or callbacks.sweeps_ended):
             sys.exit(EXIT_CONFIG_ERROR)  # refused before any job ran
         raise
-    except OSError as e:
-        if app.jobs_started:
-            raise
-        multirun = bool({"-m", "--multirun"} & set(sys.argv))
-        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-        print(f"{key}: cannot create the folder {e.filename}: {e.strerror}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG_ERROR)
     except Exception as e:
         from posenc.compose import composition_error
 
         error = composition_error(e) if not user_full_error else None
+        if error is None and isinstance(e, OSError) and e.filename and not app.jobs_started:
+            multirun = bool({"-m", "--multirun"} & set(sys.argv))
+            key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+            error = f"{key}: cannot create the folder {e.filename}: {e.strerror}"
         if error is None:
             raise
         print(error, file=sys.stderr)

@@ -1,0 +1,174 @@
+"""`hydra/sweeper=optuna`: hyperparameter search with current Optuna, as a Hydra sweeper.
+
+Keeps the config keys and search-space syntax of the official hydra-optuna-sweeper 1.3
+(`n_trials`, `n_jobs`, `direction`, `storage`, `study_name`, `sampler`, `params` with
+`interval(...)`, `tag(log, interval(...))`, `choice(...)`, `range(...)`), which pins
+optuna < 3 and whose SQLite storage fails with SQLAlchemy 2. Trials run through whatever
+launcher is configured, `n_jobs` at a time. Each trial minimises (or maximises) the value the
+task function returns: posenc returns the final validation loss; a job that failed or
+diverged returns None and is told to Optuna as a failed trial, so the study goes on.
+
+The study lives in SQLite under the sweep folder unless `storage` says otherwise, with
+`load_if_exists`: running the same command again resumes it (trials left running by Ctrl-C
+are marked failed) until it holds `n_trials` finished trials.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    IntervalSweep,
+    Override,
+    RangeSweep,
+    Transformer,
+)
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("posenc")
+
+
+@dataclass
+class SamplerConf:
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: Any = None
+
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.posenc_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    sampler: Any = field(default_factory=SamplerConf)
+    direction: Any = "minimize"
+    storage: Any = None  # null: sqlite:///<sweep dir>/optuna.db
+    study_name: Any = None  # null: "posenc"
+    n_trials: int = 20
+    n_jobs: int = 2  # trials launched together (a launcher batch)
+    max_failure_rate: float = 1.0  # stop once more than this share of trials failed
+    params: Any = None
+    custom_search_space: Any = None  # not supported: refused with a clear error
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="posenc"
+)
+
+
+def distribution(override: Override) -> Any:
+    """The Optuna distribution of one sweep override (the official plugin's mapping)."""
+    import optuna.distributions as d
+
+    value = override.value()
+    if isinstance(value, ChoiceSweep):
+        choices = [x for x in override.sweep_iterator(transformer=Transformer.encode)]
+        return d.CategoricalDistribution(choices)
+    if isinstance(value, RangeSweep):
+        return d.CategoricalDistribution(list(override.sweep_iterator()))
+    if isinstance(value, IntervalSweep):
+        log_scale = "log" in value.tags
+        if isinstance(value.start, int) and isinstance(value.end, int):
+            return d.IntDistribution(int(value.start), int(value.end), log=log_scale)
+        return d.FloatDistribution(value.start, value.end, log=log_scale)
+    raise ValueError(f"{override.input_line}: not a search space (choice, range, interval)")
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(
+        self,
+        sampler: Any,
+        direction: Any,
+        storage: Optional[str],  # noqa: UP045 (Hydra loads plugins outside sys.modules)
+        study_name: Optional[str],  # noqa: UP045
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        params: Optional[DictConfig],  # noqa: UP045
+        custom_search_space: Any = None,
+    ):
+        if custom_search_space:
+            raise ValueError("hydra.sweeper.custom_search_space is not supported by posenc")
+        self.sampler_conf, self.direction = sampler, direction
+        self.storage, self.study_name = storage, study_name
+        self.n_trials, self.n_jobs = n_trials, max(1, n_jobs)
+        self.max_failure_rate = max_failure_rate
+        self.params = OmegaConf.to_container(params) if params else {}
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        overrides = parser.parse_overrides(lines)
+        space = {o.get_key_element(): distribution(o) for o in overrides if o.is_sweep_override()}
+        fixed = [o.input_line for o in overrides if not o.is_sweep_override()]
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        storage = self.storage or f"sqlite:///{sweep_dir.resolve()}/optuna.db"
+        directions = self.direction if isinstance(self.direction, list) else [self.direction]
+        study = optuna.create_study(
+            study_name=self.study_name or "posenc",
+            storage=storage,
+            sampler=self.sampler_conf
+            if isinstance(self.sampler_conf, optuna.samplers.BaseSampler)
+            else instantiate(self.sampler_conf),  # Hydra has usually built it already
+            directions=[str(x) for x in directions],
+            load_if_exists=True,
+        )
+        for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(stale.number, state=TrialState.FAIL)  # cut short by Ctrl-C
+        log.info("study %r in %s: %d trials so far", study.study_name, storage, len(study.trials))
+        done = len(study.trials)
+        while done < self.n_trials:
+            trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+            batch = [fixed + [f"{k}={v}" for k, v in t.params.items()] for t in trials]
+            self.validate_batch_is_legal(batch)
+            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            for trial, result in zip(trials, results, strict=True):
+                value = self._value(result)
+                if value is None:
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    study.tell(trial, value)
+            done += len(trials)
+            failed = sum(t.state == TrialState.FAIL for t in study.trials)
+            if failed / max(done, 1) > self.max_failure_rate:
+                log.error("%d of %d trials failed: stopping the study", failed, done)
+                break
+        if any(t.state == TrialState.COMPLETE for t in study.trials) and len(directions) == 1:
+            best = study.best_trial
+            log.info("best trial %d: value %s, params %s", best.number, best.value, best.params)
+            OmegaConf.save(
+                OmegaConf.create(
+                    {"name": "optuna", "best_params": best.params, "best_value": best.value}
+                ),
+                sweep_dir / "optimization_results.yaml",
+            )
+
+    @staticmethod
+    def _value(result: Any) -> Optional[float]:  # noqa: UP045
+        """The job's return value; None (a failed trial) for a crash, a failure or NaN."""
+        try:
+            value = result.return_value
+        except Exception:  # the job raised: a bad trial, not the end of the study
+            return None
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        return None
