@@ -34,6 +34,8 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.posenc_sweepers.caching import compose_once
+
 log = logging.getLogger("posenc")
 
 
@@ -45,7 +47,7 @@ class SamplerConf:
 
 @dataclass
 class OptunaSweeperConf:
-    _target_: str = "hydra_plugins.posenc_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    _target_: str = "hydra_plugins.posenc_sweepers.optuna_sweeper.OptunaSweeper"
     sampler: Any = field(default_factory=SamplerConf)
     direction: Any = "minimize"
     storage: Any = None  # null: sqlite:///<sweep dir>/optuna.db
@@ -104,6 +106,7 @@ class OptunaSweeper(Sweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
+        hydra_context = compose_once(hydra_context)
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
