@@ -32,6 +32,16 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def parse_paths(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, set up warnings on stderr, and refuse a path that does not exist."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for path in args.paths:
+        if not path.exists():
+            parser.error(f"no such folder: {path}")
+    return args
+
+
 def parse_by(text: str | None) -> list[str] | None:
     return [k.strip() for k in text.split(",") if k.strip()] if text else None
 
@@ -64,11 +74,7 @@ def _run(argv: Sequence[str] | None, prog: str, doc: str, tables: bool, plots_fl
     p = parser(prog, doc)
     if plots_flag:
         p.add_argument("--plots", action="store_true", help="also write the sweep plots")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    for path in args.paths:
-        if not path.exists():
-            p.error(f"no such folder: {path}")
+    args = parse_paths(p, argv)
     try:
         out = output_folder(args.paths)
         results, summary = compare(args.paths, parse_by(args.by), args.metric)

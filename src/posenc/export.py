@@ -196,6 +196,8 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
+    from posenc.cli import parse_paths
+
     parser = argparse.ArgumentParser(
         prog="python -m posenc.export", description=__doc__.split("\n\n")[0]
     )
@@ -206,11 +208,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--experiment", help="one MLflow experiment for all (default: one per sweep folder)"
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    for path in args.paths:
-        if not path.exists():
-            parser.error(f"no such folder: {path}")
+    args = parse_paths(parser, argv)
     try:
         started = time.perf_counter()
         counts = export_mlflow(args.paths, args.tracking_uri, args.experiment)

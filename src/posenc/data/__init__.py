@@ -61,6 +61,14 @@ def check_sizes(seq_len: int, n_samples: int, feature_dim: int | None) -> None:
         check_at_least(f"dataset.{key}", value, 1)
 
 
+def gaussian_inputs(
+    generator: torch.Generator, seq_len: int, n_samples: int, feature_dim: int
+) -> torch.Tensor:
+    """x ~ N(0, 1) of shape [n_samples, seq_len, feature_dim], sizes checked first."""
+    check_sizes(seq_len, n_samples, feature_dim)
+    return torch.randn(n_samples, seq_len, feature_dim, generator=generator)
+
+
 def check_target(target: str, choices: tuple[str, ...] = TARGETS) -> None:
     check_choice("dataset.target", target, choices)
 
@@ -109,4 +117,13 @@ def standardise(y: torch.Tensor) -> torch.Tensor:
     return (y - y.mean(0)) / y.std(0).clamp_min(1e-12)
 
 
-__all__ = ["Spec", "Split", "Splits", "check_sizes", "check_target", "split", "standardise"]
+__all__ = [
+    "Spec",
+    "Split",
+    "Splits",
+    "check_sizes",
+    "check_target",
+    "gaussian_inputs",
+    "split",
+    "standardise",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data import Splits, check_sizes, split
+from posenc.data import Splits, gaussian_inputs, split
 from posenc.errors import check_at_least
 
 
@@ -19,9 +19,8 @@ def lag_dataset(
 ) -> Splits:
     """x ~ N(0, 1); the target at step t is feature 0 of the input at step t − lag, and 0
     for the first `lag` steps. The same rule at every position: a relative one."""
-    check_sizes(seq_len, n_samples, feature_dim)
     check_at_least("dataset.lag", lag, 0)
-    x = torch.randn(n_samples, seq_len, feature_dim, generator=generator)
+    x = gaussian_inputs(generator, seq_len, n_samples, feature_dim)
     y = torch.zeros(n_samples, seq_len)
     if lag < seq_len:
         y[:, lag:] = x[:, : seq_len - lag, 0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data import Splits, check_sizes, split
+from posenc.data import Splits, gaussian_inputs, split
 
 
 def reverse_dataset(
@@ -17,6 +17,5 @@ def reverse_dataset(
 ) -> Splits:
     """x ~ N(0, 1); the target at step t is feature 0 of the input at step seq_len − 1 − t.
     A model must know how far each position is from both ends."""
-    check_sizes(seq_len, n_samples, feature_dim)
-    x = torch.randn(n_samples, seq_len, feature_dim, generator=generator)
+    x = gaussian_inputs(generator, seq_len, n_samples, feature_dim)
     return split(x, x[:, :, 0].flip(1), val_fraction, test_fraction, generator)

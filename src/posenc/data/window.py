@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from posenc.data import Splits, check_sizes, split
+from posenc.data import Splits, gaussian_inputs, split
 from posenc.errors import check_at_least
 
 
@@ -21,9 +21,8 @@ def window_dataset(
     """x ~ N(0, 1); the target at step t is the mean of feature 0 over the `window` positions
     up to and including t, positions before the start counting as 0 (always divided by
     `window`)."""
-    check_sizes(seq_len, n_samples, feature_dim)
     check_at_least("dataset.window", window, 1)
-    x = torch.randn(n_samples, seq_len, feature_dim, generator=generator)
+    x = gaussian_inputs(generator, seq_len, n_samples, feature_dim)
     padded = F.pad(x[:, :, 0], (window - 1, 0))  # zeros before the start
     y = padded.unfold(1, window, 1).mean(-1)  # [n, seq_len]
     return split(x, y, val_fraction, test_fraction, generator)
