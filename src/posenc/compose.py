@@ -56,8 +56,12 @@ def composition_error(e: Exception) -> ConfigError | None:
     is valid; None for anything else."""
     import dataclasses
 
-    from hydra.errors import ConfigCompositionException, MissingConfigException
-    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
     if isinstance(e, MissingConfigException) and e.missing_cfg_file:
         group, _, name = str(e.missing_cfg_file).rpartition("/")
@@ -71,22 +75,13 @@ def composition_error(e: Exception) -> ConfigError | None:
     cause = e.__cause__ if isinstance(e, ConfigCompositionException) else e
     if isinstance(cause, OmegaConfBaseException):
         key = cause.full_key or "config"
-        first = str(cause.msg).splitlines()[0] if cause.msg else type(cause).__name__
-        if isinstance(cause, ConfigKeyError | AttributeError) and cause.object_type is not None:
-            try:
-                names = [f.name for f in dataclasses.fields(cause.object_type)]
-            except TypeError:
-                names = []
-            names = [n for n in names if not n.startswith("_")]
-            return ConfigError(key, f"no such key{'; keys: ' + ', '.join(names) if names else ''}")
-        if isinstance(cause, ValidationError):
-            return ConfigError(key, first)
-        return ConfigError(key, first)
-    if isinstance(e, ConfigCompositionException):
-        return ConfigError("overrides", " ".join(str(e).split()))
-    from hydra.errors import OverrideParseException
-
-    if isinstance(e, OverrideParseException):
+        schema = cause.object_type
+        if isinstance(cause, ConfigKeyError | AttributeError) and dataclasses.is_dataclass(schema):
+            fields = dataclasses.fields(schema)
+            names = [f.name for f in fields if not f.name.startswith("_")]
+            return ConfigError(key, f"no such key; keys: {', '.join(names)}")
+        return ConfigError(key, str(cause.msg or type(cause).__name__).splitlines()[0])
+    if isinstance(e, ConfigCompositionException | OverrideParseException):
         return ConfigError("overrides", " ".join(str(e).split()))
     return None
 
