@@ -162,3 +162,13 @@ def test_sigterm_is_recorded_like_ctrl_c(tmp_path, tiny):
     assert proc.returncode == 143, out
     metrics = read_metrics(tmp_path / "R")
     assert metrics["status"] == "interrupted" and "SIGTERM" in metrics["error"]
+
+
+@pytest.mark.parametrize("where", ["afile", "afile/sub"])
+def test_a_run_folder_that_cannot_be_created_is_one_line(tmp_path, tiny, where):
+    (tmp_path / "afile").write_text("keep me\n")
+    result = run_cli([*tiny, f"hydra.run.dir={where}"], cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = one_line(result)
+    assert line.startswith("hydra.run.dir: cannot create the folder")
+    assert (tmp_path / "afile").read_text() == "keep me\n"
