@@ -188,3 +188,20 @@ def test_an_optuna_study_runs_resumes_after_ctrl_c_and_compares(tmp_path):
     for _, row in completed.iterrows():
         trial = trials[int(row["run"])]
         assert trial.value == pytest.approx(row["final_val_loss"])
+
+
+def test_the_ready_search_runs_and_the_command_line_wins_over_its_params(tmp_path):
+    pytest.importorskip("optuna", reason="posenc[optuna] not installed")
+    args = ["-m", "hydra/sweeper=search_lr_encoding", "hydra.sweeper.n_trials=2"]
+    result = run_cli(
+        [*args, "trainer.epochs=1", "dataset.n_samples=64", "hydra.sweep.dir=S"], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = run_dirs(tmp_path / "S")
+    assert len(runs) == 2 and all(read_metrics(r)["epochs_completed"] == 1 for r in runs)
+    assert {t.params["encoding"] for t in study(tmp_path / "S").trials} <= {
+        "none",
+        "sinusoidal",
+        "learnable",
+        "linear",
+    }

@@ -117,8 +117,10 @@ class OptunaSweeper(Sweeper):
         from optuna.trial import TrialState
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
-        overrides = parser.parse_overrides(lines)
+        given = parser.parse_overrides(list(arguments))
+        on_command_line = {o.get_key_element() for o in given}
+        configured = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()])
+        overrides = [o for o in configured if o.get_key_element() not in on_command_line] + given
         space = {o.get_key_element(): distribution(o) for o in overrides if o.is_sweep_override()}
         fixed = [o.input_line for o in overrides if not o.is_sweep_override()]
         sweep_dir = Path(self.config.hydra.sweep.dir)
