@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def run_cli(
         env=env,
         **kwargs,
     )
+
+
+def wait_for_history(root: Path, rows: int = 3, timeout: float = 120) -> Path:
+    """The first history.csv below root once it holds `rows` lines (header included)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = list(root.rglob("history.csv"))
+        if found and len(found[0].read_text().splitlines()) >= rows:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("training never started")
 
 
 def run_dirs(root: Path) -> list[Path]:

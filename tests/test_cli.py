@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import read_metrics, run_cli, run_dirs
+from .conftest import read_metrics, run_cli, run_dirs, wait_for_history
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # each test starts python -m posenc.train
@@ -60,16 +60,6 @@ def test_misspelt_key_is_refused_before_anything_runs(tmp_path, tiny):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "ini" in result.stderr
     assert run_dirs(tmp_path) == []
-
-
-def wait_for_history(root, rows=3, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = list(root.rglob("history.csv"))
-        if found and len(found[0].read_text().splitlines()) >= rows:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError("training never started")
 
 
 def interrupt(tmp_path, args, after):

@@ -5,7 +5,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +13,7 @@ from hydra.errors import MissingConfigException
 
 from posenc.compose import composition_error
 
-from .conftest import read_metrics, run_cli, run_dirs
+from .conftest import read_metrics, run_cli, run_dirs, wait_for_history
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -163,9 +162,7 @@ def test_an_optuna_study_runs_resumes_after_ctrl_c_and_compares(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.time() + 120
-    while not list((tmp_path / "S").rglob("history.csv")) and time.time() < deadline:
-        time.sleep(0.2)
+    wait_for_history(tmp_path / "S", rows=1)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out[-2000:]

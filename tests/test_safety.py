@@ -4,7 +4,6 @@ files and targets, and sweeps sharing a folder — each through the CLI and pose
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -12,7 +11,7 @@ import pytest
 import posenc
 from posenc.errors import ConfigError
 
-from .conftest import read_metrics, run_cli, run_dirs
+from .conftest import read_metrics, run_cli, run_dirs, wait_for_history
 
 pytestmark = pytest.mark.slow
 
@@ -126,9 +125,7 @@ def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, tiny):
         text=True,
     )
     try:
-        deadline = time.time() + 120
-        while not list((tmp_path / "S").rglob("history.csv")) and time.time() < deadline:
-            time.sleep(0.1)
+        wait_for_history(tmp_path / "S", rows=1)
         second = run_cli(
             ["-m", *tiny, "optimizer=sgd", "seed=3,4", "hydra.sweep.dir=S"], cwd=tmp_path
         )
@@ -151,12 +148,7 @@ def test_sigterm_is_recorded_like_ctrl_c(tmp_path, tiny):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        history = tmp_path / "R" / "history.csv"
-        if history.exists() and len(history.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.1)
+    wait_for_history(tmp_path / "R")
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out

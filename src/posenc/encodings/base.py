@@ -73,6 +73,13 @@ class PositionalEncoding(nn.Module):
         None for an encoding with nothing to save."""
         return None
 
+    @property
+    def device(self) -> torch.device:
+        """Where the encoding's parameters or buffers live (the CPU when it has none)."""
+        for t in (*self.parameters(), *self.buffers()):
+            return t.device
+        return torch.device("cpu")
+
 
 class InputEncoding(PositionalEncoding):
     """Input slot: built with the sequence width `dim` and the dataset's `seq_len`.
@@ -83,6 +90,7 @@ class InputEncoding(PositionalEncoding):
     """
 
     slot = INPUT
+    learned_table: ClassVar[bool] = False  # True: positions past max_len are refused
 
     def __init__(
         self,
@@ -112,9 +120,7 @@ class InputEncoding(PositionalEncoding):
 
     def table(self) -> torch.Tensor | None:
         """The vectors of positions 0..max_len-1, [max_len, dim]."""
-        device = next((b.device for b in self.buffers()), None)
-        device = next((p.device for p in self.parameters()), device)
-        return self.encode(torch.arange(self.max_len, device=device))
+        return self.encode(torch.arange(self.max_len, device=self.device))
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         pe = self.encode(positions).to(x.dtype)
@@ -128,8 +134,6 @@ class InputEncoding(PositionalEncoding):
         if self.learned_table and length > self.max_len:
             return f"a learned table of {self.max_len} positions cannot run at length {length}"
         return super().unsupported(length)
-
-    learned_table: ClassVar[bool] = False  # True: positions past max_len are refused
 
     def require_length(self, length: int) -> None:
         """A learned table cannot run past its rows: refuse, never truncate."""
@@ -145,7 +149,7 @@ class RotaryEncoding(PositionalEncoding):
     """Rotary slot: built with a head's width `dim` and `seq_len`.
 
     `forward(q, k, positions)` takes queries and keys [batch, heads, L, dim] and position
-    ids [L] and returns them rotated, so that q_m·k_n depends on m − n.
+    ids [L] (or [batch, L]) and returns them rotated, so that q_m·k_n depends on m − n.
     """
 
     slot = ROTARY
@@ -170,11 +174,7 @@ class AttentionBias(PositionalEncoding):
         self.n_heads, self.seq_len = n_heads, seq_len
 
     def table(self) -> torch.Tensor:
-        i = torch.zeros(1, dtype=torch.long, device=self._device())
-        j = torch.arange(-(self.seq_len - 1), self.seq_len, device=i.device)
-        return self(i + self.seq_len - 1, j + self.seq_len - 1)[:, 0, :]
-
-    def _device(self) -> torch.device:
-        for t in (*self.parameters(), *self.buffers()):
-            return t.device
-        return torch.device("cpu")
+        last = self.seq_len - 1  # the query at L − 1 sees every offset −(L − 1)..L − 1
+        query = torch.tensor([last], device=self.device)
+        keys = torch.arange(2 * self.seq_len - 1, device=self.device)
+        return self(query, keys)[:, 0, :]

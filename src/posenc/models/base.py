@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from posenc.data import Spec
-from posenc.encodings.base import INPUT, SLOTS, InputEncoding, PositionalEncoding
+from posenc.encodings.base import BIAS, INPUT, ROTARY, SLOTS, InputEncoding, PositionalEncoding
 from posenc.errors import ConfigError, check_at_least, check_finite
 
-SLOT_USERS = {INPUT: "every model", "rotary": "model=transformer", "bias": "model=transformer"}
+SLOT_USERS = {INPUT: "every model", ROTARY: "model=transformer", BIAS: "model=transformer"}
 
 
 class Model(nn.Module):
