@@ -15,7 +15,7 @@ from posenc import run_folder as rf
 from posenc.compose import config_dir
 from posenc.errors import ConfigError
 from posenc.job import DiskFull, run_job
-from posenc.run_folder import Status
+from posenc.status import Status
 from posenc.schemas import register_schemas
 
 log = logging.getLogger("posenc")

@@ -16,7 +16,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from posenc import run_folder as rf
-from posenc.run_folder import Status
+from posenc.status import Status
 
 log = logging.getLogger("posenc")
 

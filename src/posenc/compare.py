@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from posenc import run_folder as rf
-from posenc.run_folder import Status
+from posenc.status import Status
 
 RESULTS, SUMMARY = "results.csv", "summary.csv"
 SUMMARY_METRICS = (

@@ -22,7 +22,7 @@ from posenc.data import Split, Splits
 from posenc.errors import ConfigError, check_at_least, check_choice
 from posenc.export import check_tracking
 from posenc.models import Model
-from posenc.run_folder import Status
+from posenc.status import Status
 from posenc.schemas import TrainerConfig
 from posenc.training import EpochRecord, History, evaluate, fit, interrupt_reason
 
@@ -31,6 +31,7 @@ log = logging.getLogger("posenc")
 _DEFAULT_THREADS = torch.get_num_threads()  # restored per job: one process may run many
 SMALL_TABLE = 256  # tables with at most this many numbers are printed in the log
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class DiskFull(RuntimeError):
@@ -137,7 +138,6 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
     last = history.records[-1] if history.records else None
     completed = history.status == Status.COMPLETED
     out = {
-        "status": history.status.value,
         "epochs_completed": len(history.records),
         "final_train_loss": last.train_loss if last else None,
         "final_val_loss": last.val_loss if last else None,
@@ -179,6 +179,57 @@ def evaluate_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
     return rows
 
 
+class JobRecord:
+    """metrics.json of one job, written when the job ends, however it ends.
+
+    The status is `failed` until `finish` sets the outcome after the last step the job was
+    asked for: a crash at any step (training, test, length evaluation, encoding tables) is
+    recorded as `failed` with `failed_step` and the error, never as `completed`. A sweep
+    counts such a run as not done and reruns it.
+    """
+
+    def __init__(self, run_dir: Path, metrics: dict[str, Any]):
+        self.run_dir, self.metrics, self.step = run_dir, metrics, "build"
+
+    def update(self, **values: Any) -> None:
+        self.metrics.update(values)
+
+    def finish(self, status: Status) -> None:
+        self.step = None
+        self.metrics["status"] = status.value
+
+    def __enter__(self) -> JobRecord:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if error is not None:
+            self._failed(error)
+        try:
+            rf.write_metrics(self.run_dir, self.metrics)
+        except OSError as e:  # even the small metrics file does not fit
+            log.error("could not write %s: %s", rf.METRICS, e.strerror)
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise DiskFull(self.metrics["error"]) from None
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, KeyboardInterrupt):
+            self.metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(error))
+            return
+        self.metrics["status"] = Status.FAILED.value
+        if self.step != "build":  # a refusal happens while building: no step to name
+            self.metrics["failed_step"] = self.step
+        if isinstance(error, ConfigError):
+            self.metrics["error"] = str(error)
+        elif isinstance(error, OSError) and error.errno in DISK_FULL:
+            where = error.filename or self.run_dir
+            self.metrics["error"] = f"the disk is full: {where}: {error.strerror}"
+            log.error("%s", self.metrics["error"])
+        else:
+            self.metrics["error"] = f"{type(error).__name__}: {error}"
+            # Hydra 1.3 does not put a failed job's traceback in its log: do it here.
+            log.error("job failed at step %s:\n%s", self.step, traceback.format_exc())
+
+
 def run_job(
     cfg: DictConfig,
     run_dir: Path,
@@ -188,8 +239,8 @@ def run_job(
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder. Returns the metrics written.
 
-    Raises ConfigError for user mistakes (after writing metrics.json with status failed) and
-    re-raises unexpected errors likewise; a diverged or interrupted run returns normally.
+    Raises ConfigError for user mistakes and re-raises unexpected errors, in both cases after
+    writing metrics.json with status failed; a diverged or interrupted run returns normally.
     `plots` None follows cfg.plots (null counts as on).
     """
     run_dir = Path(run_dir)
@@ -204,67 +255,52 @@ def run_job(
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
-    try:
+    with JobRecord(run_dir, metrics) as record:
         job = build_job(cfg)
         n_trainable = sum(p.numel() for p in job.model.parameters() if p.requires_grad)
-        metrics.update(
+        record.update(
             n_params=sum(p.numel() for p in job.model.parameters()),
             n_trainable=n_trainable,
             device=str(job.device),
             encoding_slot=job.model.encoding.slot,
         )
         _log_start(job, metrics)
+        record.step = "encoding_tables"
         initial = job.model.encoding.table()
         initial = None if initial is None else initial.detach().clone()
         rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
+        record.step = "train"
         started = time.perf_counter()
         history = train(job, run_dir)
-        metrics["train_seconds"] = time.perf_counter() - started
+        record.update(train_seconds=time.perf_counter() - started)
+        record.step = "encoding_tables"
         final = job.model.encoding.table()
         rf.save_table(run_dir / rf.ENCODING_FINAL, final)
-        metrics.update(outcome(job, history))
-        if cfg.eval.lengths and metrics["status"] == Status.COMPLETED:
+        record.step = "test"
+        record.update(**outcome(job, history))
+        if cfg.eval.lengths and history.status == Status.COMPLETED:
+            record.step = "length_eval"
             rows = evaluate_lengths(job, cfg)
             rf.write_length_eval(run_dir, rows)
-            metrics.update({f"test_loss@{r['length']}": r["loss"] for r in rows})
+            record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
+        record.finish(history.status)
         _log_outcome(job, initial, final, metrics)
         if plots if plots is not None else cfg.get("plots") is not False:
             _plot(run_dir, metrics)
-    except ConfigError as e:
-        metrics["error"] = str(e)
-        raise
-    except KeyboardInterrupt as e:
-        metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(e))
-        raise
-    except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            metrics["error"] = f"{type(e).__name__}: {e}"
-            log.error("job failed:\n%s", traceback.format_exc())
-            raise
-        metrics["error"] = f"the disk is full: {e.filename or run_dir}: {e.strerror}"
-        log.error("%s", metrics["error"])
-        raise DiskFull(metrics["error"]) from None
-    except Exception as e:
-        metrics["error"] = f"{type(e).__name__}: {e}"
-        # Hydra 1.3 does not put a failed job's traceback in its log: do it here.
-        log.error("job failed:\n%s", traceback.format_exc())
-        raise
-    finally:
-        try:
-            rf.write_metrics(run_dir, metrics)
-        except OSError as e:  # even the small metrics file does not fit
-            log.error("could not write %s: %s", rf.METRICS, e.strerror)
     return metrics
 
 
 def _plot(run_dir: Path, metrics: dict[str, Any]) -> None:
-    """Per-run figures; a figure that fails to draw costs a warning, not the run."""
+    """Per-run figures; a figure that fails to draw costs a warning, recorded in
+    `warnings`, never the run."""
     try:
         from posenc.plots import plot_run  # matplotlib only when plots are on
 
         plot_run(run_dir, metrics)
     except Exception as e:
-        log.warning("could not draw the run's plots: %s: %s", type(e).__name__, e)
+        warning = f"could not draw the run's figures: {type(e).__name__}: {e}"
+        log.warning("%s", warning)
+        metrics.setdefault("warnings", []).append(warning)
 
 
 def _fmt(t: torch.Tensor) -> str:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from posenc.status import Status
+
 if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
     import pandas as pd
     import torch
@@ -45,15 +47,6 @@ GROUPS = ("dataset", "encoding", "model", "optimizer")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class Status(enum.StrEnum):
-    COMPLETED = "completed"  # trained every epoch: the folder is whole
-    DIVERGED = "diverged"  # a non-finite loss stopped training: a result
-    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
-    FAILED = "failed"  # refused or crashed; `error` says why
-    INCOMPLETE = "incomplete"  # no metrics.json: still running, or killed
-    CORRUPT = "corrupt"  # metrics.json exists but cannot be read
 
 
 class RunFolderError(ValueError):

@@ -17,7 +17,7 @@ from torch import nn
 
 from posenc.data import Split, Splits
 from posenc.errors import Terminated
-from posenc.run_folder import Status
+from posenc.status import Status
 
 
 @dataclass

@@ -59,6 +59,13 @@ class RoPE(RotaryEncoding):
                 "this must be an even number of at least 2 (change encoding.fraction, "
                 "model.d_model or model.n_heads)",
             )
+        if scaling == "ntk" and self.rotated == 2:
+            raise ConfigError(
+                "encoding.scaling",
+                "ntk multiplies the base by s^(r/(r−2)), undefined for r = 2 rotated "
+                "dimensions; rotate at least 4 (encoding.fraction, model.d_model) or use "
+                "linear or yarn",
+            )
         if randomize and scaling != "none":
             raise ConfigError(
                 "encoding.scaling", "randomized positions already cover long inputs; use none"

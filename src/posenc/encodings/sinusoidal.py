@@ -64,6 +64,8 @@ class Sinusoidal(InputEncoding):
         return self.pe
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        if self.random is not None or (positions.dim() == 1 and len(positions) <= self.max_len):
-            return self.pe[positions]  # within the table: ids below max_len by construction
+        # Random ids ([batch, L]) are drawn below max_position <= max_len; plain ids 0..L−1
+        # past the table (random_eval=false at a longer length) are computed.
+        if positions.dim() == 2 or len(positions) <= self.max_len:
+            return self.pe[positions]
         return sinusoidal_vectors(positions, self.dim, self.base, self.layout)
