@@ -78,9 +78,7 @@ def crashes_when_longer(generator, seq_len=6, **kwargs):
 
 
 @pytest.mark.slow
-def test_a_sweep_counts_a_crash_after_training_as_failed_and_reruns_it(
-    tmp_path, tiny, monkeypatch
-):
+def test_a_sweep_counts_a_crash_after_training_as_failed_and_reruns_it(tmp_path, tiny, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     (tmp_path / "my_data.py").write_text(CRASHING_DATASET)
     (tmp_path / "my_conf" / "dataset").mkdir(parents=True)

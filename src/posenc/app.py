@@ -15,8 +15,8 @@ from posenc import run_folder as rf
 from posenc.compose import config_dir
 from posenc.errors import ConfigError
 from posenc.job import DiskFull, run_job
-from posenc.status import Status
 from posenc.schemas import register_schemas
+from posenc.status import Status
 
 log = logging.getLogger("posenc")
 register_schemas(config_dir())

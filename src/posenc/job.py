@@ -22,8 +22,8 @@ from posenc.data import Split, Splits
 from posenc.errors import ConfigError, check_at_least, check_choice
 from posenc.export import check_tracking
 from posenc.models import Model
-from posenc.status import Status
 from posenc.schemas import TrainerConfig
+from posenc.status import Status
 from posenc.training import EpochRecord, History, evaluate, fit, interrupt_reason
 
 log = logging.getLogger("posenc")
