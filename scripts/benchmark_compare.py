@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from posenc import run_folder as rf
-from posenc.compare import compare, save_tables
+from posenc.comparison import compare, save_tables
 from posenc.compose import compose_job
 from posenc.plots import plot_sweep
 

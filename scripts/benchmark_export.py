@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from benchmark_compare import write_runs  # noqa: E402
 
-from posenc.export import export_mlflow  # noqa: E402
+from posenc.tracking import export_mlflow  # noqa: E402
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from posenc import run_folder as rf
-from posenc.callbacks import SweepEnd
-from posenc.compare import compare, load_results, summarize
+from posenc.cli.sweep_end import SweepEnd
+from posenc.comparison import compare, load_results, summarize
 
 from .conftest import read_metrics, run_cli, run_dirs
 
@@ -283,12 +283,20 @@ def test_compare_into_a_closed_pipe_exits_quietly(sweep):
 
 
 def test_sweep_end_fails_the_sweep_for_a_job_that_left_no_metrics(tmp_path):
+    from posenc.exits import ExitCode, SweepIncomplete, exit_code
+    from posenc.sweep_folder import record_job
+
     m = {"status": "completed", "final_val_loss": 0.3}
-    write_run(tmp_path / "0", ["seed=0"], m)
-    write_run(tmp_path / "1", ["seed=1"])  # killed: no metrics.json
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
-    with pytest.raises(SystemExit) as exit_:
-        SweepEnd(plots=False).on_multirun_end(config)
-    assert exit_.value.code == 1
+    end = SweepEnd(plots=False)
+    end.on_multirun_start(config)
+    for name, metrics in (("0", m), ("1", None)):  # 1 was killed: no metrics.json
+        write_run(tmp_path / name, [f"seed={name}"], metrics)
+        record_job(tmp_path, tmp_path / name, [f"seed={name}"], "new")
+    with pytest.raises(SweepIncomplete) as ended:
+        end.on_multirun_end(config)
+    assert ended.value.jobs == ["1 (incomplete)"]
+    assert exit_code(ended.value) == ExitCode.FAILED == 1
+    assert not (tmp_path / ".posenc.lock").exists()
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results["status"]) == ["completed", "incomplete"]

@@ -18,7 +18,7 @@ from .conftest import read_metrics, run_cli, run_dirs
 mlflow = pytest.importorskip("mlflow", reason="the posenc[mlflow] extra is not installed")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from posenc.export import export_mlflow  # noqa: E402
+from posenc.tracking import export_mlflow  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -145,14 +145,16 @@ def test_tracking_mlflow_exports_a_sweep_at_its_end(tmp_path, tiny):
 def test_tracking_values_are_checked_before_training(tmp_path, tiny, monkeypatch):
     result = run_cli([*tiny, "tracking=wandb"], cwd=tmp_path)
     assert result.returncode == 2 and "tracking" in result.stdout
-    from posenc import export
+    import importlib.util
 
-    def missing():
-        raise ConfigError("tracking", "MLflow is not installed; pip install 'posenc[mlflow]'")
+    from posenc.errors import check_tracking
 
-    monkeypatch.setattr(export, "require_mlflow", missing)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
     with pytest.raises(ConfigError, match=r"posenc\[mlflow\]"):
-        export.check_tracking("mlflow")
+        check_tracking("mlflow")
 
 
 def test_the_export_command(sweep, tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc.compare import compare
+from posenc.comparison import compare
 from posenc.data.lag import lag_dataset
 from posenc.data.reverse import reverse_dataset
 from posenc.data.window import window_dataset

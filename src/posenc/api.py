@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def load_run(path: str | Path) -> RunResult:
 
 def load_sweep(path: str | Path) -> pd.DataFrame:
     """The results table of every run folder below `path` (what results.csv holds)."""
-    from posenc.compare import load_results
+    from posenc.comparison import load_results
 
     path = Path(path)
     if not path.exists():
@@ -76,22 +75,19 @@ def run(
     posenc.errors.ConfigError before any training. plots=None follows the `plots` key
     (null: on, as for a single CLI run).
     """
-    from posenc.compose import compose_job
+    from posenc.compose import compose_run
     from posenc.job import run_job
 
     if isinstance(overrides, str):
         raise TypeError(f"overrides: a list of strings, e.g. [{overrides!r}], not one string")
-    cfg, choices = compose_job(list(overrides))
-    if output_dir is None:
-        output_dir = Path("outputs", "runs", datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f"))
-    output_dir = Path(output_dir)
+    cfg, choices, run_dir = compose_run(list(overrides))
+    output_dir = Path(run_dir if output_dir is None else output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
         claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None
     if claim == rf.Claim.REUSE:
-        log.info("%s already holds this completed run (same config): reused", output_dir)
         return load_run(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(output_dir / "train.log")

@@ -23,6 +23,18 @@ def config_dir() -> str:
     return str(Path(__file__).resolve().parents[2] / "conf")
 
 
+def register_resolvers() -> None:
+    """`${posenc.stamp:}` (a new folder's time) and `${posenc.job_dir:N,OVERRIDES}` (a sweep
+    job's folder), used by conf/config.yaml. Cached per config, as Hydra's own `now`."""
+    from omegaconf import OmegaConf
+
+    from posenc.run_folder import timestamp
+    from posenc.sweep_folder import job_dir_name
+
+    OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("posenc.job_dir", job_dir_name, replace=True)
+
+
 def build(cfg: Any, key: str, **kwargs: Any) -> Any:
     """hydra.utils.instantiate of the config at `key`, with the error that really happened:
     a target that cannot be imported is a ConfigError naming `<key>._target_`; an error
@@ -89,9 +101,18 @@ def composition_error(e: Exception) -> ConfigError | None:
 def compose_job(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
     """The job config as the CLI composes it, and the option chosen in each group. A
     composition mistake (unknown option, key or preset, wrong type) raises ConfigError."""
+    cfg, choices, _ = compose_run(overrides)
+    return cfg, choices
+
+
+def compose_run(
+    overrides: list[str] | tuple[str, ...] = (),
+) -> tuple[DictConfig, dict[str, str], str]:
+    """compose_job, and the folder a single run of it writes to (hydra.run.dir)."""
     from hydra import compose, initialize_config_dir
 
     register_schemas(config_dir())
+    register_resolvers()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         try:
             cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
@@ -101,9 +122,10 @@ def compose_job(overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig
                 raise
             raise error from None
     choices = dict(cfg.hydra.runtime.choices)
+    run_dir = str(cfg.hydra.run.dir)
     with open_dict(cfg):
         del cfg["hydra"]
-    return cfg, choices
+    return cfg, choices, run_dir
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:

@@ -41,22 +41,17 @@ def check_finite(key: str, value: float | None) -> None:
         raise ConfigError(key, f"{value} must be a finite number")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what Slurm sends on pre-emption and at the time limit), handled as Ctrl-C:
-    the run ends `interrupted` with its history kept."""
-
-    received = False
+TRACKERS = ("mlflow",)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    Terminated.received = True
-    raise Terminated
+def check_tracking(tracking: str | None) -> None:
+    """tracking=mlflow needs MLflow installed: said before any training."""
+    if tracking is None:
+        return
+    check_choice("tracking", tracking, (*TRACKERS, "null"))
+    import importlib.util
 
-
-def handle_sigterm() -> None:
-    import signal
-
-    try:
-        signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread (some launchers' workers): leave it
-        pass
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "tracking", "MLflow is not installed; pip install 'posenc[mlflow]' installs it"
+        )

@@ -19,12 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc.compose import build
 from posenc.data import Split, Splits
-from posenc.errors import ConfigError, check_at_least, check_choice
-from posenc.export import check_tracking
+from posenc.errors import ConfigError, check_at_least, check_choice, check_tracking
 from posenc.models import Model
 from posenc.schemas import TrainerConfig
+from posenc.signals import interrupt_reason
 from posenc.status import Status
-from posenc.training import EpochRecord, History, evaluate, fit, interrupt_reason
+from posenc.training import EpochRecord, History, evaluate, fit
 
 log = logging.getLogger("posenc")
 
@@ -212,6 +212,8 @@ class JobRecord:
             raise DiskFull(self.metrics["error"]) from None
 
     def _failed(self, error: BaseException) -> None:
+        if self.metrics["status"] == Status.INTERRUPTED:
+            return  # recorded by the training loop, re-raised after it
         if isinstance(error, KeyboardInterrupt):
             self.metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(error))
             return
@@ -240,7 +242,8 @@ def run_job(
     """Train one configuration and write its run folder. Returns the metrics written.
 
     Raises ConfigError for user mistakes and re-raises unexpected errors, in both cases after
-    writing metrics.json with status failed; a diverged or interrupted run returns normally.
+    writing metrics.json with status failed; Ctrl-C and SIGTERM are re-raised once the run is
+    recorded `interrupted`. A diverged run is a result: it returns normally.
     `plots` None follows cfg.plots (null counts as on).
     """
     run_dir = Path(run_dir)
@@ -285,6 +288,8 @@ def run_job(
             record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
         record.finish(history.status)
         _log_outcome(job, initial, final, metrics)
+        if history.interruption is not None:  # recorded: now it ends the command
+            raise history.interruption
         if plots if plots is not None else cfg.get("plots") is not False:
             _plot(run_dir, metrics)
     return metrics

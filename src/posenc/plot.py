@@ -1,8 +1,6 @@
-"""`python -m posenc.plot SWEEP_DIR [--by KEY,KEY] [--metric NAME]`: the sweep's figures."""
-
-import sys
-
-from posenc.cli import plot_cli as cli
+"""`python -m posenc.plot`: the command lives in posenc.cli.plot."""
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    from posenc.cli.plot import main
+
+    raise SystemExit(main())

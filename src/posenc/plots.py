@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from posenc import run_folder as rf
+from posenc.comparison import group_keys
+from posenc.metrics import HEADLINE, better, length_metrics, split_length
 
 DPI = 110
 
@@ -181,41 +183,54 @@ def _group_label(row: pd.Series, keys: list[str]) -> str:
     return " / ".join(str(row[k]) for k in keys) or "all runs"
 
 
-def plot_sweep(
-    out: Path | str, results: pd.DataFrame, summary: pd.DataFrame, metric: str = "final_val_loss"
-) -> list[Path]:
-    """loss_curves.png (mean val loss per epoch, ±std band over seeds, a line per group of
-    the summary) and summary.png (the metric per group with std error bars), into `out`;
-    run paths in `results` are relative to it (as compare gives them)."""
-    from posenc.compare import group_keys, length_metrics
+def _group_members(results: pd.DataFrame, row: pd.Series, keys: list[str]) -> pd.DataFrame:
+    members = results
+    for k in keys:
+        members = members[members[k].astype(str) == str(row[k])]
+    return members
 
-    sweep_dir = Path(out)
+
+def _line_style(i: int) -> str:
+    return ("-", "--", ":", "-.")[i // 10 % 4]  # colours repeat after ten lines
+
+
+def plot_sweep(
+    out: Path | str, results: pd.DataFrame, summary: pd.DataFrame, metric: str = HEADLINE
+) -> list[Path]:
+    """The sweep's figures into `out` (run paths in `results` are relative to it, as compare
+    gives them): loss_curves.png, length_generalization.png (with test_loss@L columns) and
+    summary.png."""
     if results.empty:
         return []
+    sweep_dir = Path(out)
     keys = group_keys(summary)
     labels = [_group_label(row, keys) for _, row in summary.iterrows()]
-    written = []
+    written = [plot_loss_curves(sweep_dir, results, summary, keys, labels)]
+    if length_metrics(results.columns):
+        written.append(plot_lengths(sweep_dir, results, summary, labels))
+    written.append(plot_summary(sweep_dir, summary, keys, labels, metric))
+    return written
 
-    # loss curves: histories of the completed runs, grouped like the summary
+
+def plot_loss_curves(
+    sweep_dir: Path, results: pd.DataFrame, summary: pd.DataFrame, keys: list[str], labels
+) -> Path:
+    """loss_curves.png: mean validation loss per epoch of each group's completed runs, with a
+    ±std band over seeds."""
     done = results[results["status"] == "completed"]
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
     ax = fig.subplots()
     for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
-        members = done
-        for k in keys:
-            members = members[members[k].astype(str) == str(row[k])]
-        curves = [
-            c for c in (_val_curve(sweep_dir / run) for run in members["run"]) if c is not None
-        ]
+        runs = _group_members(done, row, keys)["run"]
+        curves = [c for c in (_val_curve(sweep_dir / run) for run in runs) if c is not None]
         if not curves:
             continue
         table = pd.concat(curves, axis=1)
         mean, std = table.mean(axis=1), table.std(axis=1).fillna(0.0)
-        style = ("-", "--", ":", "-.")[i // 10 % 4]  # colours repeat after ten lines
         (line,) = ax.plot(
             mean.index,
             mean.to_numpy(),
-            style,
+            _line_style(i),
             marker="o",
             markersize=2.5,
             label=f"{label} (n={table.shape[1]})",
@@ -241,12 +256,13 @@ def plot_sweep(
             frameon=False,
             title=" / ".join(keys) or None,
         )
-    written.append(_save(fig, sweep_dir / "loss_curves.png"))
+    return _save(fig, sweep_dir / "loss_curves.png")
 
-    if length_metrics(results):
-        written.append(plot_lengths(sweep_dir, results, summary, labels))
 
-    # summary bars, best at the top
+def plot_summary(
+    sweep_dir: Path, summary: pd.DataFrame, keys: list[str], labels, metric: str = HEADLINE
+) -> Path:
+    """summary.png: the metric per group with std error bars, best at the top."""
     mean, std = summary[f"{metric}_mean"], summary[f"{metric}_std"].fillna(0.0)
     fig = Figure(figsize=(8, 1.8 + 0.3 * len(summary)), layout="constrained")
     ax = fig.subplots()
@@ -263,12 +279,11 @@ def plot_sweep(
         positions, [f"{lab} (n={n})" for lab, n in zip(labels, summary["n_completed"], strict=True)]
     )
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric} (mean ± std over completed runs)")
+    ax.set_xlabel(f"{metric} (mean ± std over completed runs; {better(metric)} is better)")
     ax.set_ylabel(" / ".join(keys))
     ax.set_title(f"{metric}, best first\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
-    written.append(_save(fig, sweep_dir / "summary.png"))
-    return written
+    return _save(fig, sweep_dir / "summary.png")
 
 
 def plot_lengths(
@@ -276,10 +291,8 @@ def plot_lengths(
 ) -> Path:
     """length_generalization.png: test loss against evaluation length, a line per group
     (mean ± std band over completed seeds), the training length(s) marked."""
-    from posenc.compare import LENGTH_PREFIX, length_metrics
-
-    columns = length_metrics(results)
-    lengths = np.array([int(c[len(LENGTH_PREFIX) :]) for c in columns])
+    columns = length_metrics(results.columns)
+    lengths = np.array([split_length(c)[1] for c in columns])
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
     ax = fig.subplots()
     for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
@@ -287,8 +300,7 @@ def plot_lengths(
         std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
         if np.isnan(mean).all():
             continue  # unsupported at every length
-        style = ("-", "--", ":", "-.")[i // 10 % 4]
-        (line,) = ax.plot(lengths, mean, style, marker="o", markersize=3, label=label)
+        (line,) = ax.plot(lengths, mean, _line_style(i), marker="o", markersize=3, label=label)
         ax.fill_between(lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0)
     if "seq_len" in results:
         for j, train_len in enumerate(sorted(pd.to_numeric(results["seq_len"]).dropna().unique())):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import errno
 import json
+import logging
 import math
 import os
 from collections.abc import Iterable
@@ -42,11 +43,15 @@ RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
 LENGTH_EVAL = "length_eval.csv"
 LENGTH_EVAL_COLUMNS = ("length", "loss", "status", "reason")
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
+TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # run and sweep folders: outputs/runs/<time>
+LOG = "train.log"  # the job's log (Hydra's job name is train)
+FIGURES = ("encoding.png", "loss.png")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
 GROUPS = ("dataset", "encoding", "model", "optimizer")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+log = logging.getLogger("posenc")
 
 
 class RunFolderError(ValueError):
@@ -57,7 +62,6 @@ class RunFolderError(ValueError):
 
 # Keys that change how a job runs, not what it computes: ignored when comparing configs.
 NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots")
-REFUSED = "refused.json"  # a sweep job refused its folder: the end-of-sweep callback reads it
 
 
 class Claim(enum.Enum):
@@ -92,7 +96,7 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
         same = False
     status = read_metrics(run_dir)["status"]
     if same and status == Status.COMPLETED and resume and not overwrite:
-        (run_dir / RUN).touch()  # read by the end-of-sweep callback: part of this sweep
+        log.info("%s already holds this completed run (same config): reused", run_dir)
         return Claim.REUSE
     if not (same or overwrite):
         raise RunFolderTaken(
@@ -104,19 +108,24 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
 
 
 def clear(run_dir: Path) -> None:
-    """Remove the files this contract writes (figures too), so an old run never mixes in."""
-    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL, REFUSED)
-    for name in (*names, "encoding.png", "loss.png"):
+    """Remove the files this contract writes (figures too), so an old run never mixes in;
+    anything else in the folder (a user's notes) is left alone."""
+    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL)
+    for name in (*names, *FIGURES):
         (Path(run_dir) / name).unlink(missing_ok=True)
-    for log_file in Path(run_dir).glob("*.log"):  # emptied, not removed: logging holds it open
+    log_file = Path(run_dir) / LOG
+    if log_file.is_file():  # emptied, not removed: logging may hold it open
         os.truncate(log_file, 0)
 
 
-def write_refused(run_dir: Path, reason: str) -> None:
-    (Path(run_dir) / REFUSED).write_text(json.dumps({"error": reason}) + "\n", encoding="utf-8")
-
-
 # ---------------------------------------------------------------- writing
+
+
+def timestamp() -> str:
+    """The name of a new run or sweep folder (sub-second digits: never shared)."""
+    from datetime import datetime
+
+    return datetime.now().strftime(TIME_FORMAT)
 
 
 def write_record(run_dir: Path, overrides: Iterable[str], choices: dict, config: dict) -> None:

@@ -25,6 +25,8 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from posenc.tracking import DEFAULT_URI
+
 # Arguments the job supplies at build time, never the user: not part of any schema.
 RUNTIME_ARGS = {
     "dataset": {"generator"},
@@ -64,7 +66,7 @@ class Config:
     overwrite: bool = False  # replace a run of another config in the same folder
     resume: bool = True  # reuse a completed run of the same config in the same folder
     tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
-    tracking_uri: str = "sqlite:///outputs/mlflow.db"
+    tracking_uri: str = DEFAULT_URI
 
 
 def locate(path: str) -> Any:

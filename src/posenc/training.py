@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from posenc.data import Split, Splits
-from posenc.errors import Terminated
+from posenc.signals import interrupt_reason
 from posenc.status import Status
 
 
@@ -33,15 +33,12 @@ class History:
     records: list[EpochRecord] = field(default_factory=list)
     status: Status = Status.COMPLETED
     reason: str | None = None  # why it stopped early
+    interruption: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: re-raised once recorded
 
     @property
     def best_val_loss(self) -> float | None:
         finite = [r.val_loss for r in self.records if math.isfinite(r.val_loss)]
         return min(finite) if finite else None
-
-
-def interrupt_reason(e: BaseException) -> str:
-    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted by the user"
 
 
 def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
@@ -107,4 +104,5 @@ def fit(
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
         history.reason = interrupt_reason(e)
+        history.interruption = e
     return history

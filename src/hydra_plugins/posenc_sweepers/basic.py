@@ -9,7 +9,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from hydra_plugins.posenc_sweepers.caching import compose_once
+from hydra_plugins.posenc_sweepers.caching import compose_once, tables_on_interrupt
 
 
 @dataclass
@@ -31,3 +31,7 @@ class PosencSweeper(BasicSweeper):
         super().setup(
             hydra_context=compose_once(hydra_context), task_function=task_function, config=config
         )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        with tables_on_interrupt(self.hydra_context, self.config):
+            return super().sweep(arguments)

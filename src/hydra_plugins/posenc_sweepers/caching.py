@@ -1,5 +1,8 @@
-"""Compose each job's config once per sweep."""
+"""What posenc's sweepers share: each job's config composed once, and the sweep's tables
+written when Ctrl-C or SIGTERM ends it."""
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -39,3 +42,17 @@ def compose_once(hydra_context: Any) -> Any:
     return HydraContext(
         config_loader=ComposeOnce(hydra_context.config_loader), callbacks=hydra_context.callbacks
     )
+
+
+@contextlib.contextmanager
+def tables_on_interrupt(hydra_context: Any, config: Any) -> Iterator[None]:
+    """Hydra calls no callback when a sweep is interrupted: tell the callbacks that listen
+    (posenc's SweepEnd writes the tables of the finished jobs), then let it end the sweep."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for callback in getattr(hydra_context.callbacks, "callbacks", []):
+            hook = getattr(callback, "on_multirun_interrupted", None)
+            if hook is not None:
+                hook(config=config)
+        raise

@@ -34,7 +34,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.posenc_sweepers.caching import compose_once
+from hydra_plugins.posenc_sweepers.caching import compose_once, tables_on_interrupt
 
 log = logging.getLogger("posenc")
 
@@ -43,25 +43,6 @@ log = logging.getLogger("posenc")
 class SamplerConf:
     _target_: str = "optuna.samplers.TPESampler"
     seed: Any = None
-
-
-@dataclass
-class OptunaSweeperConf:
-    _target_: str = "hydra_plugins.posenc_sweepers.optuna_sweeper.OptunaSweeper"
-    sampler: Any = field(default_factory=SamplerConf)
-    direction: Any = "minimize"
-    storage: Any = None  # null: sqlite:///<sweep dir>/optuna.db
-    study_name: Any = None  # null: "posenc"
-    n_trials: int = 20
-    n_jobs: int = 2  # trials launched together (a launcher batch)
-    max_failure_rate: float = 1.0  # stop once more than this share of trials failed
-    params: Any = None
-    custom_search_space: Any = None  # not supported: refused with a clear error
-
-
-ConfigStore.instance().store(
-    group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="posenc"
-)
 
 
 def distribution(override: Override) -> Any:
@@ -85,15 +66,15 @@ def distribution(override: Override) -> Any:
 class OptunaSweeper(Sweeper):
     def __init__(
         self,
-        sampler: Any,
-        direction: Any,
-        storage: Optional[str],  # noqa: UP045 (Hydra loads plugins outside sys.modules)
-        study_name: Optional[str],  # noqa: UP045
-        n_trials: int,
-        n_jobs: int,
-        max_failure_rate: float,
-        params: Optional[DictConfig],  # noqa: UP045
-        custom_search_space: Any = None,
+        sampler: Any = None,  # null: TPE (SamplerConf)
+        direction: Any = "minimize",
+        storage: Optional[str] = None,  # noqa: UP045 null: sqlite:///<sweep dir>/optuna.db
+        study_name: Optional[str] = None,  # noqa: UP045 null: "posenc"
+        n_trials: int = 20,
+        n_jobs: int = 2,  # trials launched together (a launcher batch)
+        max_failure_rate: float = 1.0,  # stop once more than this share of trials failed
+        params: Optional[DictConfig] = None,  # noqa: UP045
+        custom_search_space: Any = None,  # not supported: refused with a clear error
     ):
         if custom_search_space:
             raise ValueError("hydra.sweeper.custom_search_space is not supported by posenc")
@@ -113,6 +94,10 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
+        with tables_on_interrupt(self.hydra_context, self.config):
+            self._sweep(arguments)
+
+    def _sweep(self, arguments: list[str]) -> None:
         import optuna
         from optuna.trial import TrialState
 
@@ -177,3 +162,25 @@ class OptunaSweeper(Sweeper):
         if isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
         return None
+
+
+def _conf_from_signature() -> type:
+    """The sweeper's config schema, one field per constructor keyword with the signature's
+    default (written once, there); numbers typed, the rest free as in the official plugin."""
+    import dataclasses
+    import inspect
+
+    fields: list[tuple[str, Any, Any]] = [
+        ("_target_", str, field(default=f"{__name__}.OptunaSweeper")),
+        ("sampler", Any, field(default_factory=SamplerConf)),
+    ]
+    for p in list(inspect.signature(OptunaSweeper.__init__).parameters.values())[2:]:
+        kind = p.annotation if p.annotation in ("int", "float", int, float) else Any
+        fields.append((p.name, {"int": int, "float": float}.get(kind, kind), p.default))
+    return dataclasses.make_dataclass("OptunaSweeperConf", fields)
+
+
+OptunaSweeperConf = _conf_from_signature()
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="posenc"
+)

@@ -5,7 +5,8 @@ takes a seeded `generator` plus its own keyword arguments and returns `Splits`: 
 and test tensors x [n, seq_len, feature_dim] and y [n] (one target per sequence) or
 [n, seq_len] (one per position), float32. Every random draw comes from `generator`, so the
 same seed gives the same data. Its signature's defaults are the option's defaults (see
-posenc.schemas). Members: `random`, `weighted_sum`, `glove_words`.
+posenc.schemas). Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe
+vectors), and the length tasks `reverse`, `lag`, `window`.
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ slot, and a model says which slots it has (`Model.slots`); a mismatch is refused
 model is built, with one line.
 
 - `input` (`InputEncoding`): built with `dim` (the sequence width) and `seq_len`; called as
-  `enc(x, positions)` and returns x with the positions added or concatenated. Members: none,
-  sinusoidal, learnable, linear. Every model has this slot.
+  `enc(x, positions)` and returns x with the positions added or concatenated. Members: `none`,
+  `sinusoidal`, `learnable`, `linear`. Every model has this slot.
 - `rotary` (`RotaryEncoding`): built with `dim` (one head's width) and `seq_len`; called as
-  `enc(q, k, positions)` and returns q and k rotated. Attention models only.
+  `enc(q, k, positions)` and returns q and k rotated. Member: `rope`. Attention models only.
 - `bias` (`AttentionBias`): built with `n_heads` and `seq_len`; called as
   `enc(q_positions, k_positions)` and returns a float bias [heads, Lq, Lk] added to the
-  attention scores. Attention models only.
+  attention scores. Members: `alibi`, `relative` (T5), `fire`. Attention models only.
 
 - `positions` are integer position ids (a tensor), not a length: evaluation at other lengths,
   offsets and randomized positions need no special case.

@@ -10,7 +10,7 @@ model has: `d_model` (a linear projection of the features first), `head_bias`, `
 Inside, `Model.forward` projects, adds the input-slot encoding, and calls `body(x,
 positions)`; a model lists the encoding slots it has in `slots` (see posenc.encodings) and
 an encoding for a slot it lacks is refused with one line. Members: `linear`, `tanh_ffn`,
-`lstm`.
+`lstm`, `transformer` (the only one with the attention slots).
 """
 
 from posenc.models.base import Model

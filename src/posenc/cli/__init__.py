@@ -1,0 +1,64 @@
+"""posenc's commands, one thin module each (parse, call the library, print, exit), above the
+library: no library module imports one.
+
+- `train`: `python -m posenc.train` (with `app`, the Hydra application, and `sweep_end`,
+  the end of a sweep)
+- `compare`: `python -m posenc.compare`
+- `plot`: `python -m posenc.plot`
+- `export`: `python -m posenc.export mlflow`
+
+This module holds what they share: paths to read, `--by`/`--metric`, quiet broken pipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from posenc.metrics import HEADLINE, SUMMARY
+
+EXIT_NO_RUNS = 1
+
+
+def paths_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("paths", nargs="+", type=Path, help="sweep folders, run folders or parents")
+    return p
+
+
+def add_grouping(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--by", help="group by these keys (comma-separated) instead of the varying ones")
+    p.add_argument(
+        "--metric",
+        default=HEADLINE,
+        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or test_loss@L",
+    )
+
+
+def parse_paths(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, set up warnings on stderr, and refuse a path that does not exist."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for path in args.paths:
+        if not path.exists():
+            parser.error(f"no such folder: {path}")
+    return args
+
+
+def parse_by(text: str | None) -> list[str] | None:
+    return [k.strip() for k in text.split(",") if k.strip()] if text else None
+
+
+def quiet_pipe(main: Callable[[], int]) -> int:
+    """`... | head` closes stdout early: end quietly, as other Unix tools do."""
+    try:
+        code = main()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

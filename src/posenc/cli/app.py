@@ -1,0 +1,86 @@
+"""The Hydra application behind `python -m posenc.train`: one job per call of `main`.
+
+It reports what happened only by returning (a sweep goes on) or raising (posenc.exits maps
+the exception to the exit code): no exit codes here.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from posenc import run_folder as rf
+from posenc import sweep_folder
+from posenc.compose import config_dir, register_resolvers
+from posenc.errors import ConfigError
+from posenc.exits import ExitCode, JobEnded
+from posenc.job import run_job
+from posenc.schemas import register_schemas
+from posenc.status import Status
+
+log = logging.getLogger("posenc")
+register_schemas(config_dir())
+register_resolvers()
+
+
+def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
+    """.hydra/ as Hydra writes it (config, hydra, overrides), written only once the folder
+    is ours: Hydra's own writing (hydra.output_subdir) would replace another run's."""
+    hc = HydraConfig.instance().cfg
+    folder = run_dir / ".hydra"
+    folder.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(hc, folder / "hydra.yaml")
+    OmegaConf.save(hc.hydra.overrides.task, folder / "overrides.yaml")
+
+
+def result(metrics: dict) -> float | None:
+    """What a job returns to Hydra (and to a search sweeper): the final validation loss of a
+    completed run; None for a run that failed, diverged or was refused."""
+    value = metrics.get("final_val_loss")
+    return value if metrics.get("status") == Status.COMPLETED and value is not None else None
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
+    run_dir = Path(hc.runtime.output_dir)
+    overrides = list(hc.overrides.task)
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+        claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+    except rf.RunFolderTaken as e:
+        if sweep_dir is None:
+            raise ConfigError("hydra.run.dir", str(e)) from None
+        # said on stderr: the folder's own log stays as it was; the sweep goes on
+        print(f"hydra.sweep.dir: {e}", file=sys.stderr)
+        sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(e))
+        return None
+    if sweep_dir is not None:
+        sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
+    if claim == rf.Claim.REUSE:
+        return result(rf.read_metrics(run_dir))
+    save_hydra_record(run_dir, cfg)
+    plots = cfg.plots if cfg.plots is not None else sweep_dir is None
+    try:
+        metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, overrides)
+    except ConfigError:  # said in the log and in metrics.json
+        if sweep_dir is not None:
+            return None  # one bad combination fails its job alone
+        raise JobEnded(ExitCode.CONFIG_ERROR) from None
+    except Exception:  # the traceback is in the job's log, the error in metrics.json
+        if sweep_dir is not None:
+            return None
+        raise JobEnded(ExitCode.FAILED) from None
+    if cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end (SweepEnd)
+        from posenc.tracking import export_quietly
+
+        export_quietly([run_dir], cfg.tracking_uri)
+    return result(metrics)

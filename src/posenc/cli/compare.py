@@ -1,0 +1,45 @@
+"""`python -m posenc.compare PATH [PATH ...] [--by KEY,KEY] [--metric NAME] [--plots]`:
+results.csv and summary.csv of every run below the paths, and the summary printed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_parser, quiet_pipe
+
+
+def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) -> int:
+    """compare and plot: one parser, the tables computed once."""
+    from posenc.comparison import compare, format_summary, output_folder, save_tables
+
+    p = paths_parser(prog, doc)
+    add_grouping(p)
+    if write_tables:
+        p.add_argument("--plots", action="store_true", help="also write the sweep plots")
+    args = parse_paths(p, argv)
+    try:
+        out = output_folder(args.paths)
+        results, summary = compare(args.paths, parse_by(args.by), args.metric)
+    except (KeyError, NotADirectoryError) as e:
+        p.error(e.args[0] if isinstance(e, KeyError) else str(e))
+    if results.empty:
+        where = ", ".join(map(str, args.paths))
+        print(f"no runs found below {where}; nothing written", file=sys.stderr)
+        return EXIT_NO_RUNS
+    written = []
+    if write_tables:
+        print(format_summary(out, results, summary, args.metric))
+        written += save_tables(out, results, summary)
+    if not write_tables or args.plots:
+        from posenc.plots import plot_sweep
+
+        written += plot_sweep(out, results, summary, args.metric)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    doc = "Compare runs: results.csv (a row per run) and summary.csv (mean ± std per group)."
+    return quiet_pipe(lambda: tables(argv, "python -m posenc.compare", doc, True))

@@ -1,0 +1,51 @@
+"""`python -m posenc.export mlflow PATH [PATH ...] [--tracking-uri URI] [--experiment NAME]`:
+copy run folders into an MLflow store (posenc.tracking does the copying)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from posenc.cli import EXIT_NO_RUNS, parse_paths, quiet_pipe
+from posenc.errors import ConfigError
+from posenc.exits import ExitCode, exit_code
+
+
+def run(argv: Sequence[str] | None) -> int:
+    from posenc.tracking import DEFAULT_URI, export_mlflow
+
+    parser = argparse.ArgumentParser(
+        prog="python -m posenc.export", description="Export run folders to an experiment tracker."
+    )
+    sub = parser.add_subparsers(dest="tracker", required=True)
+    p = sub.add_parser("mlflow", help="export run folders into an MLflow tracking store")
+    p.add_argument("paths", nargs="+", type=Path, help="sweep folders, run folders or parents")
+    p.add_argument("--tracking-uri", default=DEFAULT_URI, help=f"default: {DEFAULT_URI}")
+    p.add_argument(
+        "--experiment", help="one MLflow experiment for all (default: one per sweep folder)"
+    )
+    args = parse_paths(parser, argv)
+    try:
+        started = time.perf_counter()
+        counts = export_mlflow(args.paths, args.tracking_uri, args.experiment)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return exit_code(e)
+    total = sum(counts.values())
+    if total == 0:
+        print(f"no runs found below {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return EXIT_NO_RUNS
+    print(
+        f"{total} runs into {args.tracking_uri}: {counts['created']} created, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    print(f"browse them: mlflow ui --backend-store-uri {args.tracking_uri}")
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return quiet_pipe(lambda: run(argv))

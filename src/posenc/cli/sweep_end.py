@@ -1,0 +1,86 @@
+"""The Hydra callback of `python -m posenc.train -m`: a sweep takes its folder's lock when it
+starts, and ends by comparing every run in the folder and saying which of its own jobs did
+not complete."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from posenc import run_folder as rf
+from posenc.errors import ConfigError
+from posenc.exits import SweepIncomplete, SweepRefused
+from posenc.status import NOT_DONE
+from posenc.sweep_folder import Sweep
+
+log = logging.getLogger("posenc")
+
+
+class SweepEnd(Callback):
+    """Compare the sweep folder's runs (results.csv, summary.csv, printed table), draw the
+    sweep plots, then raise SweepIncomplete when a job of this sweep failed, was refused its
+    folder, or left no metrics.json (killed, out of memory). A diverged job is a result.
+
+    posenc's jobs report failure in metrics.json instead of raising, because Hydra 1.3 skips
+    on_multirun_end after a job raised: so the tables exist for a sweep with failures too.
+    posenc's sweepers call `on_multirun_interrupted` on Ctrl-C or SIGTERM.
+    """
+
+    def __init__(self, plots: bool = True, metric: str = "final_val_loss"):
+        self.plots = plots
+        self.metric = metric
+        self.sweep: Sweep | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
+        except ConfigError as e:
+            raise SweepRefused(e) from None
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = self.sweep.path
+        bad = self.finish(config.get("tracking"), config.get("tracking_uri"))
+        if bad:
+            log.error("%d job(s) did not complete in %s: %s", len(bad), sweep_dir, ", ".join(bad))
+            raise SweepIncomplete(bad)
+
+    def on_multirun_interrupted(self, config: DictConfig, **kwargs: Any) -> None:
+        """Ctrl-C or SIGTERM ended the sweep: tables for the jobs that finished."""
+        if self.sweep is not None:
+            self.finish()
+
+    def finish(self, tracker: str | None = None, uri: str | None = None) -> list[str]:
+        """Write the tables and figures of every run in the folder, release the lock; return
+        this sweep's jobs that did not complete."""
+        sweep = self.sweep
+        jobs, refused = sweep.jobs()
+        try:
+            from posenc.comparison import format_summary, load_results, save_tables, summarize
+
+            results = load_results([sweep.path])
+            if not results.empty:
+                summary = summarize(results, metric=self.metric)
+                print(format_summary(sweep.path, results, summary, self.metric))
+                save_tables(sweep.path, results, summary)
+                if self.plots:
+                    from posenc.plots import plot_sweep
+
+                    plot_sweep(sweep.path, results, summary, self.metric)
+            if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
+                from posenc.tracking import export_quietly
+
+                export_quietly(jobs, uri)
+        except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
+            log.exception("comparing the sweep in %s failed", sweep.path)
+        finally:
+            sweep.end()
+            self.sweep = None
+        bad = [f"{job.relative_to(sweep.path)} (refused)" for job, _ in refused]
+        for job in jobs:
+            if (status := rf.read_metrics(job)["status"]) in NOT_DONE:
+                bad.append(f"{job.relative_to(sweep.path)} ({status})")
+        return bad

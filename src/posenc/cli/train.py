@@ -1,0 +1,76 @@
+"""`python -m posenc.train [overrides]` runs one job, `-m` a sweep.
+
+Exit codes (posenc.exits): 0 done (a diverged run is a result), 1 a job crashed or a sweep
+had a job that did not complete, 2 a configuration mistake (nothing trained), 130 Ctrl-C,
+143 SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def hydra_raises() -> Iterator[None]:
+    """Hydra prints any error and exits 1, a configuration mistake and a crash alike. In this
+    process only, let its errors reach posenc's exit policy as the exceptions they are (the
+    environment variable HYDRA_FULL_ERROR=1 would do the same, but every launched worker
+    would inherit it)."""
+    from hydra._internal import utils
+
+    original = utils.run_and_report
+    utils.run_and_report = lambda func: func()
+    try:
+        yield
+    finally:
+        utils.run_and_report = original
+
+
+def say(error: BaseException) -> str | None:
+    """The one line a user reads for `error`; None when it was already said (in the log) or
+    needs none. Unknown errors get their traceback."""
+    from posenc.errors import ConfigError
+    from posenc.exits import JobEnded, SweepIncomplete, SweepRefused
+
+    if isinstance(error, JobEnded | SweepIncomplete | KeyboardInterrupt):
+        return None
+    if isinstance(error, ConfigError | SweepRefused):
+        return str(error)
+    if os.environ.get("HYDRA_FULL_ERROR") != "1":  # the user asked for Hydra's tracebacks
+        from posenc.compose import composition_error
+
+        if (config_error := composition_error(error)) is not None:
+            return str(config_error)
+    if isinstance(error, OSError) and error.filename:  # Hydra making the run's folder
+        return f"hydra.run.dir: cannot create the folder {error.filename}: {error.strerror}"
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+def main() -> None:
+    from posenc.signals import handle_sigterm
+
+    handle_sigterm()
+    error: BaseException | None = None
+    try:
+        with hydra_raises():
+            from posenc.cli import app  # torch and Hydra: Ctrl-C while they load exits quietly
+
+            app.main()
+    except SystemExit as e:  # --help, argparse: their own codes
+        if e.code not in (None, 0):
+            raise
+    except BaseException as e:  # noqa: BLE001 - every outcome goes through the one policy
+        error = e
+    from posenc.exits import exit_code
+
+    if error is not None and (line := say(error)) is not None:
+        print(line, file=sys.stderr)
+    sys.exit(exit_code(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Compare runs: tables computed from run folders (results and summary), and their text view.
+
+`load_results` gives one row per run, `summarize` the mean and std over the completed runs of
+each group; `save_tables` writes them as results.csv and summary.csv; `format_summary` is the
+table a sweep and `python -m posenc.compare` print. Figures belong to posenc.plots, the
+commands to posenc.cli. Metric names and directions come from posenc.metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from posenc import metrics as known
+from posenc import run_folder as rf
+from posenc.status import Status
+
+RESULTS, SUMMARY = "results.csv", "summary.csv"
+SEED = "seed"
+
+
+def length_metrics(table: pd.DataFrame) -> list[str]:
+    """The family@L columns (test_loss@L), by increasing L."""
+    return known.length_metrics(map(str, table.columns))
+
+
+def summary_metrics(results: pd.DataFrame) -> list[str]:
+    return known.summary_metrics(map(str, results.columns))
+
+
+def override_key(item: str) -> str:
+    """`+experiment=x` -> experiment, `~a.b` -> a.b, `optimizer.lr=0.1` -> optimizer.lr."""
+    return str(item).partition("=")[0].lstrip("+~")
+
+
+def key_value(record: dict[str, Any], key: str) -> Any:
+    """A key's value in a run: the option chosen for a group, else the composed config's."""
+    if key in record["choices"]:
+        return record["choices"][key]
+    node: Any = record["config"]
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, int | float | str | bool) or node is None else str(node)
+
+
+def load_results(paths: Iterable[Path | str], base: Path | str | None = None) -> pd.DataFrame:
+    """One row per run below the paths: its folder (relative to the first path), one column
+    per key that some run overrides and that varies (its value from each run's own config),
+    `status`, and every metric. Missing metrics.json: `incomplete`; unreadable: `corrupt`.
+    Folders are relative to `base` (default: the first path)."""
+    paths = [Path(p) for p in paths]
+    base = Path(base).resolve() if base else paths[0].resolve() if paths else Path.cwd()
+    rows, records = [], []
+    for run in rf.find_runs(paths):
+        try:
+            record = rf.read_record(run)
+        except rf.RunFolderError as e:
+            record = {"overrides": [], "choices": {}, "config": {}}
+            metrics = {"status": Status.CORRUPT.value, "error": str(e)}
+        else:
+            metrics = rf.read_metrics(run)
+        records.append(record)
+        rows.append({"run": os.path.relpath(run, base), **metrics})
+    if not rows:
+        return pd.DataFrame(columns=["run", "status"])
+    keys = list(dict.fromkeys(override_key(o) for r in records for o in r["overrides"]))
+    values = pd.DataFrame(
+        [{k: key_value(r, k) for k in keys} for r in records], columns=keys, dtype=object
+    )
+    varying = [k for k in keys if values[k].astype(str).nunique(dropna=False) > 1]
+    metrics = pd.DataFrame(rows, dtype=object).drop(columns=varying, errors="ignore")
+    table = pd.concat([metrics[["run"]], values[varying], metrics.drop(columns="run")], axis=1)
+    front = ["run", *varying, "status"]
+    table = table[front + [c for c in table.columns if c not in front]]
+    return table.apply(_typed)
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """Numbers as numbers, integers as integers (nullable where a run lacks the key)."""
+    present = [v for v in column if v is not None and not (isinstance(v, float) and v != v)]
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return column.astype("Int64")
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return column.astype(float)
+    return column.infer_objects()
+
+
+def varying_keys(results: pd.DataFrame) -> list[str]:
+    cols = list(results.columns)
+    return cols[1 : cols.index("status")] if "status" in cols else []
+
+
+def summarize(
+    results: pd.DataFrame, by: Sequence[str] | None = None, metric: str = known.HEADLINE
+) -> pd.DataFrame:
+    """Mean and std of each metric over the completed runs of each group; best first."""
+    if by is None:
+        by = [k for k in varying_keys(results) if k != SEED]
+    missing = [k for k in by if k not in results.columns]
+    if missing:
+        raise KeyError(
+            f"--by: no column {', '.join(missing)}; choose from {', '.join(varying_keys(results))}"
+        )
+    metrics = summary_metrics(results)
+    if metric not in metrics:
+        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(metrics)}")
+    frame = results.copy()
+    for m in metrics:
+        frame[m] = pd.to_numeric(frame[m], errors="coerce") if m in frame else float("nan")
+        frame[m] = frame[m].astype(float)
+    frame["_completed"] = frame["status"].eq(Status.COMPLETED.value)
+    keys = list(by) or ["_all"]
+    if not by:
+        frame["_all"] = "all runs"
+    groups = frame.groupby(keys, dropna=False, sort=True)
+    summary = groups.size().rename("n").to_frame()
+    summary["n_completed"] = groups["_completed"].sum().astype(int)
+    done = frame[frame["_completed"]].groupby(keys, dropna=False)
+    for m in metrics:
+        summary[f"{m}_mean"] = done[m].mean()
+        summary[f"{m}_std"] = done[m].std()
+    summary = summary.reset_index()
+    if not by:
+        summary = summary.drop(columns="_all")
+    ascending = known.better(metric) == known.LOWER
+    return summary.sort_values(
+        f"{metric}_mean", ascending=ascending, na_position="last", kind="stable"
+    ).reset_index(drop=True)
+
+
+def group_keys(summary: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in summary.columns
+        if c not in ("n", "n_completed") and not c.endswith(("_mean", "_std"))
+    ]
+
+
+def compare(
+    paths: Sequence[Path | str], by: Sequence[str] | None = None, metric: str = known.HEADLINE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results and summary tables of every run below the paths."""
+    results = load_results(paths)
+    return results, summarize(results, by, metric)
+
+
+def output_folder(paths: Sequence[Path | str]) -> Path:
+    """Where the tables of these paths go: the first path, which must be a folder."""
+    out = Path(paths[0])
+    if not out.is_dir():
+        raise NotADirectoryError(f"{out} is not a folder: give a sweep or run folder")
+    return out
+
+
+def save_tables(out: Path, results: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    """results.csv and summary.csv into the folder `out`; nothing is written without runs."""
+    if results.empty:
+        return []
+    written = [Path(out) / RESULTS, Path(out) / SUMMARY]
+    results.to_csv(written[0], index=False)
+    summary.to_csv(written[1], index=False)
+    return written
+
+
+def format_summary(
+    out: Path, results: pd.DataFrame, summary: pd.DataFrame, metric: str = known.HEADLINE
+) -> str:
+    """The printed view: a header line, then the keys, counts, and mean ± std of the main
+    metrics, `metric` first."""
+    keys = group_keys(summary)
+    view = summary[keys + ["n", "n_completed"]].copy()
+    lengths = known.length_metrics(c.removesuffix("_mean") for c in summary.columns)
+    main = (known.HEADLINE, "final_train_loss", "test_loss", *lengths)
+    shown = [metric] + [m for m in main if m != metric]
+    for m in shown:
+        mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
+        view[m] = [
+            "-" if pd.isna(a) else (f"{a:.4g}" if pd.isna(b) else f"{a:.4g} ± {b:.2g}")
+            for a, b in zip(mean, std, strict=True)
+        ]
+    header = f"{len(results)} runs in {out} (sorted by {metric}; mean ± std over completed runs)"
+    return f"{header}\n{view.to_string(index=False)}"

@@ -1,0 +1,68 @@
+"""Metrics known once: every number a run records in metrics.json that tables, figures,
+exports (and statistics and search) read, whether lower or higher is better, and the
+length-indexed families (`test_loss@40`: the family `test_loss` at evaluation length 40).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+LOWER, HIGHER = "lower", "higher"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    better: str  # LOWER or HIGHER
+    meaning: str
+
+
+_ALL = (
+    Metric("final_train_loss", LOWER, "training loss of the last epoch"),
+    Metric("final_val_loss", LOWER, "validation loss after the last epoch"),
+    Metric("test_loss", LOWER, "loss on the held-out test split"),
+    Metric("best_val_loss", LOWER, "lowest validation loss of any epoch"),
+    Metric("train_seconds", LOWER, "wall-clock seconds of training"),
+)
+METRICS = {m.name: m for m in _ALL}
+SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
+HEADLINE = "final_val_loss"  # what a sweep sorts by and a search optimises by default
+LENGTH_FAMILIES = {"test_loss": METRICS["test_loss"]}  # recorded per length as family@L
+SEP = "@"
+
+
+def at_length(family: str, length: int) -> str:
+    return f"{family}{SEP}{length}"
+
+
+def split_length(name: str) -> tuple[str, int] | None:
+    """`test_loss@40` -> ("test_loss", 40); None for a name that is not family@L."""
+    family, sep, length = str(name).partition(SEP)
+    if not sep or family not in LENGTH_FAMILIES or not length.isdigit():
+        return None
+    return family, int(length)
+
+
+def is_metric(name: str) -> bool:
+    return name in METRICS or split_length(name) is not None
+
+
+def better(name: str) -> str:
+    """LOWER or HIGHER for a known metric; KeyError naming the known ones otherwise."""
+    if name in METRICS:
+        return METRICS[name].better
+    if (parsed := split_length(name)) is not None:
+        return LENGTH_FAMILIES[parsed[0]].better
+    raise KeyError(f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, or test_loss@L")
+
+
+def length_metrics(names: Iterable[str]) -> list[str]:
+    """The family@L names among `names`, by family then increasing L."""
+    found = [(split_length(n), n) for n in names]
+    return [n for parsed, n in sorted((p, n) for p, n in found if p is not None)]
+
+
+def summary_metrics(names: Iterable[str]) -> list[str]:
+    """What a summary covers: the known metrics, then the length metrics present."""
+    return [*SUMMARY, *length_metrics(names)]

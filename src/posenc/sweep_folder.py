@@ -1,0 +1,153 @@
+"""The sweep folder: its lock, its manifest, and the names of its job folders; this module
+is their only writer and reader.
+
+- `.posenc.lock`: held by the sweep under way (`pid`, `host`): one sweep at a time.
+- `manifest.jsonl`: one line per job a sweep launched, appended by the job when it claims its
+  folder: `job` (the folder, relative to the sweep folder), `overrides`, `claim` (`new`,
+  `rerun`, `reuse`, `overwrite` or `refused`), `error` (refused). Several multirun commands
+  may write into one sweep folder (a study of several grids): each appends its jobs. A sweep
+  knows its own jobs as the lines added while it held the lock, by position in the file, so
+  no clock (NFS, other Slurm nodes) decides what belongs to it.
+- Job folders are named by the job's overrides (`encoding=rope,seed=1`), not by a number, so
+  grids into one folder never collide and a rerun finds each job's folder by its config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from posenc.errors import ConfigError
+
+LOCK, MANIFEST = ".posenc.lock", "manifest.jsonl"
+MAX_NAME = 120  # a job folder's name, well inside the 255 bytes file systems allow
+
+
+def job_dir_name(number: int | str, override_dirname: str) -> str:
+    """The folder of a sweep job: its overrides as Hydra's override_dirname gives them
+    (sorted, `key=value,...`), or its number when it has none. Characters a folder name
+    cannot hold, or a name too long, get a short hash of the overrides so names stay unique."""
+    name = override_dirname or f"job{number}"
+    safe = name.replace(os.sep, "_").replace("\0", "_")
+    if safe != name or len(safe) > MAX_NAME or safe in (".", ".."):
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        safe = f"{safe[: MAX_NAME - 11]}-{digest}"
+    return safe
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Sweep:
+    """A sweep under way in `path`, holding its lock; `start` is where its lines begin in the
+    manifest."""
+
+    path: Path
+    start: int = 0
+
+    @classmethod
+    def begin(cls, path: Path) -> Sweep:
+        """Take the folder's lock (a lock left by a dead sweep on this host is taken over).
+        Raises ConfigError (hydra.sweep.dir) when another sweep holds it or the folder
+        cannot be made."""
+        path = Path(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            _take_lock(path / LOCK)
+        except OSError as e:
+            raise ConfigError(
+                "hydra.sweep.dir", f"cannot create the sweep folder {path}: {e.strerror}"
+            ) from None
+        manifest = path / MANIFEST
+        return cls(path, manifest.stat().st_size if manifest.is_file() else 0)
+
+    def end(self) -> None:
+        (self.path / LOCK).unlink(missing_ok=True)
+
+    def jobs(self) -> tuple[list[Path], list[tuple[Path, str]]]:
+        """(the job folders this sweep launched or reused, [(folder, why) it was refused])."""
+        jobs, refused = {}, {}
+        for entry in read_manifest(self.path, self.start):
+            folder = self.path / entry["job"]
+            if entry.get("claim") == "refused":
+                refused[folder] = entry.get("error", "refused")
+            else:
+                jobs[folder] = None
+        return sorted(jobs), sorted(refused.items())
+
+
+def _take_lock(path: Path) -> None:
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text())
+            except (OSError, ValueError):
+                holder = {}
+            stale = holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0)))
+            if not stale:
+                raise ConfigError(
+                    "hydra.sweep.dir",
+                    f"{path.parent} is in use by another sweep (pid {holder.get('pid')} on "
+                    f"{holder.get('host')}); wait for it or choose another folder",
+                ) from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return
+
+
+def record_job(
+    sweep_dir: Path, run_dir: Path, overrides: list[str], claim: str, error: str | None = None
+) -> None:
+    """Append the job's line to the manifest: one write of one line, so parallel jobs
+    never interleave (O_APPEND)."""
+    entry: dict[str, Any] = {
+        "job": os.path.relpath(run_dir, sweep_dir),
+        "overrides": list(overrides),
+        "claim": claim,
+    }
+    if error:
+        entry["error"] = error
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(Path(sweep_dir) / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_manifest(sweep_dir: Path, start: int = 0) -> list[dict[str, Any]]:
+    """The manifest's entries from byte `start` on; a torn last line (a killed job) is
+    skipped."""
+    path = Path(sweep_dir) / MANIFEST
+    if not path.is_file():
+        return []
+    with open(path, "rb") as f:
+        f.seek(start)
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    entries = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("job"), str):
+            entries.append(entry)
+    return entries

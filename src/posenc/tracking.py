@@ -1,0 +1,179 @@
+"""Export run folders to an experiment tracker (the library of `python -m posenc.export`).
+
+Run folders stay the single source of truth; MLflow is a view of them. Each run folder
+becomes one MLflow run (matched by the tag `posenc.run_dir`, so exporting again updates
+instead of duplicating): params from the composed config, `train_loss` / `val_loss` per epoch
+as step metrics, the final metrics, the status as a tag, and the folder's files as artifacts.
+One process writes the store, after the jobs, so parallel jobs never write SQLite at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from posenc import run_folder as rf
+from posenc.errors import ConfigError
+
+log = logging.getLogger("posenc")
+
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # the one default; Config.tracking_uri reads it
+RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "posenc.status"
+MLFLOW_STATUS = {"completed": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
+EXTRA = "posenc[mlflow]"
+
+
+def require_mlflow():
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline: nothing to send
+    try:
+        import mlflow
+    except ImportError:
+        raise ConfigError(
+            "tracking", f"MLflow is not installed; pip install '{EXTRA}' installs it"
+        ) from None
+    return mlflow
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def export_quietly(paths: Iterable[Path | str], tracking_uri: str) -> None:
+    """The automatic export at the end of a run or sweep: a failure costs a warning."""
+    try:
+        counts = export_mlflow(paths, tracking_uri)
+        log.info("exported to MLflow (%s): %s", tracking_uri, counts)
+    except Exception as e:
+        log.warning("could not export to MLflow (%s): %s: %s", tracking_uri, type(e).__name__, e)
+
+
+def metric_name(key: str) -> str:
+    """test_loss@40 -> test_loss_at_40: MLflow's names take no '@'."""
+    return key.replace("@", "_at_")
+
+
+def fingerprint(run_dir: Path) -> str:
+    """Changes whenever the run folder's contract files change."""
+    h = hashlib.sha256()
+    for name in (rf.RUN, rf.METRICS, rf.HISTORY, rf.LENGTH_EVAL):
+        path = run_dir / name
+        if path.is_file():
+            stat = path.stat()
+            h.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def experiment_name(run_dir: Path) -> str:
+    """One experiment per sweep folder (the run's parent), named by its path."""
+    parent = run_dir.parent.resolve()
+    try:
+        return str(parent.relative_to(Path.cwd()))
+    except ValueError:
+        return str(parent)
+
+
+def _artifact_root(tracking_uri: str) -> str | None:
+    """Artifacts next to a SQLite store (outputs/mlartifacts), not in the working folder."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def export_mlflow(
+    paths: Iterable[Path | str],
+    tracking_uri: str = DEFAULT_URI,
+    experiment: str | None = None,
+) -> dict[str, int]:
+    """Export every run folder below the paths; returns counts of created, updated, unchanged."""
+    require_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    runs = rf.find_runs(paths)
+    by_experiment: dict[str, list[Path]] = {}
+    for run in runs:
+        by_experiment.setdefault(experiment or experiment_name(run), []).append(run)
+    for name, members in by_experiment.items():
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            experiment_id = client.create_experiment(
+                name, artifact_location=_artifact_root(tracking_uri)
+            )
+        else:
+            experiment_id = found.experiment_id
+        existing = {
+            r.data.tags.get(RUN_TAG): r
+            for r in client.search_runs([experiment_id], max_results=50_000)
+        }
+        for run_dir in members:
+            key = str(run_dir)
+            stamp = fingerprint(run_dir)
+            old = existing.get(key)
+            if old is not None and old.data.tags.get(FINGERPRINT_TAG) == stamp:
+                counts["unchanged"] += 1
+                continue
+            if old is not None:
+                client.delete_run(old.info.run_id)
+            _export_run(client, experiment_id, run_dir, stamp)
+            counts["updated" if old is not None else "created"] += 1
+    return counts
+
+
+def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
+    from mlflow.entities import Metric, Param
+
+    metrics = rf.read_metrics(run_dir)
+    try:
+        record = rf.read_record(run_dir)
+    except rf.RunFolderError:
+        record = {"config": {}, "choices": {}}
+    status = metrics.get("status", "incomplete")
+    tags = {
+        RUN_TAG: str(run_dir),
+        FINGERPRINT_TAG: stamp,
+        STATUS_TAG: status,
+        "mlflow.runName": f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}",
+    }
+    if metrics.get("error"):
+        tags["posenc.error"] = str(metrics["error"])[:5000]
+    run = client.create_run(experiment_id, tags=tags)
+    run_id = run.info.run_id
+    params = {k: v for k, v in flatten(record["config"]).items() if not k.endswith("_target_")}
+    params.update({g: record["choices"].get(g) for g in rf.GROUPS if g in record["choices"]})
+    if record["choices"].get("experiment"):
+        params["experiment"] = record["choices"]["experiment"]
+    now = int(time.time() * 1000)
+    values: list = []
+    try:
+        history = rf.read_history(run_dir)
+    except rf.RunFolderError:
+        history = None
+    if history is not None:
+        for row in history.itertuples(index=False):
+            for column in ("train_loss", "val_loss"):
+                value = float(getattr(row, column))
+                if math.isfinite(value):
+                    values.append(Metric(column, value, now, int(row.epoch)))
+    for key, value in metrics.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            values.append(Metric(metric_name(key), float(value), now, 0))
+    param_list = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, max(len(values), len(param_list)), 100):  # MLflow's batch limits
+        client.log_batch(run_id, metrics=values[i : i + 100], params=param_list[i : i + 100])
+    client.log_artifacts(run_id, str(run_dir))  # the whole folder, one copy
+    client.set_terminated(run_id, MLFLOW_STATUS.get(status, "KILLED"))
