@@ -1,5 +1,6 @@
 """Composition through Hydra, schemas derived from signatures, and checks before training."""
 
+import dataclasses
 import inspect
 import itertools
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 from posenc.compose import config_dir
 from posenc.errors import ConfigError
 from posenc.job import build_job
-from posenc.schemas import RUNTIME_ARGS, locate
+from posenc.schemas import locate, runtime_args
 
 from .conftest import compose_cfg
 
@@ -60,7 +61,10 @@ def test_each_option_has_exactly_its_signature_keys_and_defaults(group):
                     params.setdefault(p.name, p.default)
             if not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
                 break
-        params = {k: v for k, v in params.items() if k != "self" and k not in RUNTIME_ARGS[group]}
+        shared = getattr(target, "shared_keys", None)  # a dataset's **sizes
+        if shared is not None:
+            params.update({f.name: f.default for f in dataclasses.fields(shared)})
+        params = {k: v for k, v in params.items() if k != "self" and k not in runtime_args(group)}
         keys = set(cfg) - {"_target_"}
         assert keys == set(params), (group, option)
         yaml_text = Path(config_dir(), group, f"{option}.yaml").read_text()

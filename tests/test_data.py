@@ -48,9 +48,9 @@ def test_weighted_sum_targets_weigh_later_positions_more():
 
 
 def test_windows_mode_targets_are_the_next_value():
-    seq = random_dataset(gen(), mode="windows", series_len=100, seq_len=10, feature_dim=1)
+    seq = random_dataset(gen(), mode="windows", n_samples=90, seq_len=10, feature_dim=1)
     step = random_dataset(
-        gen(), mode="windows", series_len=100, seq_len=10, feature_dim=1, target="step"
+        gen(), mode="windows", n_samples=90, seq_len=10, feature_dim=1, target="step"
     )
     assert len(seq.train) + len(seq.val) + len(seq.test) == 90
     assert seq.train.x.shape[1:] == (10, 1)

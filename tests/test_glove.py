@@ -107,7 +107,9 @@ def test_packaged_vocab_size_takes_frequent_alphabetic_words():
 
 
 def test_position_target_and_permutations():
-    s = glove_words_dataset(torch.Generator().manual_seed(0), target="position", n_samples=100)
+    s = glove_words_dataset(
+        torch.Generator().manual_seed(0), target="position", n_samples=100, seq_len=4
+    )
     assert s.train.x.shape == (80, 4, 50) and s.train.y.shape == (80, 4)
     torch.testing.assert_close(s.train.y[0], torch.tensor([0, 1 / 3, 2 / 3, 1]))
     # seq_len == number of words: each sample is an ordering of the four words
@@ -116,7 +118,7 @@ def test_position_target_and_permutations():
 
 
 def test_order_target_depends_on_the_order():
-    s = glove_words_dataset(torch.Generator().manual_seed(0), n_samples=400)
+    s = glove_words_dataset(torch.Generator().manual_seed(0), n_samples=400, seq_len=4)
     assert s.train.y.shape == (320,)
     x = torch.cat([s.train.x, s.val.x, s.test.x])
     y = torch.cat([s.train.y, s.val.y, s.test.y])

@@ -120,20 +120,11 @@ def test_lengths_a_model_cannot_run_are_unsupported_with_the_reason(tmp_path, ov
 
 
 def test_a_dataset_that_cannot_be_built_at_a_length_is_unsupported(tmp_path):
-    run_inprocess(
-        tmp_path,
-        [
-            "dataset=random",
-            "dataset.mode=windows",
-            "dataset.feature_dim=1",
-            "dataset.seq_len=6",
-            "dataset.series_len=60",
-            "trainer.epochs=1",
-            "eval.lengths=[100]",
-        ],
-    )
+    # target=fixed is one sentence of four words: it has no other length
+    overrides = ["+experiment=glove_learnable", "encoding.max_len=8", "eval.lengths=[8]"]
+    run_inprocess(tmp_path, [*overrides, "trainer.epochs=1"])
     row = pd.read_csv(tmp_path / "length_eval.csv").iloc[0]
-    assert row["status"] == "unsupported" and "dataset.series_len" in row["reason"]
+    assert row["status"] == "unsupported" and "dataset.seq_len" in row["reason"]
 
 
 def test_length_columns_reach_the_tables_and_the_figure(tmp_path):

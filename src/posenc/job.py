@@ -222,6 +222,7 @@ class JobRecord:
             self.metrics["failed_step"] = self.step
         if isinstance(error, ConfigError):
             self.metrics["error"] = str(error)
+            log.error("%s", error)
         elif isinstance(error, OSError) and error.errno in DISK_FULL:
             where = error.filename or self.run_dir
             self.metrics["error"] = f"the disk is full: {where}: {error.strerror}"

@@ -9,6 +9,8 @@ import torch
 
 from posenc.errors import ConfigError, check_at_least, check_positive
 
+RECEIVES = ("params",)  # supplied by the job at build time, never a config key
+
 
 def _check_common(lr: float, weight_decay: float) -> None:
     check_positive("optimizer.lr", lr)

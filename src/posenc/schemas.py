@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import importlib
-import inspect
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,16 +23,24 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from posenc.signatures import locate, parameters
 from posenc.tracking import DEFAULT_URI
 
-# Arguments the job supplies at build time, never the user: not part of any schema.
-RUNTIME_ARGS = {
-    "dataset": {"generator"},
-    "encoding": {"dim", "seq_len", "n_heads", "causal"},
-    "model": {"spec", "encoding"},
-    "optimizer": {"params"},
-}
-GROUPS = tuple(RUNTIME_ARGS)
+GROUPS = ("dataset", "encoding", "model", "optimizer")
+
+
+def runtime_args(group: str) -> frozenset[str]:
+    """Arguments the job supplies at build time, never the user (not part of any schema), as
+    each family's contract declares them."""
+    if group == "dataset":
+        from posenc.data import RECEIVES
+    elif group == "encoding":
+        from posenc.encodings.base import RECEIVES
+    elif group == "model":
+        from posenc.models.base import RECEIVES
+    else:
+        from posenc.optimizers import RECEIVES
+    return frozenset(RECEIVES)
 
 
 @dataclass
@@ -69,11 +75,6 @@ class Config:
     tracking_uri: str = DEFAULT_URI
 
 
-def locate(path: str) -> Any:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
 def _omegaconf_type(hint: Any) -> Any:
     """The nearest annotation OmegaConf can check: X | None -> Optional[X], Literal -> its
     values' type, tuples and sequences -> list; anything else -> Any (unchecked)."""
@@ -96,36 +97,13 @@ def _omegaconf_type(hint: Any) -> Any:
     return Any
 
 
-def _parameters(target: Any) -> list[tuple[inspect.Parameter, Any]]:
-    """The target's keyword parameters with their type hints; a class's `**kwargs` pulls in
-    its base class's parameters (so a model's common keys are written once, on the base)."""
-    if not inspect.isclass(target):
-        hints = typing.get_type_hints(target)
-        return [(p, hints.get(p.name, Any)) for p in inspect.signature(target).parameters.values()]
-    out, seen = [], set()
-    for cls in target.__mro__:
-        if "__init__" not in vars(cls) or cls is object:
-            continue
-        init = vars(cls)["__init__"]
-        hints = typing.get_type_hints(init)
-        more = False
-        for p in list(inspect.signature(init).parameters.values())[1:]:
-            if p.kind is p.VAR_KEYWORD:
-                more = True
-            elif p.kind is not p.VAR_POSITIONAL and p.name not in seen:
-                seen.add(p.name)
-                out.append((p, hints.get(p.name, Any)))
-        if not more:
-            break
-    return out
-
-
 def schema_of(target_path: str, group: str) -> type:
     """A dataclass with `_target_` and one typed field per user-settable parameter."""
     target = locate(target_path)
+    runtime = runtime_args(group)
     fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=target_path))]
-    for p, hint in _parameters(target):
-        if p.name in RUNTIME_ARGS[group] or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+    for p, hint in parameters(target):
+        if p.name in runtime or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
         kind = _omegaconf_type(hint)
         if p.default is p.empty:

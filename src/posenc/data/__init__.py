@@ -5,12 +5,16 @@ takes a seeded `generator` plus its own keyword arguments and returns `Splits`: 
 and test tensors x [n, seq_len, feature_dim] and y [n] (one target per sequence) or
 [n, seq_len] (one per position), float32. Every random draw comes from `generator`, so the
 same seed gives the same data. Its signature's defaults are the option's defaults (see
-posenc.schemas). Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe
-vectors), and the length tasks `reverse`, `lag`, `window`.
+posenc.schemas); the keys every dataset shares (`Sizes`: seq_len, n_samples, val_fraction,
+test_fraction) are its `**sizes`, declared once with `@takes_sizes`.
+
+Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe vectors), and the
+length tasks `reverse`, `lag`, `window`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +22,7 @@ import torch
 from posenc.errors import ConfigError, check_at_least, check_choice
 
 TARGETS = ("sequence", "step")
+RECEIVES = ("generator",)  # supplied by the job at build time, never a config key
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,30 @@ class Splits:
         return Splits(
             *(Split(s.x.to(device), s.y.to(device)) for s in (self.train, self.val, self.test))
         )
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The keys every dataset shares, with their defaults: how long and how many sequences,
+    and the shares held out for validation and test. Checked when made."""
+
+    seq_len: int = 20
+    n_samples: int = 1000
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_sizes(self.seq_len, self.n_samples, None)
+
+    def split(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> Splits:
+        return split(x, y, self.val_fraction, self.test_fraction, generator)
+
+
+def takes_sizes(dataset: Callable[..., Splits]) -> Callable[..., Splits]:
+    """Marks a dataset function whose `**sizes` are the keys of `Sizes`: posenc.schemas
+    follows the mark, so those keys and their defaults are written once, on `Sizes`."""
+    dataset.shared_keys = Sizes
+    return dataset
 
 
 def check_sizes(seq_len: int, n_samples: int, feature_dim: int | None) -> None:
@@ -119,6 +148,7 @@ def standardise(y: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
+    "Sizes",
     "Spec",
     "Split",
     "Splits",
@@ -127,4 +157,5 @@ __all__ = [
     "gaussian_inputs",
     "split",
     "standardise",
+    "takes_sizes",
 ]

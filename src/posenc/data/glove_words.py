@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from posenc.data import Split, Splits, check_sizes, check_target, split, standardise
+from posenc.data import Sizes, Split, Splits, check_sizes, check_target, standardise, takes_sizes
 from posenc.data.glove_vectors import REFERENCE_WORDS, load_vocabulary
 from posenc.errors import ConfigError
 
@@ -15,18 +15,16 @@ log = logging.getLogger("posenc")
 TARGETS = ("order", "position", "fixed")
 
 
+@takes_sizes
 def glove_words_dataset(
     generator: torch.Generator,
-    seq_len: int = 4,
-    n_samples: int = 1000,
     feature_dim: int | None = None,
     target: str = "order",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
     words: list[str] | None = REFERENCE_WORDS,
     vocab_size: int | None = None,
     vectors: str | None = None,
     y_true: list[float] | None = None,
+    **sizes,
 ) -> Splits:
     """Sequences of `seq_len` words from the vocabulary, as their vectors [n, seq_len, dim].
 
@@ -38,6 +36,8 @@ def glove_words_dataset(
     target=fixed: the single sequence of `words` with targets `y_true` (one per word); train,
     val and test are that one sequence.
     """
+    s = Sizes(**sizes)
+    seq_len, n_samples = s.seq_len, s.n_samples
     check_target(target, TARGETS)
     check_sizes(seq_len, n_samples, feature_dim)
     vocab, table = load_vocabulary(words, vocab_size, vectors)
@@ -72,4 +72,4 @@ def glove_words_dataset(
         u = torch.randn(dim, generator=generator) / dim**0.5
         weights = torch.linspace(-1, 1, seq_len)
         y = standardise(((table @ u)[ids] * weights).sum(1))
-    return split(x, y, val_fraction, test_fraction, generator)
+    return s.split(x, y, generator)

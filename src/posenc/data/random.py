@@ -4,45 +4,38 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data import Splits, check_sizes, check_target, split
+from posenc.data import Sizes, Splits, check_sizes, check_target, takes_sizes
 from posenc.errors import ConfigError, choice_error
 
 
+@takes_sizes
 def random_dataset(
     generator: torch.Generator,
-    seq_len: int = 20,
-    n_samples: int = 1000,
     feature_dim: int = 10,
     target: str = "sequence",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
     mode: str = "iid",
-    series_len: int = 100,
+    **sizes,
 ) -> Splits:
     """Inputs and targets are independent N(0, 1): val loss stays near 1.
 
-    mode=windows cuts one random series of `series_len` values into windows of `seq_len`
-    consecutive values; the target is the value after the window (target=step: after each
-    position). n_samples is then series_len - seq_len and feature_dim is 1.
+    mode=windows cuts one random series of n_samples + seq_len values into its n_samples
+    windows of `seq_len` consecutive values (feature_dim 1); the target is the value after
+    the window (target=step: after each position).
     """
+    s = Sizes(**sizes)
     check_target(target)
-    check_sizes(seq_len, n_samples, feature_dim)
+    check_sizes(s.seq_len, s.n_samples, feature_dim)
+    n, length = s.n_samples, s.seq_len
     if mode == "iid":
-        x = torch.randn(n_samples, seq_len, feature_dim, generator=generator)
-        shape = (n_samples, seq_len) if target == "step" else (n_samples,)
-        y = torch.randn(*shape, generator=generator)
+        x = torch.randn(n, length, feature_dim, generator=generator)
+        y = torch.randn(*((n, length) if target == "step" else (n,)), generator=generator)
     elif mode == "windows":
         if feature_dim != 1:
             raise ConfigError("dataset.feature_dim", f"{feature_dim} must be 1 in windows mode")
-        n = series_len - seq_len
-        if n < 1:
-            raise ConfigError(
-                "dataset.series_len", f"{series_len} must exceed dataset.seq_len={seq_len}"
-            )
-        series = torch.randn(series_len, generator=generator)
-        windows = series.unfold(0, seq_len + 1, 1)  # [n, seq_len + 1]
-        x = windows[:, :seq_len].unsqueeze(-1)
-        y = windows[:, 1:] if target == "step" else windows[:, seq_len]
+        series = torch.randn(n + length, generator=generator)
+        windows = series.unfold(0, length + 1, 1)  # [n, seq_len + 1]
+        x = windows[:, :length].unsqueeze(-1)
+        y = windows[:, 1:] if target == "step" else windows[:, length]
     else:
         raise choice_error("dataset.mode", mode, ("iid", "windows"))
-    return split(x, y, val_fraction, test_fraction, generator)
+    return s.split(x, y, generator)

@@ -28,7 +28,7 @@ class ALiBi(AttentionBias):
     odd-numbered slopes of a 2n-head ALiBi), so mirrored offsets differ. No parameters: the
     model caches the bias per (length, device)."""
 
-    static = True
+    static = True  # no parameters: cached per length
 
     def __init__(self, n_heads: int, seq_len: int, causal: bool = False, mode: str | None = None):
         super().__init__(n_heads, seq_len)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -15,6 +15,7 @@ BIAS = "bias"  # adds a [heads, q, k] bias to the attention scores
 SLOTS = (INPUT, ROTARY, BIAS)
 
 COMBINES = ("add", "concat")
+BASE = 10000.0  # the wavelength base of sinusoidal tables and RoPE (Vaswani et al.; Su et al.)
 
 
 class RandomPositions:
@@ -49,6 +50,28 @@ class RandomPositions:
         if self.random_eval and length > self.max_position:
             return f"length {length} exceeds encoding.max_position {self.max_position}"
         return None
+
+
+class Randomizable:
+    """Mixin of the encodings that offer randomized positions: its keys (`randomize`,
+    `max_position`, `random_eval`) are written once, here, and reach the schema through the
+    subclass's `**common`. Sets `self.random`; an input encoding's table then covers every
+    position that can be drawn (max_len ≥ max_position)."""
+
+    def __init__(
+        self,
+        *,
+        seq_len: int,
+        randomize: bool = False,
+        max_position: int | None = None,
+        random_eval: bool = True,
+        **common,
+    ):
+        random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        if random is not None and isinstance(self, InputEncoding):
+            common["max_len"] = max(common.get("max_len") or seq_len, max_position)
+        super().__init__(seq_len=seq_len, **common)
+        self.random = random
 
 
 class PositionalEncoding(nn.Module):
@@ -90,6 +113,7 @@ class InputEncoding(PositionalEncoding):
     """
 
     slot = INPUT
+    receives: ClassVar[tuple[str, ...]] = ("dim", "seq_len")
     learned_table: ClassVar[bool] = False  # True: positions past max_len are refused
 
     def __init__(
@@ -148,19 +172,32 @@ class InputEncoding(PositionalEncoding):
 class RotaryEncoding(PositionalEncoding):
     """Rotary slot: built with a head's width `dim` and `seq_len`.
 
-    `forward(q, k, positions)` takes queries and keys [batch, heads, L, dim] and position
-    ids [L] (or [batch, L]) and returns them rotated, so that q_m·k_n depends on m − n.
+    Subclasses implement `rotation(positions)`, what rotates every layer's queries and keys
+    (computed once per forward of the model), and `rotate(q, k, rotation)`, applied in each
+    attention layer to queries and keys [batch, heads, L, dim], so that q_m·k_n depends on
+    m − n. `enc(q, k, positions)` does both.
     """
 
     slot = ROTARY
+    receives: ClassVar[tuple[str, ...]] = ("dim", "seq_len")
 
     def __init__(self, dim: int, seq_len: int):
         super().__init__()
         self.dim, self.seq_len = dim, seq_len
 
+    def rotation(self, positions: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def rotate(self, q: torch.Tensor, k: torch.Tensor, rotation: Any):
+        raise NotImplementedError
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
+        return self.rotate(q, k, self.rotation(positions))
+
 
 class AttentionBias(PositionalEncoding):
-    """Bias slot: built with the attention's `n_heads` and `seq_len`.
+    """Bias slot: built with the attention's `n_heads` and `seq_len` (and `causal`, for the
+    encodings that declare it).
 
     `forward(q_positions, k_positions)` returns a float bias [heads, Lq, Lk] that is added
     to the attention scores. `table()` is the bias by relative distance, [heads, 2·L − 1],
@@ -168,6 +205,8 @@ class AttentionBias(PositionalEncoding):
     """
 
     slot = BIAS
+    receives: ClassVar[tuple[str, ...]] = ("n_heads", "seq_len", "causal")
+    static: ClassVar[bool] = False  # True: no parameters, the model caches the bias per length
 
     def __init__(self, n_heads: int, seq_len: int):
         super().__init__()
@@ -178,3 +217,8 @@ class AttentionBias(PositionalEncoding):
         query = torch.tensor([last], device=self.device)
         keys = torch.arange(2 * self.seq_len - 1, device=self.device)
         return self(query, keys)[:, 0, :]
+
+
+# What the job supplies to an encoding at build time (never a config key): each slot's base
+# declares what it receives, and an encoding gets those its own signature names.
+RECEIVES = frozenset(InputEncoding.receives + RotaryEncoding.receives + AttentionBias.receives)

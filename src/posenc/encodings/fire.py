@@ -23,7 +23,6 @@ class FIRE(AttentionBias):
         self,
         n_heads: int,
         seq_len: int,
-        causal: bool = False,
         hidden_dim: int = 32,
         c: float = 1.0,
         threshold: float | None = None,

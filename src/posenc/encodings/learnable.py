@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posenc.encodings.base import InputEncoding, RandomPositions
+from posenc.encodings.base import BASE, InputEncoding, Randomizable
 from posenc.encodings.sinusoidal import sinusoidal_table
 from posenc.errors import check_at_least, check_choice, check_positive
 
 INITS = ("zeros", "normal", "sinusoidal")
 
 
-class Learnable(InputEncoding):
+class Learnable(Randomizable, InputEncoding):
     """A [max_len, dim] parameter; refuses positions past its rows. randomize=true: a table
     of max_position rows, each sequence trained on a sorted random subset of them."""
 
@@ -24,17 +24,10 @@ class Learnable(InputEncoding):
         seq_len: int,
         init: str = "normal",
         std: float = 0.02,
-        base: float = 10000.0,
-        randomize: bool = False,
-        max_position: int | None = None,
-        random_eval: bool = True,
+        base: float = BASE,
         **common,
     ):
-        random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
-        if random is not None:  # one row per possible position
-            common["max_len"] = max_position
-        super().__init__(dim, seq_len, **common)
-        self.random = random
+        super().__init__(dim=dim, seq_len=seq_len, **common)
         self.require_length(seq_len)
         check_choice("encoding.init", init, INITS)
         check_positive("encoding.base", base)

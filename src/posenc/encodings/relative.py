@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from posenc.encodings.base import AttentionBias, RandomPositions
+from posenc.encodings.base import AttentionBias, Randomizable
 from posenc.errors import ConfigError
 
 
@@ -42,7 +42,7 @@ def t5_bucket(
     return buckets + torch.where(is_small, distance, large)
 
 
-class RelativeBias(AttentionBias):
+class RelativeBias(Randomizable, AttentionBias):
     """bias[h, i, j] = b[bucket(j − i), h], b learned ([num_buckets, heads], init N(0, std)).
     Bidirectional unless the model is causal."""
 
@@ -54,12 +54,9 @@ class RelativeBias(AttentionBias):
         num_buckets: int = 32,
         max_distance: int = 128,
         std: float = 0.02,
-        randomize: bool = False,
-        max_position: int | None = None,
-        random_eval: bool = True,
+        **common,
     ):
-        super().__init__(n_heads, seq_len)
-        self.random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        super().__init__(n_heads=n_heads, seq_len=seq_len, **common)
         self.bidirectional = not causal
         smallest = 4 if self.bidirectional else 2
         if num_buckets < smallest:

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from posenc.encodings.base import RandomPositions, RotaryEncoding
+from posenc.encodings.base import BASE, Randomizable, RotaryEncoding
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive
 
 LAYOUTS = ("half", "interleaved")
@@ -15,7 +15,7 @@ SCALINGS = ("none", "linear", "ntk", "yarn")
 YARN_ALPHA, YARN_BETA = 1.0, 32.0  # YaRN's ramp bounds, in rotations over the training length
 
 
-class RoPE(RotaryEncoding):
+class RoPE(Randomizable, RotaryEncoding):
     """Rotates pairs of each head's dimensions by angle p·θ_i, θ_i = base^(−2i/r), so the
     score q_m·k_n depends on m − n only.
 
@@ -35,16 +35,14 @@ class RoPE(RotaryEncoding):
         self,
         dim: int,
         seq_len: int,
-        base: float = 10000.0,
+        base: float = BASE,
         layout: str = "half",
         fraction: float = 1.0,
         scaling: str = "none",
         scaling_factor: float = 4.0,
-        randomize: bool = False,
-        max_position: int | None = None,
-        random_eval: bool = True,
+        **common,
     ):
-        super().__init__(dim, seq_len)
+        super().__init__(dim=dim, seq_len=seq_len, **common)
         check_positive("encoding.base", base)
         check_choice("encoding.layout", layout, LAYOUTS)
         check_choice("encoding.scaling", scaling, SCALINGS)
@@ -66,13 +64,12 @@ class RoPE(RotaryEncoding):
                 "dimensions; rotate at least 4 (encoding.fraction, model.d_model) or use "
                 "linear or yarn",
             )
-        if randomize and scaling != "none":
+        if self.random is not None and scaling != "none":
             raise ConfigError(
                 "encoding.scaling", "randomized positions already cover long inputs; use none"
             )
         self.base, self.layout = base, layout
         self.scaling, self.factor = scaling, scaling_factor
-        self.random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
         self.register_buffer("inv_freq", self.frequencies(base), persistent=False)
 
     def frequencies(self, base: float) -> torch.Tensor:
@@ -104,7 +101,23 @@ class RoPE(RotaryEncoding):
     def table(self) -> torch.Tensor:
         return self.angles(torch.arange(self.seq_len, device=self.inv_freq.device))
 
-    def rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def rotation(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of every angle, [L, r/2] (or [batch, 1, L, r/2] for per-sequence
+        positions), with YaRN's q/k factor folded in past the training length."""
+        angle = self.angles(positions)
+        if angle.dim() == 3:  # per-sequence positions [batch, L, r/2] -> over the heads
+            angle = angle.unsqueeze(1)
+        cos, sin = angle.cos(), angle.sin()
+        if self.scaling == "yarn" and positions.shape[-1] > self.seq_len:
+            factor = self.scaled()[2]
+            cos, sin = cos * factor, sin * factor
+        return cos, sin
+
+    def rotate(self, q: torch.Tensor, k: torch.Tensor, rotation) -> tuple:
+        cos, sin = rotation
+        return self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+
+    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         r = self.rotated
         rot, rest = x[..., :r], x[..., r:]
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)
@@ -115,13 +128,3 @@ class RoPE(RotaryEncoding):
             a, b = rot[..., 0::2], rot[..., 1::2]
             out = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(-2)
         return torch.cat([out, rest], dim=-1) if rest.shape[-1] else out
-
-    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        angle = self.angles(positions)  # O(L·r) per call: cheap next to attention itself
-        if angle.dim() == 3:  # per-sequence positions [batch, L, r/2] -> over the heads
-            angle = angle.unsqueeze(1)
-        cos, sin = angle.cos(), angle.sin()
-        if self.scaling == "yarn" and positions.shape[-1] > self.seq_len:
-            factor = self.scaled()[2]
-            cos, sin = cos * factor, sin * factor
-        return self.rotate(q, cos, sin), self.rotate(k, cos, sin)

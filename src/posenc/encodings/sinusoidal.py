@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from posenc.encodings.base import InputEncoding, RandomPositions
+from posenc.encodings.base import BASE, InputEncoding, Randomizable
 from posenc.errors import check_choice, check_positive
 
 LAYOUTS = ("interleaved", "concat")
 
 
 def sinusoidal_vectors(
-    positions: torch.Tensor, dim: int, base: float = 10000.0, layout: str = "interleaved"
+    positions: torch.Tensor, dim: int, base: float = BASE, layout: str = "interleaved"
 ) -> torch.Tensor:
     """PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(p / base^(2i/d)), any d, for any
     position ids [...]; returns [..., dim] float32. layout=concat puts all sine channels
@@ -29,13 +29,13 @@ def sinusoidal_vectors(
 
 
 def sinusoidal_table(
-    positions: int, dim: int, base: float = 10000.0, layout: str = "interleaved"
+    positions: int, dim: int, base: float = BASE, layout: str = "interleaved"
 ) -> torch.Tensor:
     """The table of positions 0..positions-1, [positions, dim]."""
     return sinusoidal_vectors(torch.arange(positions), dim, base, layout)
 
 
-class Sinusoidal(InputEncoding):
+class Sinusoidal(Randomizable, InputEncoding):
     """No gradient; positions past max_len are computed, not refused. randomize=true: each
     sequence gets a sorted random subset of [0, max_position) as its positions."""
 
@@ -43,18 +43,11 @@ class Sinusoidal(InputEncoding):
         self,
         dim: int,
         seq_len: int,
-        base: float = 10000.0,
+        base: float = BASE,
         layout: str = "interleaved",
-        randomize: bool = False,
-        max_position: int | None = None,
-        random_eval: bool = True,
         **common,
     ):
-        random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
-        if random is not None:  # the table covers every position that can be drawn
-            common["max_len"] = max(common.get("max_len") or seq_len, max_position)
-        super().__init__(dim, seq_len, **common)
-        self.random = random
+        super().__init__(dim=dim, seq_len=seq_len, **common)
         check_positive("encoding.base", base)
         check_choice("encoding.layout", layout, LAYOUTS)
         self.base, self.layout = base, layout

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,16 +12,26 @@ from torch import nn
 from posenc.data import Spec
 from posenc.encodings.base import BIAS, INPUT, ROTARY, SLOTS, InputEncoding, PositionalEncoding
 from posenc.errors import ConfigError, check_at_least, check_finite
+from posenc.signatures import names
 
 SLOT_USERS = {INPUT: "every model", ROTARY: "model=transformer", BIAS: "model=transformer"}
+RECEIVES = ("spec", "encoding", "attention")  # supplied at build time, never a config key
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What an attention body tells the base: it has the rotary and bias slots, with these
+    heads and this causality (what those slots' encodings receive)."""
+
+    n_heads: int
+    causal: bool
 
 
 class Model(nn.Module):
     """projection? -> input slot -> body -> head. Subclasses build their layers after
     `super().__init__(spec, encoding, **common)` (input width `self.in_dim`), make their last
-    layer with `self.make_head(...)` and implement `body(x, positions)`."""
-
-    slots: ClassVar[frozenset[str]] = frozenset({INPUT})
+    layer with `self.make_head(...)` and implement `body(x, positions)`. An attention body
+    passes `attention=Attention(n_heads, causal)`: the model then has all three slots."""
 
     def __init__(
         self,
@@ -30,11 +41,14 @@ class Model(nn.Module):
         head_bias: bool = True,
         head_init: float | None = None,
         freeze_head: bool = False,
+        *,
+        attention: Attention | None = None,
     ):
         super().__init__()
         check_at_least("model.d_model", d_model, 1)
         check_finite("model.head_init", head_init)
-        self.spec = spec
+        self.spec, self.attention = spec, attention
+        self.slots = frozenset(SLOTS if attention else (INPUT,))
         self.project = None if d_model is None else nn.Linear(spec.feature_dim, d_model)
         self.width = spec.feature_dim if d_model is None else d_model
         self.encoding = self._build_encoding(encoding)
@@ -42,9 +56,25 @@ class Model(nn.Module):
         self.in_dim = self.encoding.out_dim if is_input else self.width
         self._head_options = (head_bias, head_init, freeze_head)
 
-    def encoding_args(self, slot: str) -> dict[str, int]:
-        """What an encoding of this slot is built with (attention models add theirs)."""
-        return {"dim": self.width, "seq_len": self.spec.seq_len}
+    def head_width(self, width: int) -> int:
+        """One attention head's width: `width` split over the heads, which must divide it."""
+        n_heads = self.attention.n_heads
+        if width % n_heads:
+            raise ConfigError(
+                "model.n_heads",
+                f"{n_heads} heads do not divide the attention width {width}; change "
+                "model.n_heads or model.d_model",
+            )
+        return width // n_heads
+
+    def _slot_args(self, slot: str) -> dict[str, Any]:
+        """Everything the slot's base class says its encodings receive."""
+        if slot == INPUT:
+            return {"dim": self.width, "seq_len": self.spec.seq_len}
+        if slot == ROTARY:
+            return {"dim": self.head_width(self.width), "seq_len": self.spec.seq_len}
+        a = self.attention
+        return {"n_heads": a.n_heads, "seq_len": self.spec.seq_len, "causal": a.causal}
 
     def _build_encoding(self, factory: Callable[..., PositionalEncoding]) -> PositionalEncoding:
         cls = getattr(factory, "func", factory)  # a partial from Hydra, or the class itself
@@ -57,7 +87,9 @@ class Model(nn.Module):
                 f"{cls.__name__} acts in the {slot} slot (inside attention), which "
                 f"{type(self).__name__} does not have; it needs {SLOT_USERS[slot]}",
             )
-        encoding = factory(**self.encoding_args(slot))
+        declared = names(cls)  # an encoding gets only the arguments it declares
+        args = {k: v for k, v in self._slot_args(slot).items() if k in declared}
+        encoding = factory(**args)
         if not isinstance(encoding, PositionalEncoding):
             raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
         return encoding

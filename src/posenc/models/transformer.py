@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from posenc.encodings.base import BIAS, INPUT, ROTARY
+from posenc.encodings.base import BIAS, ROTARY
 from posenc.errors import ConfigError, check_at_least, check_choice
-from posenc.models.base import Model
+from posenc.models.base import Attention, Model
 
 READOUTS = ("mean", "last", "first")
 
@@ -28,11 +28,11 @@ class Block(nn.Module):
         )
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
-    def forward(self, x, positions, rotary, mask, causal):
+    def forward(self, x, rotary, rotation, mask, causal):
         b, n, width = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
         if rotary is not None:
-            q, k = rotary(q, k, positions)
+            q, k = rotary.rotate(q, k, rotation)
         attn = F.scaled_dot_product_attention(
             q,
             k,
@@ -51,8 +51,6 @@ class Transformer(Model):
     scaled_dot_product_attention; a bias-slot encoding is its float mask (merged with the
     causal mask), cached per (length, device) when it has no parameters. With causal=true
     and encoding=none this is NoPE (Kazemnejad et al. 2023)."""
-
-    slots = frozenset({INPUT, ROTARY, BIAS})
 
     def __init__(
         self,
@@ -73,9 +71,10 @@ class Transformer(Model):
         check_choice("model.readout", readout, READOUTS)
         if not 0 <= dropout < 1:
             raise ConfigError("model.dropout", f"{dropout} must be in [0, 1)")
-        self.n_heads, self.causal = n_heads, causal  # read by encoding_args in Model.__init__
-        super().__init__(spec, encoding, d_model=d_model, **common)
-        width = self._head_width(self.in_dim) * n_heads
+        attention = Attention(n_heads, causal)
+        super().__init__(spec, encoding, d_model=d_model, attention=attention, **common)
+        self.n_heads, self.causal = n_heads, causal
+        width = self.head_width(self.in_dim) * n_heads
         self.readout = "step" if spec.per_step else readout
         self.blocks = nn.ModuleList(
             Block(width, n_heads, d_ff or 4 * width, dropout) for _ in range(n_layers)
@@ -84,22 +83,6 @@ class Transformer(Model):
         self.head = self.make_head(width)
         self._masks: dict[tuple[int, torch.device], torch.Tensor | None] = {}
 
-    def _head_width(self, width: int) -> int:
-        if width % self.n_heads:
-            raise ConfigError(
-                "model.n_heads",
-                f"{self.n_heads} heads do not divide the attention width {width}; change "
-                "model.n_heads or model.d_model",
-            )
-        return width // self.n_heads
-
-    def encoding_args(self, slot: str) -> dict:
-        if slot == ROTARY:
-            return {"dim": self._head_width(self.width), "seq_len": self.spec.seq_len}
-        if slot == BIAS:
-            return {"n_heads": self.n_heads, "seq_len": self.spec.seq_len, "causal": self.causal}
-        return super().encoding_args(slot)
-
     def attention_mask(self, positions: torch.Tensor) -> torch.Tensor | None:
         """The float mask for scaled_dot_product_attention: the bias-slot encoding's
         [heads, L, L] bias, −inf above the diagonal when causal; None when plain causal or
@@ -107,7 +90,7 @@ class Transformer(Model):
         if self.encoding.slot != BIAS:
             return None
         key = (positions.shape[-1], positions.device)
-        static = getattr(self.encoding, "static", False)
+        static = self.encoding.static
         if static and key in self._masks:
             return self._masks[key]
         mask = self.encoding(positions, positions)
@@ -120,12 +103,13 @@ class Transformer(Model):
 
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         rotary = self.encoding if self.encoding.slot == ROTARY else None
+        rotation = rotary.rotation(positions) if rotary is not None else None  # once, all layers
         mask = self.attention_mask(positions)
         if mask is not None:  # [1, heads, L, L]: 4-D keeps SDPA on its fused CPU kernel
             mask = mask.to(x.dtype)
             mask = mask.unsqueeze(0) if mask.dim() == 3 else mask
         for block in self.blocks:
-            x = block(x, positions, rotary, mask, self.causal)
+            x = block(x, rotary, rotation, mask, self.causal)
         x = self.norm(x)
         if self.readout == "mean":
             x = x.mean(1)
