@@ -175,9 +175,15 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--attention-len", type=int, default=256)
     parser.add_argument("--skip-lstm", action="store_true", help="only the transformer tables")
+    parser.add_argument(
+        "--threads", action="store_true", help="only the thread table (idle and busy cores)"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
 
+    if args.threads:
+        thread_table(args)
+        return
     if not args.skip_lstm:
         lstm_table(args, device)
     transformer_tables(args, device)
@@ -208,6 +214,61 @@ def lstm_table(args, device: torch.device) -> None:
         t = statistics.median(ts)
         print(f"{name:<14} {t:>8.3f} {steps / t:>9.0f} {t / bare:>12.3f}")
     print("posenc fit() also evaluates the validation split once per epoch.")
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def thread_table(args) -> None:
+    """Steps/s of each model at its default sizes (dataset weighted_sum, batch 32) against
+    torch's thread count, on idle cores and with every core kept busy by another process:
+    the evidence behind trainer.num_threads=null (posenc.job.auto_threads)."""
+    import multiprocessing as mp
+    import os
+
+    from posenc.job import auto_threads
+
+    cores = os.cpu_count() or 1
+    counts = sorted({1, 2, cores} & set(range(1, cores + 1)))
+    models = ["linear", "tanh_ffn", "lstm", "transformer"]
+    print(f"{cores} cores; steps/s, median of {args.repeats} runs of {args.epochs} epochs")
+    print(
+        f"{'model':<12} {'params':>7} {'cores':<6} "
+        + " ".join(f"{n:>3} thr" for n in counts)
+        + "  auto"
+    )
+    for busy in (False, True):
+        spinners = [mp.Process(target=spin, daemon=True) for _ in range(cores if busy else 0)]
+        for p in spinners:
+            p.start()
+        try:
+            for name in models:
+                job = build_job(compose_config([f"model={name}", "trainer.device=cpu"]))
+                steps = args.epochs * -(-len(job.splits.train) // 32)
+                rates = {}
+                for n in counts:
+                    torch.set_num_threads(n)
+                    t = median_times(
+                        {name: job.model},
+                        job.splits,
+                        args.epochs,
+                        32,
+                        torch.device("cpu"),
+                        args.repeats,
+                    )[name]
+                    rates[n] = steps / t
+                n_params = sum(p.numel() for p in job.model.parameters())
+                auto = auto_threads(job.model, 1)
+                print(
+                    f"{name:<12} {n_params:>7} {'busy' if busy else 'idle':<6} "
+                    + " ".join(f"{rates[n]:>7.0f}" for n in counts)
+                    + f"  {auto:>4}"
+                )
+        finally:
+            for p in spinners:
+                p.terminate()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchmark_compare import write_runs  # noqa: E402
+from benchmark_compare import write_runs
 
-from posenc.tracking import export_mlflow  # noqa: E402
+from posenc.tracking import export_mlflow
 
 
 def main() -> None:

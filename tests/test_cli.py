@@ -119,10 +119,10 @@ def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
         cwd=tmp_path,
     )
     assert result.returncode == 1  # a failed job makes the sweep fail...
-    runs = run_dirs(tmp_path / "outputs" / "sweeps")
-    statuses = {r.name: read_metrics(r)["status"] for r in runs}
-    assert statuses == {"0": "failed", "1": "completed", "2": "completed"}  # ...not the others
-    assert "encoding.max_len" in read_metrics(runs[0])["error"]
+    runs = {read_metrics(r)["seq_len"]: read_metrics(r) for r in run_dirs(tmp_path / "outputs")}
+    statuses = {seq_len: m["status"] for seq_len, m in runs.items()}
+    assert statuses == {8: "failed", 4: "completed", 6: "completed"}  # ...not the others
+    assert "encoding.max_len" in runs[8]["error"]
 
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))

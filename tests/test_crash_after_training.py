@@ -122,3 +122,15 @@ def test_a_sweep_counts_a_crash_after_training_as_failed_and_reruns_it(tmp_path,
     for run in runs:  # trained again, not taken as finished
         assert (run / "history.csv").stat().st_mtime_ns != before[run]
         assert read_metrics(run)["status"] == "failed"
+
+
+@pytest.mark.parametrize("again", ["resume=false", "overwrite=true"])
+def test_rerunning_a_folder_leaves_the_users_own_files_alone(tmp_path, tiny, again):
+    import posenc
+
+    posenc.run(tiny, output_dir=tmp_path)
+    (tmp_path / "my_notes.log").write_text("keep me\n")
+    (tmp_path / "train.log").write_text("the old run's log\n")
+    posenc.run([*tiny, again], output_dir=tmp_path)
+    assert (tmp_path / "my_notes.log").read_text() == "keep me\n"
+    assert "the old run's log" not in (tmp_path / "train.log").read_text()

@@ -165,7 +165,7 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
             return getattr(self.file, name)
 
     def init(self, path):
-        self._file = FillingDisk(open(path, "wb", buffering=0))  # noqa: SIM115
+        self._file = FillingDisk(open(path, "wb", buffering=0))
         self.path = path
         self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
 

@@ -180,11 +180,19 @@ def test_an_optuna_study_runs_resumes_after_ctrl_c_and_compares(tmp_path):
     assert (tmp_path / "S" / "optimization_results.yaml").read_text().count(str(best.value)) == 1
     results = pd.read_csv(tmp_path / "S" / "results.csv")
     assert {"optimizer.lr", "encoding", "status"} <= set(results.columns)
-    assert len(results) == 18  # the 18 trials of this run; the 2 cut short are in their folders
+    # a job folder per distinct configuration (6 here): a trial that repeats one reuses its
+    # run, as a resumed sweep does
+    tried = {(t.params["encoding"], float(t.params["optimizer.lr"])) for t in trials[2:]}
+    cut_short = results["status"] == "interrupted"  # the first command's (trainer.epochs=1e5)
+    assert 1 <= cut_short.sum() <= 2 and (~cut_short).sum() == len(tried) <= 6
     completed = results[results["status"] == "completed"]
-    for _, row in completed.iterrows():
-        trial = trials[int(row["run"])]
-        assert trial.value == pytest.approx(row["final_val_loss"])
+    value = {
+        (r["encoding"], r["optimizer.lr"]): r["final_val_loss"] for _, r in completed.iterrows()
+    }
+    for trial in trials[2:]:
+        if trial.state == TrialState.COMPLETE:
+            key = (trial.params["encoding"], float(trial.params["optimizer.lr"]))
+            assert trial.value == pytest.approx(value[key])
 
 
 def test_the_ready_search_runs_and_the_command_line_wins_over_its_params(tmp_path):
@@ -202,3 +210,47 @@ def test_the_ready_search_runs_and_the_command_line_wins_over_its_params(tmp_pat
         "learnable",
         "linear",
     }
+
+
+def test_a_sweep_knows_its_jobs_by_its_manifest_not_by_clocks(tmp_path):
+    """Job folders older than the sweep (NFS clocks, other nodes) are still this sweep's:
+    compared, resumed (reused, not retrained); a second grid into the same folder does not
+    collide with the first, and the tables cover both."""
+    pytest.importorskip(
+        "hydra_plugins.hydra_submitit_launcher", reason="posenc[slurm] not installed"
+    )
+    import json
+    import os
+    import time
+
+    tiny = [
+        "dataset.n_samples=64",
+        "dataset.seq_len=6",
+        "dataset.feature_dim=3",
+        "trainer.epochs=2",
+        "trainer.num_threads=1",
+    ]
+    grid = ["-m", "hydra/launcher=submitit_local", *tiny, "hydra.sweep.dir=S"]
+    first = run_cli([*grid, "encoding=none,sinusoidal"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    sweep = tmp_path / "S"
+    day_ago = time.time() - 86_400
+    for path in sweep.rglob("*"):
+        os.utime(path, (day_ago, day_ago))
+    histories = {p: p.stat().st_mtime_ns for p in sweep.rglob("history.csv")}
+    assert len(histories) == 2
+
+    again = run_cli([*grid, "encoding=none,sinusoidal"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in histories} == histories  # reused, not retrained
+    results = pd.read_csv(sweep / "results.csv")
+    assert sorted(results["encoding"]) == ["none", "sinusoidal"]
+    assert set(results["status"]) == {"completed"}
+
+    second_grid = run_cli([*grid, "encoding=learnable", "seed=0,1"], cwd=tmp_path)
+    assert second_grid.returncode == 0, second_grid.stderr[-2000:]
+    results = pd.read_csv(sweep / "results.csv")
+    assert len(results) == 4 and len(set(results["run"])) == 4  # no folder written twice
+    assert sorted(results["encoding"]) == ["learnable", "learnable", "none", "sinusoidal"]
+    manifest = [json.loads(line) for line in (sweep / "manifest.jsonl").read_text().splitlines()]
+    assert [e["claim"] for e in manifest] == ["new", "new", "reuse", "reuse", "new", "new"]

@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 import posenc
 from posenc.errors import ConfigError
@@ -90,6 +91,7 @@ def test_a_resumed_sweep_reruns_only_unfinished_jobs_and_refuses_another_config(
     assert run_cli(args, cwd=tmp_path).returncode == 0
     jobs = run_dirs(tmp_path / "S")
     (jobs[1] / "metrics.json").unlink()  # as if killed
+    original = yaml.safe_load((jobs[0] / "run.yaml").read_text())["config"]
     done = {j: (j / "history.csv").read_bytes() for j in (jobs[0], jobs[2])}
     mtimes = {j: (j / "history.csv").stat().st_mtime_ns for j in done}
     again = run_cli(args, cwd=tmp_path)
@@ -99,17 +101,21 @@ def test_a_resumed_sweep_reruns_only_unfinished_jobs_and_refuses_another_config(
         assert (j / "history.csv").stat().st_mtime_ns == mtimes[j]
     assert read_metrics(jobs[1])["status"] == "completed"
     assert len(pd.read_csv(tmp_path / "S" / "results.csv")) == 3
-    # the same folder, another config: every job refused, nothing overwritten
-    other = run_cli(
-        ["-m", *tiny, "seed=0,1,2", "trainer.epochs=3", "hydra.sweep.dir=S"], cwd=tmp_path
-    )
+    # a job folder that holds another config (the code's defaults changed since): refused,
+    # nothing overwritten; the other jobs are reused
+    record = yaml.safe_load((jobs[0] / "run.yaml").read_text())
+    record["config"]["trainer"]["epochs"] = 3
+    (jobs[0] / "run.yaml").write_text(yaml.safe_dump(record))
+    other = run_cli(args, cwd=tmp_path)
     assert other.returncode == 1
-    assert other.stderr.count("already holds a run of another config") == 3
+    assert other.stderr.count("already holds a run of another config") == 1
     assert all(read_metrics(j)["epochs_completed"] == 2 for j in jobs)
-    # fewer jobs into the same folder: the old extra folders stay out of the new tables
-    fewer = run_cli(["-m", *tiny, "seed=0", "hydra.sweep.dir=S"], cwd=tmp_path)
-    assert fewer.returncode == 0
-    assert len(pd.read_csv(tmp_path / "S" / "results.csv")) == 1
+    (jobs[0] / "run.yaml").write_text(yaml.safe_dump({**record, "config": original}))
+    # another grid into the same folder: its own job folders, and the tables cover the study
+    more = run_cli(["-m", *tiny, "seed=3", "hydra.sweep.dir=S"], cwd=tmp_path)
+    assert more.returncode == 0
+    assert len(pd.read_csv(tmp_path / "S" / "results.csv")) == 4
+    assert len(run_dirs(tmp_path / "S")) == 4
     rerun = run_cli([*args, "resume=false"], cwd=tmp_path)
     assert rerun.returncode == 0
     assert (jobs[0] / "history.csv").stat().st_mtime_ns != mtimes[jobs[0]]

@@ -21,12 +21,14 @@ class ExitCode(enum.IntEnum):
     TERMINATED = 143  # SIGTERM
 
 
-class JobEnded(Exception):
-    """A single run's job did not complete; its log and metrics.json already say why."""
+class JobEnded(BaseException):
+    """A single run ended without a result: its log and metrics.json already say why, or
+    `message` does (a folder it was refused). A BaseException, so that Hydra hands it on
+    as it is instead of printing "Error executing job" over it."""
 
-    def __init__(self, code: ExitCode):
-        super().__init__(f"the job ended with exit code {int(code)}")
-        self.code = code
+    def __init__(self, code: ExitCode, message: str | None = None):
+        super().__init__(message or f"the job ended with exit code {int(code)}")
+        self.code, self.message = code, message
 
 
 class SweepRefused(BaseException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -19,17 +20,21 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc.compose import build
 from posenc.data import Split, Splits
-from posenc.errors import ConfigError, check_at_least, check_choice, check_tracking
+from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
 from posenc.models import Model
+from posenc.progress import bar_logging, progress
 from posenc.schemas import TrainerConfig
 from posenc.signals import interrupt_reason
 from posenc.status import Status
-from posenc.training import EpochRecord, History, evaluate, fit
+from posenc.training import EarlyStop, EpochRecord, History, batches_per_epoch, evaluate, fit
 
 log = logging.getLogger("posenc")
 
-_DEFAULT_THREADS = torch.get_num_threads()  # restored per job: one process may run many
-SMALL_TABLE = 256  # tables with at most this many numbers are printed in the log
+# trainer.num_threads=null: below this many parameters a model trains fastest on one thread
+# (per-op overhead dominates; extra threads only spin when other processes share the cores):
+# measured by `python scripts/benchmark.py --threads`, table in the README.
+SMALL_MODEL = 1_000_000
+SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -46,8 +51,10 @@ class Job:
     splits: Splits
     model: Model
     optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     device: torch.device
     order_seed: int
+    threads: int
 
 
 def seeds(seed: int) -> tuple[int, int, int]:
@@ -71,23 +78,39 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("trainer.device", f"{name!r} is not a device; use cuda:N") from None
 
 
+def auto_threads(model: torch.nn.Module, parallel_jobs: int = 1) -> int:
+    """trainer.num_threads=null: one thread for a model below SMALL_MODEL parameters, else the
+    cores this process may use shared among the jobs that run at once on them."""
+    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))  # what Slurm or taskset left to this process
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, parallel_jobs))
+
+
 def check_trainer(trainer: TrainerConfig, seed: int, lengths: Sequence[int] = ()) -> None:
     check_at_least("seed", seed, 0)
     for length in lengths:
         check_at_least("eval.lengths", length, 1)
     for key in ("epochs", "batch_size", "log_every"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
-    check_at_least("trainer.num_threads", trainer.num_threads, 1)
+    for key in ("num_threads", "limit_batches", "overfit_batches"):
+        check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
+    check_positive("trainer.grad_clip", trainer.grad_clip)
+    check_at_least("trainer.early_stopping.patience", trainer.early_stopping.patience, 1)
+    check_at_least("trainer.early_stopping.min_delta", trainer.early_stopping.min_delta, 0)
 
 
-def build_job(cfg: DictConfig) -> Job:
-    """Config -> checked, seeded data, model and optimizer. Raises ConfigError."""
-    trainer = TrainerConfig(**OmegaConf.to_container(cfg.trainer, resolve=True))
+def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
+    """Config -> checked, seeded data, model, optimizer and scheduler. Raises ConfigError.
+    `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs)."""
+    trainer = OmegaConf.to_object(cfg.trainer)
     check_trainer(trainer, cfg.seed, cfg.eval.lengths)
     check_tracking(cfg.get("tracking"))
     check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
     device = resolve_device(trainer.device)
-    torch.set_num_threads(trainer.num_threads or _DEFAULT_THREADS)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
 
     splits = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
@@ -102,34 +125,60 @@ def build_job(cfg: DictConfig) -> Job:
     if not trainable:
         raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
     optimizer = build(cfg.optimizer, "optimizer", params=trainable)
-    return Job(trainer, splits.to(device), model.to(device), optimizer, device, order_seed)
+    limit = trainer.overfit_batches or trainer.limit_batches
+    total_steps = trainer.epochs * batches_per_epoch(len(splits.train), trainer.batch_size, limit)
+    scheduler = build(cfg.scheduler, "scheduler", optimizer=optimizer, total_steps=total_steps)
+    threads = trainer.num_threads or auto_threads(model, parallel_jobs)
+    torch.set_num_threads(threads)  # per job: one process may run many
+    return Job(
+        trainer,
+        splits.to(device),
+        model.to(device),
+        optimizer,
+        scheduler,
+        device,
+        order_seed,
+        threads,
+    )
 
 
 def train(job: Job, run_dir: Path) -> History:
-    """fit() with history.csv written row by row and the epoch log lines."""
-    epochs, every = job.trainer.epochs, job.trainer.log_every
+    """fit() with history.csv written row by row, the epoch log lines, and a progress bar on
+    a terminal (plain lines in logs and CI)."""
+    t = job.trainer
     writer = rf.HistoryWriter(run_dir / rf.HISTORY)
+    bar = progress(total=t.epochs, unit="epoch", desc="training")
 
     def on_epoch(r: EpochRecord) -> None:
         writer.write(r)
-        if r.epoch % every == 0 or r.epoch in (1, epochs):
+        bar.update(1)
+        bar.set_postfix(train_loss=f"{r.train_loss:.4g}", val_loss=f"{r.val_loss:.4g}")
+        if r.epoch % t.log_every == 0 or r.epoch in (1, t.epochs):
             log.info(
                 "epoch %d/%d  train_loss %.6f  val_loss %.6f  (%.2fs)",
-                *(r.epoch, epochs, r.train_loss, r.val_loss, r.seconds),
+                *(r.epoch, t.epochs, r.train_loss, r.val_loss, r.seconds),
             )
 
+    stop = t.early_stopping
     try:
-        return fit(
-            job.model,
-            job.splits,
-            job.optimizer,
-            epochs=epochs,
-            batch_size=job.trainer.batch_size,
-            generator=torch.Generator().manual_seed(job.order_seed),
-            shuffle=job.trainer.shuffle,
-            on_epoch=on_epoch,
-        )
+        with bar_logging(bar):
+            return fit(
+                job.model,
+                job.splits,
+                job.optimizer,
+                epochs=t.epochs,
+                batch_size=t.batch_size,
+                generator=torch.Generator().manual_seed(job.order_seed),
+                shuffle=t.shuffle,
+                on_epoch=on_epoch,
+                scheduler=job.scheduler,
+                grad_clip=t.grad_clip,
+                early_stop=EarlyStop(stop.patience, stop.min_delta) if stop.patience else None,
+                max_batches=t.overfit_batches or t.limit_batches,
+                fixed_batches=t.overfit_batches is not None,
+            )
     finally:
+        bar.close()
         writer.close()
 
 
@@ -139,6 +188,7 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
     completed = history.status == Status.COMPLETED
     out = {
         "epochs_completed": len(history.records),
+        "steps": history.steps,
         "final_train_loss": last.train_loss if last else None,
         "final_val_loss": last.val_loss if last else None,
         "best_val_loss": history.best_val_loss,
@@ -146,6 +196,8 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
     }
     if not completed:
         out["error"] = history.reason
+    if history.stopped_early:
+        out["stopped_early"] = history.stopped_early
     return out
 
 
@@ -268,7 +320,7 @@ def run_job(
             device=str(job.device),
             encoding_slot=job.model.encoding.slot,
         )
-        _log_start(job, metrics)
+        _log_start(job, metrics, run_dir)
         record.step = "encoding_tables"
         initial = job.model.encoding.table()
         initial = None if initial is None else initial.detach().clone()
@@ -288,7 +340,7 @@ def run_job(
             rf.write_length_eval(run_dir, rows)
             record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
         record.finish(history.status)
-        _log_outcome(job, initial, final, metrics)
+        _log_outcome(job, initial, final, metrics, run_dir)
         if history.interruption is not None:  # recorded: now it ends the command
             raise history.interruption
         if plots if plots is not None else cfg.get("plots") is not False:
@@ -313,25 +365,34 @@ def _fmt(t: torch.Tensor) -> str:
     return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
 
 
-def _log_start(job: Job, metrics: dict[str, Any]) -> None:
+def _log_start(job: Job, metrics: dict[str, Any], run_dir: Path) -> None:
     spec, splits = job.splits.spec, job.splits
+    log.info("run folder: %s", run_dir)
     log.info(
         "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
-        "parameters (%d trained) on %s",
+        "parameters (%d trained) on %s, %d thread%s",
         *(len(splits.train), len(splits.val), len(splits.test), spec.seq_len, spec.feature_dim),
         "per-step" if spec.per_step else "per-sequence",
-        *(metrics["n_params"], metrics["n_trainable"], job.device),
+        *(metrics["n_params"], metrics["n_trainable"], job.device, job.threads),
+        "" if job.threads == 1 else "s",
     )
 
 
-def _log_outcome(job: Job, initial, final, metrics: dict[str, Any]) -> None:
+def _log_outcome(job: Job, initial, final, metrics: dict[str, Any], run_dir: Path) -> None:
     if metrics["status"] != Status.COMPLETED:
-        log.warning("run %s after %d epochs", metrics["status"], metrics["epochs_completed"])
+        log.warning(
+            "run %s after %d epochs: %s", metrics["status"], metrics["epochs_completed"], run_dir
+        )
     else:
+        if metrics.get("stopped_early"):
+            log.info(
+                "stopped early after %d epochs: %s",
+                *(metrics["epochs_completed"], metrics["stopped_early"]),
+            )
         log.info(
-            "done: final train %.6f, val %.6f, test %.6f, best val %.6f in %.1fs",
+            "done: final train %.6f, val %.6f, test %.6f, best val %.6f in %.1fs -> %s",
             *(metrics[k] for k in ("final_train_loss", "final_val_loss", "test_loss")),
-            *(metrics["best_val_loss"], metrics["train_seconds"]),
+            *(metrics["best_val_loss"], metrics["train_seconds"], run_dir),
         )
     train = job.splits.train
     if len(train) == 1:  # one reference sequence: show it against the fit
@@ -343,6 +404,6 @@ def _log_outcome(job: Job, initial, final, metrics: dict[str, Any]) -> None:
     if initial is not None and final is not None and final.requires_grad:
         change = (final.detach().cpu() - initial.cpu()).norm().item()
         log.info("encoding table %s changed by %.6f (Frobenius norm)", list(final.shape), change)
-        if change > 0 and final.numel() <= SMALL_TABLE:
-            log.info("encoding before:\n%s", _fmt(initial))
-            log.info("encoding after:\n%s", _fmt(final))
+        if change > 0 and final.numel() <= SMALL_TABLE:  # the tables are in the run folder
+            log.debug("encoding before:\n%s", _fmt(initial))
+            log.debug("encoding after:\n%s", _fmt(final))

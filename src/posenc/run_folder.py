@@ -47,7 +47,7 @@ TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # run and sweep folders: outputs/runs/<tim
 LOG = "train.log"  # the job's log (Hydra's job name is train)
 FIGURES = ("encoding.png", "loss.png")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
-GROUPS = ("dataset", "encoding", "model", "optimizer")
+GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -61,7 +61,7 @@ class RunFolderError(ValueError):
 # ---------------------------------------------------------------- claiming a folder
 
 # Keys that change how a job runs, not what it computes: ignored when comparing configs.
-NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots")
+NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots", "print_config")
 
 
 class Claim(enum.Enum):
@@ -140,7 +140,7 @@ class HistoryWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        self._file = open(path, "wb", buffering=0)  # noqa: SIM115
+        self._file = open(path, "wb", buffering=0)
         self._write(",".join(HISTORY_COLUMNS) + "\n")
 
     def _write(self, text: str) -> None:

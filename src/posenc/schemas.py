@@ -26,7 +26,7 @@ from omegaconf import MISSING
 from posenc.signatures import locate, parameters
 from posenc.tracking import DEFAULT_URI
 
-GROUPS = ("dataset", "encoding", "model", "optimizer")
+GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 
 
 def runtime_args(group: str) -> frozenset[str]:
@@ -38,9 +38,17 @@ def runtime_args(group: str) -> frozenset[str]:
         from posenc.encodings.base import RECEIVES
     elif group == "model":
         from posenc.models.base import RECEIVES
+    elif group == "scheduler":
+        from posenc.schedulers import RECEIVES
     else:
         from posenc.optimizers import RECEIVES
     return frozenset(RECEIVES)
+
+
+@dataclass
+class EarlyStopping:
+    patience: Optional[int] = None  # stop after this many epochs without a better val_loss  # noqa: UP045
+    min_delta: float = 0.0  # what counts as better: lower by more than this
 
 
 @dataclass
@@ -50,7 +58,11 @@ class TrainerConfig:
     shuffle: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     log_every: int = 1  # log one line every N epochs (the first and last always)
-    num_threads: Optional[int] = None  # torch CPU threads; null: torch's default  # noqa: UP045
+    num_threads: Optional[int] = None  # torch CPU threads; null: posenc.job.auto_threads  # noqa: UP045
+    grad_clip: Optional[float] = None  # clip the gradients' global norm to this  # noqa: UP045
+    limit_batches: Optional[int] = None  # at most this many batches per epoch  # noqa: UP045
+    overfit_batches: Optional[int] = None  # the same first N batches every epoch  # noqa: UP045
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
 
 
 @dataclass
@@ -65,9 +77,11 @@ class Config:
     encoding: Any = MISSING
     model: Any = MISSING
     optimizer: Any = MISSING
+    scheduler: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
+    print_config: bool = False  # print the composed config as a tree before the run
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
     overwrite: bool = False  # replace a run of another config in the same folder
     resume: bool = True  # reuse a completed run of the same config in the same folder

@@ -34,6 +34,8 @@ class History:
     status: Status = Status.COMPLETED
     reason: str | None = None  # why it stopped early
     interruption: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: re-raised once recorded
+    steps: int = 0  # optimizer steps taken
+    stopped_early: str | None = None  # why early stopping ended a completed run
 
     @property
     def best_val_loss(self) -> float | None:
@@ -54,11 +56,32 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
     return total.item() / data.y.numel()
 
 
-def _epoch_mean(losses: list[torch.Tensor], n: int, batch_size: int) -> float:
-    """Per-sample mean from per-batch means; only the last batch may be short."""
-    sizes = torch.full((len(losses),), float(batch_size), device=losses[0].device)
-    sizes[-1] = n - batch_size * (len(losses) - 1)
-    return (torch.stack(losses) @ sizes).item() / n
+def _epoch_mean(losses: list[torch.Tensor], sizes: list[int]) -> float:
+    """Per-sample mean from per-batch means."""
+    weights = torch.tensor(sizes, dtype=torch.float32, device=losses[0].device)
+    return (torch.stack(losses) @ weights).item() / sum(sizes)
+
+
+def batches_per_epoch(n: int, batch_size: int, max_batches: int | None = None) -> int:
+    full = -(-n // batch_size)
+    return full if max_batches is None else min(full, max_batches)
+
+
+@dataclass
+class EarlyStop:
+    """Stop once val_loss has not improved by more than `min_delta` for `patience` epochs."""
+
+    patience: int
+    min_delta: float = 0.0
+    best: float = math.inf
+    waited: int = 0
+
+    def should_stop(self, val_loss: float) -> bool:
+        if val_loss < self.best - self.min_delta:
+            self.best, self.waited = val_loss, 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
 
 
 def fit(
@@ -70,28 +93,45 @@ def fit(
     generator: torch.Generator,
     shuffle: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    grad_clip: float | None = None,
+    early_stop: EarlyStop | None = None,
+    max_batches: int | None = None,
+    fixed_batches: bool = False,
 ) -> History:
-    """Train for `epochs`; stop early, with the status set, on a non-finite loss or Ctrl-C."""
+    """Train for `epochs` of at most `max_batches` batches (`fixed_batches`: the same first
+    ones every epoch, in order); the scheduler steps after every optimizer step. Stops early
+    on a non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by `early_stop`
+    (completed, with `stopped_early` saying why)."""
     history = History()
     x, y = splits.train.x, splits.train.y
     n = x.shape[0]
     loss_fn = nn.functional.mse_loss
+    params = [p for p in model.parameters() if p.requires_grad]
     model.train()
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+            random = shuffle and not fixed_batches
+            order = torch.randperm(n, generator=generator) if random else torch.arange(n)
             order = order.to(x.device)
-            losses = []  # kept on the device: no host sync per step
-            for i in range(0, n, batch_size):
-                idx = order[i : i + batch_size]
+            losses, sizes = [], []  # losses kept on the device: no host sync per step
+            for b in range(batches_per_epoch(n, batch_size, max_batches)):
+                idx = order[b * batch_size : (b + 1) * batch_size]
                 xb, yb = x.index_select(0, idx), y.index_select(0, idx)
                 loss = loss_fn(model(xb), yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(params, grad_clip)
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 losses.append(loss.detach())
-            train_loss = _epoch_mean(losses, n, batch_size)
+                sizes.append(len(idx))
+            history.steps += len(losses)
+            train_loss = _epoch_mean(losses, sizes)
             val_loss = evaluate(model, splits.val)
             record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start)
             history.records.append(record)
@@ -100,6 +140,12 @@ def fit(
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 history.status = Status.DIVERGED
                 history.reason = "a non-finite loss stopped training"
+                break
+            if early_stop is not None and early_stop.should_stop(val_loss) and epoch < epochs:
+                history.stopped_early = (
+                    f"val_loss did not improve by more than {early_stop.min_delta} for "
+                    f"{early_stop.patience} epochs (best {early_stop.best:.6g})"
+                )
                 break
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED

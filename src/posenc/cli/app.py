@@ -58,7 +58,7 @@ def main(cfg: DictConfig) -> float | None:
         claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
     except rf.RunFolderTaken as e:
         if sweep_dir is None:
-            raise ConfigError("hydra.run.dir", str(e)) from None
+            raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {e}") from None
         # said on stderr: the folder's own log stays as it was; the sweep goes on
         print(f"hydra.sweep.dir: {e}", file=sys.stderr)
         sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(e))
@@ -68,6 +68,8 @@ def main(cfg: DictConfig) -> float | None:
     if claim == rf.Claim.REUSE:
         return result(rf.read_metrics(run_dir))
     save_hydra_record(run_dir, cfg)
+    if cfg.print_config:
+        print(f"composed config of {run_dir}:\n{OmegaConf.to_yaml(cfg, resolve=True)}", flush=True)
     plots = cfg.plots if cfg.plots is not None else sweep_dir is None
     try:
         metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, overrides)

@@ -30,23 +30,35 @@ def hydra_raises() -> Iterator[None]:
         utils.run_and_report = original
 
 
+def understood(error: BaseException) -> BaseException:
+    """Hydra's composition errors, and Hydra failing to make the run's folder, as the
+    ConfigError they are (unless the user asked for Hydra's own tracebacks)."""
+    from posenc.compose import composition_error
+    from posenc.errors import ConfigError
+
+    if not isinstance(error, Exception) or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        return error
+    if (config_error := composition_error(error)) is not None:
+        return config_error
+    if isinstance(error, OSError) and error.filename:  # Hydra making the run's folder
+        return ConfigError(
+            "hydra.run.dir", f"cannot create the folder {error.filename}: {error.strerror}"
+        )
+    return error
+
+
 def say(error: BaseException) -> str | None:
     """The one line a user reads for `error`; None when it was already said (in the log) or
     needs none. Unknown errors get their traceback."""
     from posenc.errors import ConfigError
     from posenc.exits import JobEnded, SweepIncomplete, SweepRefused
 
-    if isinstance(error, JobEnded | SweepIncomplete | KeyboardInterrupt):
+    if isinstance(error, JobEnded):
+        return error.message
+    if isinstance(error, SweepIncomplete | KeyboardInterrupt):
         return None
     if isinstance(error, ConfigError | SweepRefused):
         return str(error)
-    if os.environ.get("HYDRA_FULL_ERROR") != "1":  # the user asked for Hydra's tracebacks
-        from posenc.compose import composition_error
-
-        if (config_error := composition_error(error)) is not None:
-            return str(config_error)
-    if isinstance(error, OSError) and error.filename:  # Hydra making the run's folder
-        return f"hydra.run.dir: cannot create the folder {error.filename}: {error.strerror}"
     return "".join(traceback.format_exception(error)).rstrip()
 
 
@@ -63,8 +75,8 @@ def main() -> None:
     except SystemExit as e:  # --help, argparse: their own codes
         if e.code not in (None, 0):
             raise
-    except BaseException as e:  # noqa: BLE001 - every outcome goes through the one policy
-        error = e
+    except BaseException as e:  # every outcome goes through the one policy
+        error = understood(e)
     from posenc.exits import exit_code
 
     if error is not None and (line := say(error)) is not None:
