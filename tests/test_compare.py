@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from posenc import run_folder as rf
@@ -300,3 +301,21 @@ def test_sweep_end_fails_the_sweep_for_a_job_that_left_no_metrics(tmp_path):
     assert not (tmp_path / ".posenc.lock").exists()
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results["status"]) == ["completed", "incomplete"]
+
+
+def test_the_summary_names_its_group_when_only_one_has_run(tmp_path):
+    """A sweep over encodings cut short after the first: the table still says which."""
+    m = {"status": "completed", "final_val_loss": 0.3}
+    for seed in (0, 1):
+        write_run(tmp_path / f"j{seed}", ["encoding=none", f"seed={seed}"], m)
+    sweep = {"hydra": {"overrides": {"task": ["encoding=none,sinusoidal", "seed=0,1"]}}}
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump(sweep))
+    results, summary = compare([tmp_path])
+    assert list(results.columns[:3]) == ["run", "encoding", "seed"]
+    assert summary["encoding"].tolist() == ["none"] and summary["n"].tolist() == [2]
+
+
+def test_runs_sort_in_natural_order(tmp_path):
+    for n in (10, 2, 1):
+        write_run(tmp_path / str(n), [f"seed={n}"], {"status": "completed"})
+    assert load_results([tmp_path])["run"].tolist() == ["1", "2", "10"]

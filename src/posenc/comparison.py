@@ -73,12 +73,34 @@ def load_results(paths: Iterable[Path | str], base: Path | str | None = None) ->
     values = pd.DataFrame(
         [{k: key_value(r, k) for k in keys} for r in records], columns=keys, dtype=object
     )
-    varying = [k for k in keys if values[k].astype(str).nunique(dropna=False) > 1]
+    swept = swept_keys(paths)
+    varying = [k for k in keys if values[k].astype(str).nunique(dropna=False) > 1 or k in swept]
     metrics = pd.DataFrame(rows, dtype=object).drop(columns=varying, errors="ignore")
     table = pd.concat([metrics[["run"]], values[varying], metrics.drop(columns="run")], axis=1)
     front = ["run", *varying, "status"]
     table = table[front + [c for c in table.columns if c not in front]]
     return table.apply(_typed)
+
+
+def swept_keys(paths: Iterable[Path]) -> set[str]:
+    """The keys a sweep folder's last multirun swept (its multirun.yaml): they name the groups
+    even when only one of their values has run so far (a sweep cut short)."""
+    import yaml
+
+    keys: set[str] = set()
+    for path in paths:
+        config = Path(path) / "multirun.yaml"
+        if not config.is_file():
+            continue
+        try:
+            overrides = yaml.safe_load(config.read_text())["hydra"]["overrides"]["task"]
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+
+            parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+        except Exception:  # an unreadable record only loses the hint
+            continue
+        keys.update(override_key(o.input_line) for o in parsed if o.is_sweep_override())
+    return keys
 
 
 def _typed(column: pd.Series) -> pd.Series:
@@ -180,9 +202,13 @@ def format_summary(
     shown = [metric] + [m for m in main if m != metric]
     for m in shown:
         mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
+        # a completed run without a value at a length could not run there (length_eval.csv)
+        missing = "unsupported" if known.split_length(m) else "-"
         view[m] = [
-            "-" if pd.isna(a) else (f"{a:.4g}" if pd.isna(b) else f"{a:.4g} ± {b:.2g}")
-            for a, b in zip(mean, std, strict=True)
+            (missing if done else "-")
+            if pd.isna(a)
+            else (f"{a:.4g}" if pd.isna(b) else f"{a:.4g} ± {b:.2g}")
+            for a, b, done in zip(mean, std, summary["n_completed"] > 0, strict=True)
         ]
     header = f"{len(results)} runs in {out} (sorted by {metric}; mean ± std over completed runs)"
     return f"{header}\n{view.to_string(index=False)}"

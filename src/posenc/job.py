@@ -301,6 +301,7 @@ def run_job(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    log.info("run folder: %s", run_dir)
     choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
     rf.write_record(run_dir, overrides, choices, OmegaConf.to_container(cfg, resolve=True))
     metrics: dict[str, Any] = {
@@ -320,7 +321,7 @@ def run_job(
             device=str(job.device),
             encoding_slot=job.model.encoding.slot,
         )
-        _log_start(job, metrics, run_dir)
+        _log_start(job, metrics)
         record.step = "encoding_tables"
         initial = job.model.encoding.table()
         initial = None if initial is None else initial.detach().clone()
@@ -365,9 +366,8 @@ def _fmt(t: torch.Tensor) -> str:
     return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
 
 
-def _log_start(job: Job, metrics: dict[str, Any], run_dir: Path) -> None:
+def _log_start(job: Job, metrics: dict[str, Any]) -> None:
     spec, splits = job.splits.spec, job.splits
-    log.info("run folder: %s", run_dir)
     log.info(
         "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
         "parameters (%d trained) on %s, %d thread%s",

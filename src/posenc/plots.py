@@ -298,17 +298,32 @@ def plot_lengths(
     for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
         mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
         std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
-        if np.isnan(mean).all():
-            continue  # unsupported at every length
+        supported = lengths[~np.isnan(mean)]
+        if not supported.size:
+            label = f"{label} (unsupported at every length)"
+        elif supported.max() < lengths.max():
+            label = f"{label} (unsupported past {supported.max()})"
         (line,) = ax.plot(lengths, mean, _line_style(i), marker="o", markersize=3, label=label)
         ax.fill_between(lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0)
+    train_lengths = []
     if "seq_len" in results:
-        for j, train_len in enumerate(sorted(pd.to_numeric(results["seq_len"]).dropna().unique())):
+        train_lengths = sorted(int(n) for n in pd.to_numeric(results["seq_len"]).dropna().unique())
+        for j, train_len in enumerate(train_lengths):
             ax.axvline(
                 train_len, color="grey", ls="--", lw=1, label="training length" if j == 0 else None
             )
+            ax.plot(  # a point on the axis: the length every curve starts from
+                [train_len],
+                [0],
+                "v",
+                color="black",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                markersize=7,
+            )
     ax.set_xscale("log", base=2)
-    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ticks = sorted({*lengths.tolist(), *train_lengths})
+    ax.set_xticks(ticks, [f"{n}\n(train)" if n in train_lengths else str(n) for n in ticks])
     ax.set_xlabel("evaluation length")
     ax.set_ylabel("test MSE (mean ± std over seeds)")
     _log_scale_if_positive(ax, summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float))

@@ -206,15 +206,22 @@ def is_run(path: Path) -> bool:
 NOT_RUNS = {"mlartifacts", "mlruns"}  # MLflow's copies of run folders' files
 
 
+def natural_order(path: Path) -> list:
+    """Sort key: digits as numbers (job 2 before job 10)."""
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
 def find_runs(paths: Iterable[Path]) -> list[Path]:
-    """Every run folder at or below the paths, sorted."""
+    """Every run folder at or below the paths, in natural order."""
     runs: set[Path] = set()
     for path in map(Path, paths):
         if is_run(path):
             runs.add(path.resolve())
         if path.is_dir():
             runs.update(p.parent.resolve() for p in path.rglob(RUN) if not NOT_RUNS & set(p.parts))
-    return sorted(runs)
+    return sorted(runs, key=natural_order)
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
