@@ -232,7 +232,19 @@ def thread_table(args) -> None:
 
     cores = os.cpu_count() or 1
     counts = sorted({1, 2, cores} & set(range(1, cores + 1)))
-    models = ["linear", "tanh_ffn", "lstm", "transformer"]
+    models = {
+        "linear": ["model=linear"],
+        "tanh_ffn": ["model=tanh_ffn"],
+        "lstm": ["model=lstm"],
+        "transformer": ["model=transformer"],
+        "transf. 256": [
+            "model=transformer",
+            "model.d_model=256",
+            "model.n_layers=4",
+            "dataset.seq_len=64",
+            "dataset.n_samples=320",
+        ],
+    }
     print(f"{cores} cores; steps/s, median of {args.repeats} runs of {args.epochs} epochs")
     print(
         f"{'model':<12} {'params':>7} {'cores':<6} "
@@ -244,8 +256,8 @@ def thread_table(args) -> None:
         for p in spinners:
             p.start()
         try:
-            for name in models:
-                job = build_job(compose_config([f"model={name}", "trainer.device=cpu"]))
+            for name, overrides in models.items():
+                job = build_job(compose_config([*overrides, "trainer.device=cpu"]))
                 steps = args.epochs * -(-len(job.splits.train) // 32)
                 rates = {}
                 for n in counts:

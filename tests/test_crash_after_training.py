@@ -134,3 +134,28 @@ def test_rerunning_a_folder_leaves_the_users_own_files_alone(tmp_path, tiny, aga
     posenc.run([*tiny, again], output_dir=tmp_path)
     assert (tmp_path / "my_notes.log").read_text() == "keep me\n"
     assert "the old run's log" not in (tmp_path / "train.log").read_text()
+
+
+def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tiny):
+    from posenc.job import FigureDrawer
+
+    metrics = run_inprocess(tmp_path, [*tiny, "encoding=learnable"])
+    (tmp_path / "encoding_final.npy").write_bytes(b"not an array")
+    drawer = FigureDrawer()  # the drawing process, as a run with figures uses it
+    drawer.draw(tmp_path, metrics)
+    drawer.close()
+    (warning,) = metrics["warnings"]
+    assert warning.startswith("could not draw the run's figures")
+    assert metrics["status"] == "completed"
+    assert (tmp_path / "loss.png").exists() is False  # the drawing stopped at the table
+
+
+def test_a_run_with_figures_draws_them(tmp_path, tiny):
+    from posenc.compose import compose_job
+    from posenc.job import run_job
+
+    cfg, choices = compose_job([*tiny, "encoding=learnable", "plots=true"])
+    metrics = run_job(cfg, tmp_path, choices)
+    assert "warnings" not in metrics
+    for name in ("encoding.png", "loss.png"):
+        assert (tmp_path / name).stat().st_size > 5_000

@@ -291,13 +291,15 @@ def run_job(
     choices: Mapping[str, Any],
     plots: bool | None = None,
     overrides: Sequence[str] = (),
+    parallel_jobs: int = 1,
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder. Returns the metrics written.
 
     Raises ConfigError for user mistakes and re-raises unexpected errors, in both cases after
     writing metrics.json with status failed; Ctrl-C and SIGTERM are re-raised once the run is
     recorded `interrupted`. A diverged run is a result: it returns normally.
-    `plots` None follows cfg.plots (null counts as on).
+    `plots` None follows cfg.plots (null counts as on); `parallel_jobs`: how many jobs share
+    this machine's cores (posenc.job.auto_threads).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -312,54 +314,92 @@ def run_job(
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
-    with JobRecord(run_dir, metrics) as record:
-        job = build_job(cfg)
-        n_trainable = sum(p.numel() for p in job.model.parameters() if p.requires_grad)
-        record.update(
-            n_params=sum(p.numel() for p in job.model.parameters()),
-            n_trainable=n_trainable,
-            device=str(job.device),
-            encoding_slot=job.model.encoding.slot,
-        )
-        _log_start(job, metrics)
-        record.step = "encoding_tables"
-        initial = job.model.encoding.table()
-        initial = None if initial is None else initial.detach().clone()
-        rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
-        record.step = "train"
-        started = time.perf_counter()
-        history = train(job, run_dir)
-        record.update(train_seconds=time.perf_counter() - started)
-        record.step = "encoding_tables"
-        final = job.model.encoding.table()
-        rf.save_table(run_dir / rf.ENCODING_FINAL, final)
-        record.step = "test"
-        record.update(**outcome(job, history))
-        if cfg.eval.lengths and history.status == Status.COMPLETED:
-            record.step = "length_eval"
-            rows = evaluate_lengths(job, cfg)
-            rf.write_length_eval(run_dir, rows)
-            record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
-        record.finish(history.status)
-        _log_outcome(job, initial, final, metrics, run_dir)
-        if history.interruption is not None:  # recorded: now it ends the command
-            raise history.interruption
-        if plots if plots is not None else cfg.get("plots") is not False:
-            _plot(run_dir, metrics)
+    draw = plots if plots is not None else cfg.get("plots") is not False
+    drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
+    try:
+        with JobRecord(run_dir, metrics) as record:
+            job = build_job(cfg, parallel_jobs)
+            n_trainable = sum(p.numel() for p in job.model.parameters() if p.requires_grad)
+            record.update(
+                n_params=sum(p.numel() for p in job.model.parameters()),
+                n_trainable=n_trainable,
+                device=str(job.device),
+                encoding_slot=job.model.encoding.slot,
+            )
+            _log_start(job, metrics)
+            record.step = "encoding_tables"
+            initial = job.model.encoding.table()
+            initial = None if initial is None else initial.detach().clone()
+            rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
+            record.step = "train"
+            started = time.perf_counter()
+            history = train(job, run_dir)
+            record.update(train_seconds=time.perf_counter() - started)
+            record.step = "encoding_tables"
+            final = job.model.encoding.table()
+            rf.save_table(run_dir / rf.ENCODING_FINAL, final)
+            record.step = "test"
+            record.update(**outcome(job, history))
+            if cfg.eval.lengths and history.status == Status.COMPLETED:
+                record.step = "length_eval"
+                rows = evaluate_lengths(job, cfg)
+                rf.write_length_eval(run_dir, rows)
+                record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
+            record.finish(history.status)
+            _log_outcome(job, initial, final, metrics, run_dir)
+            if history.interruption is not None:  # recorded: now it ends the command
+                raise history.interruption
+            if drawer is not None:
+                drawer.draw(run_dir, metrics)
+    finally:
+        if drawer is not None:
+            drawer.close()
     return metrics
 
 
-def _plot(run_dir: Path, metrics: dict[str, Any]) -> None:
-    """Per-run figures; a figure that fails to draw costs a warning, recorded in
-    `warnings`, never the run."""
-    try:
-        from posenc.plots import plot_run  # matplotlib only when plots are on
+class FigureDrawer:
+    """A run's figures, drawn by a child process that imports matplotlib and loads its fonts
+    on another core while the model trains (that start costs more than the drawing); in this
+    process when no child can be had. A figure that fails to draw costs a warning, recorded
+    in `warnings`, never the run."""
 
-        plot_run(run_dir, metrics)
-    except Exception as e:
-        warning = f"could not draw the run's figures: {type(e).__name__}: {e}"
-        log.warning("%s", warning)
-        metrics.setdefault("warnings", []).append(warning)
+    def __init__(self):
+        import subprocess
+        import sys
+
+        try:
+            self.child = subprocess.Popen(
+                [sys.executable, "-m", "posenc.run_figures"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        except OSError:
+            self.child = None
+
+    def draw(self, run_dir: Path, metrics: dict[str, Any]) -> None:
+        import json
+
+        try:
+            if self.child is None:
+                from posenc.run_figures import plot_run
+
+                plot_run(run_dir, metrics)
+                return
+            request = {"run_dir": str(run_dir), "metrics": metrics}
+            answer, _ = self.child.communicate(json.dumps(request) + "\n", timeout=300)
+            error = json.loads(answer) if answer.strip() else "the drawing process died"
+            if error != "ok":
+                raise RuntimeError(error)
+        except Exception as e:
+            warning = f"could not draw the run's figures: {type(e).__name__}: {e}"
+            log.warning("%s", warning)
+            metrics.setdefault("warnings", []).append(warning)
+
+    def close(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
 
 
 def _fmt(t: torch.Tensor) -> str:

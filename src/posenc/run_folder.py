@@ -271,6 +271,19 @@ def read_history(run_dir: Path) -> pd.DataFrame:
     return frame
 
 
+def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:
+    """history.csv as one float array per column, without pandas (a run's own figures)."""
+    import csv
+
+    path = Path(run_dir) / HISTORY
+    rows: list[list[str]] = []
+    if path.is_file():
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))[1:]
+    columns = np.array(rows, dtype=float).reshape(-1, len(HISTORY_COLUMNS)).T
+    return dict(zip(HISTORY_COLUMNS, columns, strict=True))
+
+
 def read_table(run_dir: Path, name: str) -> np.ndarray | None:
     path = Path(run_dir) / name
     return np.load(path) if path.is_file() else None

@@ -20,6 +20,7 @@ from typing import Any
 
 from posenc import run_folder as rf
 from posenc.errors import ConfigError
+from posenc.progress import progress
 
 log = logging.getLogger("posenc")
 
@@ -108,6 +109,7 @@ def export_mlflow(
     by_experiment: dict[str, list[Path]] = {}
     for run in runs:
         by_experiment.setdefault(experiment or experiment_name(run), []).append(run)
+    bar = progress(total=len(runs), unit="run", desc="export")
     for name, members in by_experiment.items():
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -126,11 +128,14 @@ def export_mlflow(
             old = existing.get(key)
             if old is not None and old.data.tags.get(FINGERPRINT_TAG) == stamp:
                 counts["unchanged"] += 1
+                bar.update(1)
                 continue
             if old is not None:
                 client.delete_run(old.info.run_id)
             _export_run(client, experiment_id, run_dir, stamp)
             counts["updated" if old is not None else "created"] += 1
+            bar.update(1)
+    bar.close()
     return counts
 
 

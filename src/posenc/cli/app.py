@@ -40,6 +40,17 @@ def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     OmegaConf.save(hc.hydra.overrides.task, folder / "overrides.yaml")
 
 
+def _parallel_jobs(hc: DictConfig) -> int:
+    """How many jobs a parallel launcher runs at once on this machine (joblib's n_jobs;
+    -1: one per core)."""
+    import os
+
+    n = OmegaConf.select(hc, "launcher.n_jobs", default=1)
+    if n == -1:
+        return os.cpu_count() or 1
+    return max(1, int(n or 1))
+
+
 def result(metrics: dict) -> float | None:
     """What a job returns to Hydra (and to a search sweeper): the final validation loss of a
     completed run; None for a run that failed, diverged or was refused."""
@@ -72,7 +83,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"composed config of {run_dir}:\n{OmegaConf.to_yaml(cfg, resolve=True)}", flush=True)
     plots = cfg.plots if cfg.plots is not None else sweep_dir is None
     try:
-        metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, overrides)
+        metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, overrides, _parallel_jobs(hc))
     except ConfigError:  # said in the log and in metrics.json
         if sweep_dir is not None:
             return None  # one bad combination fails its job alone
