@@ -137,7 +137,7 @@ def test_rerunning_a_folder_leaves_the_users_own_files_alone(tmp_path, tiny, aga
 
 
 def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tiny):
-    from posenc.job import FigureDrawer
+    from posenc.drawer import FigureDrawer
 
     metrics = run_inprocess(tmp_path, [*tiny, "encoding=learnable"])
     (tmp_path / "encoding_final.npy").write_bytes(b"not an array")

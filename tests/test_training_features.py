@@ -165,3 +165,17 @@ def test_no_progress_bar_when_the_output_is_not_a_terminal(monkeypatch):
     bar = progress(total=3)
     assert not bar.disable
     bar.close()
+
+
+def test_a_sweep_bar_counts_its_planned_jobs():
+    from omegaconf import OmegaConf
+
+    from posenc.cli.sweep_end import planned_jobs
+
+    def config(task, sweeper=None):
+        return OmegaConf.create({"hydra": {"overrides": {"task": task}, "sweeper": sweeper or {}}})
+
+    assert planned_jobs(config(["encoding=none,rope", "seed=range(3)", "trainer.epochs=2"])) == 6
+    assert planned_jobs(config(["seed=0"])) == 1
+    assert planned_jobs(config([], {"n_trials": 20})) == 20
+    assert planned_jobs(config(["optimizer.lr=interval(0.1,1)"])) is None

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc.compose import build
 from posenc.data import Split, Splits
+from posenc.drawer import FigureDrawer
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
@@ -142,12 +143,12 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     )
 
 
-def train(job: Job, run_dir: Path) -> History:
+def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
     """fit() with history.csv written row by row, the epoch log lines, and a progress bar on
     a terminal (plain lines in logs and CI)."""
     t = job.trainer
     writer = rf.HistoryWriter(run_dir / rf.HISTORY)
-    bar = progress(total=t.epochs, unit="epoch", desc="training")
+    bar = progress(total=t.epochs, unit="epoch", desc="training", disable=not epoch_bar)
 
     def on_epoch(r: EpochRecord) -> None:
         writer.write(r)
@@ -292,61 +293,28 @@ def run_job(
     plots: bool | None = None,
     overrides: Sequence[str] = (),
     parallel_jobs: int = 1,
+    epoch_bar: bool = True,
 ) -> dict[str, Any]:
-    """Train one configuration and write its run folder. Returns the metrics written.
+    """Train one configuration and write its run folder: build, train, record. Returns the
+    metrics written.
 
     Raises ConfigError for user mistakes and re-raises unexpected errors, in both cases after
     writing metrics.json with status failed; Ctrl-C and SIGTERM are re-raised once the run is
     recorded `interrupted`. A diverged run is a result: it returns normally.
     `plots` None follows cfg.plots (null counts as on); `parallel_jobs`: how many jobs share
-    this machine's cores (posenc.job.auto_threads).
+    this machine's cores (posenc.job.auto_threads); `epoch_bar`: a progress bar of the
+    epochs on a terminal.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("run folder: %s", run_dir)
-    choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
-    rf.write_record(run_dir, overrides, choices, OmegaConf.to_container(cfg, resolve=True))
-    metrics: dict[str, Any] = {
-        "status": Status.FAILED.value,
-        **{g: choices.get(g) for g in rf.GROUPS},
-        "seed": cfg.seed,
-        "seq_len": cfg.dataset.get("seq_len"),
-    }
-    if choices.get("experiment"):
-        metrics["experiment"] = choices["experiment"]
+    metrics = start_record(cfg, run_dir, choices, overrides)
     draw = plots if plots is not None else cfg.get("plots") is not False
     drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
     try:
         with JobRecord(run_dir, metrics) as record:
             job = build_job(cfg, parallel_jobs)
-            n_trainable = sum(p.numel() for p in job.model.parameters() if p.requires_grad)
-            record.update(
-                n_params=sum(p.numel() for p in job.model.parameters()),
-                n_trainable=n_trainable,
-                device=str(job.device),
-                encoding_slot=job.model.encoding.slot,
-            )
-            _log_start(job, metrics)
-            record.step = "encoding_tables"
-            initial = job.model.encoding.table()
-            initial = None if initial is None else initial.detach().clone()
-            rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
-            record.step = "train"
-            started = time.perf_counter()
-            history = train(job, run_dir)
-            record.update(train_seconds=time.perf_counter() - started)
-            record.step = "encoding_tables"
-            final = job.model.encoding.table()
-            rf.save_table(run_dir / rf.ENCODING_FINAL, final)
-            record.step = "test"
-            record.update(**outcome(job, history))
-            if cfg.eval.lengths and history.status == Status.COMPLETED:
-                record.step = "length_eval"
-                rows = evaluate_lengths(job, cfg)
-                rf.write_length_eval(run_dir, rows)
-                record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
-            record.finish(history.status)
-            _log_outcome(job, initial, final, metrics, run_dir)
+            history = train_and_evaluate(job, cfg, run_dir, record, epoch_bar)
             if history.interruption is not None:  # recorded: now it ends the command
                 raise history.interruption
             if drawer is not None:
@@ -357,49 +325,58 @@ def run_job(
     return metrics
 
 
-class FigureDrawer:
-    """A run's figures, drawn by a child process that imports matplotlib and loads its fonts
-    on another core while the model trains (that start costs more than the drawing); in this
-    process when no child can be had. A figure that fails to draw costs a warning, recorded
-    in `warnings`, never the run."""
+def start_record(
+    cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any], overrides: Sequence[str]
+) -> dict[str, Any]:
+    """run.yaml written, and the metrics known before the build (status failed until the
+    job says otherwise)."""
+    choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
+    rf.write_record(run_dir, overrides, choices, OmegaConf.to_container(cfg, resolve=True))
+    metrics: dict[str, Any] = {
+        "status": Status.FAILED.value,
+        **{g: choices.get(g) for g in rf.GROUPS},
+        "seed": cfg.seed,
+        "seq_len": cfg.dataset.get("seq_len"),
+    }
+    if choices.get("experiment"):
+        metrics["experiment"] = choices["experiment"]
+    return metrics
 
-    def __init__(self):
-        import subprocess
-        import sys
 
-        try:
-            self.child = subprocess.Popen(
-                [sys.executable, "-m", "posenc.run_figures"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        except OSError:
-            self.child = None
-
-    def draw(self, run_dir: Path, metrics: dict[str, Any]) -> None:
-        import json
-
-        try:
-            if self.child is None:
-                from posenc.run_figures import plot_run
-
-                plot_run(run_dir, metrics)
-                return
-            request = {"run_dir": str(run_dir), "metrics": metrics}
-            answer, _ = self.child.communicate(json.dumps(request) + "\n", timeout=300)
-            error = json.loads(answer) if answer.strip() else "the drawing process died"
-            if error != "ok":
-                raise RuntimeError(error)
-        except Exception as e:
-            warning = f"could not draw the run's figures: {type(e).__name__}: {e}"
-            log.warning("%s", warning)
-            metrics.setdefault("warnings", []).append(warning)
-
-    def close(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.kill()
-            self.child.wait()
+def train_and_evaluate(
+    job: Job, cfg: DictConfig, run_dir: Path, record: JobRecord, epoch_bar: bool = True
+) -> History:
+    """Every step a built job is asked for, each named in `record` while it runs: the
+    encoding tables, training, the test split, the other lengths; then the outcome."""
+    model = job.model
+    record.update(
+        n_params=sum(p.numel() for p in model.parameters()),
+        n_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        device=str(job.device),
+        encoding_slot=model.encoding.slot,
+    )
+    _log_start(job, record.metrics)
+    record.step = "encoding_tables"
+    initial = model.encoding.table()
+    initial = None if initial is None else initial.detach().clone()
+    rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
+    record.step = "train"
+    started = time.perf_counter()
+    history = train(job, run_dir, epoch_bar)
+    record.update(train_seconds=time.perf_counter() - started)
+    record.step = "encoding_tables"
+    final = model.encoding.table()
+    rf.save_table(run_dir / rf.ENCODING_FINAL, final)
+    record.step = "test"
+    record.update(**outcome(job, history))
+    if cfg.eval.lengths and history.status == Status.COMPLETED:
+        record.step = "length_eval"
+        rows = evaluate_lengths(job, cfg)
+        rf.write_length_eval(run_dir, rows)
+        record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
+    record.finish(history.status)
+    _log_outcome(job, initial, final, record.metrics, run_dir)
+    return history
 
 
 def _fmt(t: torch.Tensor) -> str:

@@ -16,8 +16,8 @@ def on_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def progress(**kwargs: Any) -> tqdm:
-    return tqdm(disable=not on_terminal(), leave=False, dynamic_ncols=True, **kwargs)
+def progress(disable: bool = False, **kwargs: Any) -> tqdm:
+    return tqdm(disable=disable or not on_terminal(), leave=False, dynamic_ncols=True, **kwargs)
 
 
 @contextlib.contextmanager

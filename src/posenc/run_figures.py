@@ -175,7 +175,7 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
 
 
 def serve() -> None:
-    """A drawing process (posenc.job.FigureDrawer): import matplotlib and load its fonts
+    """A drawing process (posenc.drawer.FigureDrawer): import matplotlib and load its fonts
     while the job trains, then draw the run folder named on stdin; says `ok` or the error."""
     import json
     import sys

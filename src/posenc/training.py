@@ -84,6 +84,28 @@ class EarlyStop:
         return self.waited >= self.patience
 
 
+def _epoch(
+    model: nn.Module,
+    data: Split,
+    order: torch.Tensor,
+    batch_size: int,
+    batches: int,
+    step: Callable[[torch.Tensor], None],
+) -> tuple[list[torch.Tensor], list[int]]:
+    """One epoch: `batches` slices of `order`, a `step` on each loss; the per-batch losses
+    stay on the device (no host sync per step)."""
+    order = order.to(data.x.device)
+    losses, sizes = [], []
+    for b in range(batches):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        x, y = data.x.index_select(0, idx), data.y.index_select(0, idx)
+        loss = nn.functional.mse_loss(model(x), y)
+        step(loss)
+        losses.append(loss.detach())
+        sizes.append(len(idx))
+    return losses, sizes
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -105,31 +127,26 @@ def fit(
     on a non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by `early_stop`
     (completed, with `stopped_early` saying why)."""
     history = History()
-    x, y = splits.train.x, splits.train.y
-    n = x.shape[0]
-    loss_fn = nn.functional.mse_loss
+    n = len(splits.train)
     params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
     model.train()
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             random = shuffle and not fixed_batches
             order = torch.randperm(n, generator=generator) if random else torch.arange(n)
-            order = order.to(x.device)
-            losses, sizes = [], []  # losses kept on the device: no host sync per step
-            for b in range(batches_per_epoch(n, batch_size, max_batches)):
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-                loss = loss_fn(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(params, grad_clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                losses.append(loss.detach())
-                sizes.append(len(idx))
+            batches = batches_per_epoch(n, batch_size, max_batches)
+            losses, sizes = _epoch(model, splits.train, order, batch_size, batches, step)
             history.steps += len(losses)
             train_loss = _epoch_mean(losses, sizes)
             val_loss = evaluate(model, splits.val)

@@ -83,7 +83,15 @@ def main(cfg: DictConfig) -> float | None:
         print(f"composed config of {run_dir}:\n{OmegaConf.to_yaml(cfg, resolve=True)}", flush=True)
     plots = cfg.plots if cfg.plots is not None else sweep_dir is None
     try:
-        metrics = run_job(cfg, run_dir, hc.runtime.choices, plots, overrides, _parallel_jobs(hc))
+        metrics = run_job(
+            cfg,
+            run_dir,
+            hc.runtime.choices,
+            plots,
+            overrides,
+            _parallel_jobs(hc),
+            epoch_bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
+        )
     except ConfigError:  # said in the log and in metrics.json
         if sweep_dir is not None:
             return None  # one bad combination fails its job alone

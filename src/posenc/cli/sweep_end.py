@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from posenc import run_folder as rf
 from posenc.errors import ConfigError
@@ -34,12 +34,22 @@ class SweepEnd(Callback):
         self.plots = plots
         self.metric = metric
         self.sweep: Sweep | None = None
+        self.bar = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
         except ConfigError as e:
             raise SweepRefused(e) from None
+        from posenc.progress import progress
+
+        self.bar = progress(total=planned_jobs(config), unit="job", desc="sweep")
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Called where the job ran: in this process for Hydra's basic launcher (the bar
+        counts them), in the workers of the others (the bar stays at 0 there)."""
+        if self.bar is not None:
+            self.bar.update(1)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = self.sweep.path
@@ -79,8 +89,28 @@ class SweepEnd(Callback):
         finally:
             sweep.end()
             self.sweep = None
+            if self.bar is not None:
+                self.bar.close()
         bad = [f"{job.relative_to(sweep.path)} (refused)" for job, _ in refused]
         for job in jobs:
             if (status := rf.read_metrics(job)["status"]) in NOT_DONE:
                 bad.append(f"{job.relative_to(sweep.path)} ({status})")
         return bad
+
+
+def planned_jobs(config: DictConfig) -> int | None:
+    """How many jobs the sweep's overrides make (the product of each swept key's values), or
+    the trials of a search; None when that cannot be told in advance."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        if (trials := OmegaConf.select(config, "hydra.sweeper.n_trials")) is not None:
+            return int(trials)
+        overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+        total = 1
+        for o in overrides:
+            if o.is_sweep_override():
+                total *= len(list(o.sweep_string_iterator()))
+        return total
+    except Exception:  # interval sweeps and the like have no count
+        return None
