@@ -10,6 +10,7 @@ linearly from 0 over the first `warmup_steps` steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
@@ -47,13 +48,15 @@ def constant(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: i
     return LambdaLR(optimizer, factor)
 
 
-def cosine(
+def _decay(
     optimizer: torch.optim.Optimizer,
     total_steps: int,
-    warmup_steps: int = 0,
-    min_factor: float = 0.0,
+    warmup_steps: int,
+    min_factor: float,
+    shape: Callable[[float], float],
 ) -> LambdaLR:
-    """Linear warmup, then half a cosine from lr down to min_factor·lr at the last step."""
+    """Linear warmup, then from lr down to min_factor·lr along `shape` (1 at progress 0, 0 at
+    progress 1, the last step)."""
     _check(warmup_steps, total_steps, min_factor)
 
     def factor(step: int) -> float:
@@ -61,9 +64,20 @@ def cosine(
         if w is not None:
             return w
         progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+        return min_factor + (1 - min_factor) * shape(progress)
 
     return LambdaLR(optimizer, factor)
+
+
+def cosine(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_steps: int = 0,
+    min_factor: float = 0.0,
+) -> LambdaLR:
+    """Linear warmup, then half a cosine from lr down to min_factor·lr at the last step."""
+    half_cosine = lambda p: 0.5 * (1 + math.cos(math.pi * p))  # noqa: E731
+    return _decay(optimizer, total_steps, warmup_steps, min_factor, half_cosine)
 
 
 def linear(
@@ -73,13 +87,4 @@ def linear(
     min_factor: float = 0.0,
 ) -> LambdaLR:
     """Linear warmup, then a straight line from lr down to min_factor·lr at the last step."""
-    _check(warmup_steps, total_steps, min_factor)
-
-    def factor(step: int) -> float:
-        w = warmup_factor(step, warmup_steps)
-        if w is not None:
-            return w
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_factor + (1 - min_factor) * (1 - progress)
-
-    return LambdaLR(optimizer, factor)
+    return _decay(optimizer, total_steps, warmup_steps, min_factor, lambda p: 1 - p)
