@@ -319,3 +319,22 @@ def test_runs_sort_in_natural_order(tmp_path):
     for n in (10, 2, 1):
         write_run(tmp_path / str(n), [f"seed={n}"], {"status": "completed"})
     assert load_results([tmp_path])["run"].tolist() == ["1", "2", "10"]
+
+
+def test_plot_follows_the_metric_and_grouping_compare_used(tmp_path, monkeypatch, capsys):
+    from posenc import plots
+    from posenc.cli.compare import main as compare_main
+    from posenc.cli.plot import main as plot_main
+
+    for seed, enc in ((0, "none"), (1, "none"), (0, "rope"), (1, "rope")):
+        m = {"status": "completed", "final_val_loss": 0.3 + seed, "test_loss": 0.1 * seed}
+        write_run(tmp_path / f"{enc}{seed}", [f"encoding={enc}", f"seed={seed}"], m)
+    assert compare_main([str(tmp_path), "--metric", "test_loss"]) == 0
+    printed = capsys.readouterr().out
+    assert "sorted by test_loss" in printed and "final_val_loss" in printed  # both shown
+    drawn = {}
+    monkeypatch.setattr(
+        plots, "plot_sweep", lambda out, r, s, metric: drawn.setdefault("metric", metric) and []
+    )
+    assert plot_main([str(tmp_path)]) == 0
+    assert drawn["metric"] == "test_loss"

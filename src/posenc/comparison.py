@@ -20,6 +20,7 @@ from posenc import run_folder as rf
 from posenc.status import Status
 
 RESULTS, SUMMARY = "results.csv", "summary.csv"
+CHOICES = "summary.json"  # the metric and grouping summary.csv was made with
 SEED = "seed"
 
 
@@ -180,14 +181,36 @@ def output_folder(paths: Sequence[Path | str]) -> Path:
     return out
 
 
-def save_tables(out: Path, results: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
-    """results.csv and summary.csv into the folder `out`; nothing is written without runs."""
+def save_tables(
+    out: Path,
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    metric: str = known.HEADLINE,
+    by: Sequence[str] | None = None,
+) -> list[Path]:
+    """results.csv, summary.csv and summary.json (the metric it is sorted by and the keys it
+    groups by, which the figures follow) into the folder `out`; nothing without runs."""
+    import json
+
     if results.empty:
         return []
     written = [Path(out) / RESULTS, Path(out) / SUMMARY]
     results.to_csv(written[0], index=False)
     summary.to_csv(written[1], index=False)
+    choices = {"metric": metric, "by": list(by) if by is not None else None}
+    (Path(out) / CHOICES).write_text(json.dumps(choices) + "\n", encoding="utf-8")
     return written
+
+
+def saved_choices(out: Path) -> dict[str, Any]:
+    """The metric and grouping of the folder's last summary ({} when there is none)."""
+    import json
+
+    try:
+        choices = json.loads((Path(out) / CHOICES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return choices if isinstance(choices, dict) else {}
 
 
 def format_summary(

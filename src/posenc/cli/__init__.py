@@ -34,8 +34,8 @@ def add_grouping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help="group by these keys (comma-separated) instead of the varying ones")
     p.add_argument(
         "--metric",
-        default=HEADLINE,
-        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or test_loss@L",
+        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or test_loss@L (default: "
+        f"{HEADLINE}; for plot, the metric the folder's summary was last made with)",
     )
 
 

@@ -11,7 +11,14 @@ from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_
 
 def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) -> int:
     """compare and plot: one parser, the tables computed once."""
-    from posenc.comparison import compare, format_summary, output_folder, save_tables
+    from posenc.comparison import (
+        compare,
+        format_summary,
+        output_folder,
+        save_tables,
+        saved_choices,
+    )
+    from posenc.metrics import HEADLINE
 
     p = paths_parser(prog, doc)
     add_grouping(p)
@@ -20,7 +27,10 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     args = parse_paths(p, argv)
     try:
         out = output_folder(args.paths)
-        results, summary = compare(args.paths, parse_by(args.by), args.metric)
+        last = {} if write_tables else saved_choices(out)  # plot follows the last compare
+        metric = args.metric or last.get("metric") or HEADLINE
+        by = parse_by(args.by) if args.by else last.get("by")
+        results, summary = compare(args.paths, by, metric)
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
     if results.empty:
@@ -29,12 +39,12 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         return EXIT_NO_RUNS
     written = []
     if write_tables:
-        print(format_summary(out, results, summary, args.metric))
-        written += save_tables(out, results, summary)
+        print(format_summary(out, results, summary, metric))
+        written += save_tables(out, results, summary, metric, by)
     if not write_tables or args.plots:
         from posenc.plots import plot_sweep
 
-        written += plot_sweep(out, results, summary, args.metric)
+        written += plot_sweep(out, results, summary, metric)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -75,7 +75,7 @@ class SweepEnd(Callback):
             if not results.empty:
                 summary = summarize(results, metric=self.metric)
                 print(format_summary(sweep.path, results, summary, self.metric))
-                save_tables(sweep.path, results, summary)
+                save_tables(sweep.path, results, summary, self.metric)
                 if self.plots:
                     from posenc.plots import plot_sweep
 
