@@ -13,6 +13,11 @@ import sys
 import traceback
 from collections.abc import Iterator
 
+# Light (no torch, no Hydra), and imported before anything a Ctrl-C could cut short.
+from posenc.errors import ConfigError
+from posenc.exits import JobEnded, SweepIncomplete, SweepRefused, exit_code
+from posenc.signals import handle_sigterm
+
 
 @contextlib.contextmanager
 def hydra_raises() -> Iterator[None]:
@@ -33,11 +38,10 @@ def hydra_raises() -> Iterator[None]:
 def understood(error: BaseException) -> BaseException:
     """Hydra's composition errors, and Hydra failing to make the run's folder, as the
     ConfigError they are (unless the user asked for Hydra's own tracebacks)."""
-    from posenc.compose import composition_error
-    from posenc.errors import ConfigError
-
     if not isinstance(error, Exception) or os.environ.get("HYDRA_FULL_ERROR") == "1":
-        return error
+        return error  # Ctrl-C may have cut an import short: import nothing for it
+    from posenc.compose import composition_error
+
     if (config_error := composition_error(error)) is not None:
         return config_error
     if isinstance(error, OSError) and error.filename:  # Hydra making the run's folder
@@ -50,9 +54,6 @@ def understood(error: BaseException) -> BaseException:
 def say(error: BaseException) -> str | None:
     """The one line a user reads for `error`; None when it was already said (in the log) or
     needs none. Unknown errors get their traceback."""
-    from posenc.errors import ConfigError
-    from posenc.exits import JobEnded, SweepIncomplete, SweepRefused
-
     if isinstance(error, JobEnded):
         return error.message
     if isinstance(error, SweepIncomplete | KeyboardInterrupt):
@@ -63,8 +64,6 @@ def say(error: BaseException) -> str | None:
 
 
 def main() -> None:
-    from posenc.signals import handle_sigterm
-
     handle_sigterm()
     error: BaseException | None = None
     try:
@@ -77,8 +76,6 @@ def main() -> None:
             raise
     except BaseException as e:  # every outcome goes through the one policy
         error = understood(e)
-    from posenc.exits import exit_code
-
     if error is not None and (line := say(error)) is not None:
         print(line, file=sys.stderr)
     sys.exit(exit_code(error))
