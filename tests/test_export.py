@@ -165,3 +165,34 @@ def test_the_export_command(sweep, tmp_path):
     assert "4 runs" in out.stdout and "4 created" in out.stdout and "mlflow ui" in out.stdout
     empty = subprocess.run([*args[:4], str(tmp_path)], capture_output=True, text=True)
     assert empty.returncode == 1 and "no runs" in empty.stderr
+
+
+def test_export_copies_only_the_run_folders_own_files(tmp_path, tiny):
+    """A symbolic link inside a run folder (to a file or a folder elsewhere) is never followed:
+    what lies outside the folder stays out of the artifact store."""
+    from .conftest import run_inprocess
+
+    run = tmp_path / "sweep" / "run"
+    run_inprocess(run, tiny)
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("not for the tracker\n")
+    (run / "link.txt").symlink_to(secret)
+    (run / "linked_dir").symlink_to(secret.parent)
+    (run / "notes").mkdir()
+    (run / "notes" / "mine.md").write_text("kept\n")
+    uri = f"sqlite:///{tmp_path}/m.db"
+    export_mlflow([tmp_path / "sweep"], uri)
+    client = MlflowClient(tracking_uri=uri)
+    (exported,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    top = {a.path for a in client.list_artifacts(exported.info.run_id)}
+    assert {"metrics.json", "history.csv", "run.yaml", "notes"} <= top
+    assert not top & {"link.txt", "linked_dir"}
+    inside = {a.path for a in client.list_artifacts(exported.info.run_id, "notes")}
+    assert inside == {"notes/mine.md"}
+    store = tmp_path / "mlartifacts"
+    assert not [
+        p
+        for p in store.rglob("*")
+        if p.is_file() and "not for the tracker" in p.read_text(errors="ignore")
+    ]

@@ -139,6 +139,20 @@ def export_mlflow(
     return counts
 
 
+def artifact_files(run_dir: Path) -> list[tuple[Path, str | None]]:
+    """The regular files inside the run folder, with the artifact folder each goes to. A
+    symbolic link is never followed: it could point anywhere on the machine."""
+    out = []
+    for root, dirs, files in os.walk(run_dir):  # os.walk does not descend into linked folders
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+        relative = os.path.relpath(root, run_dir)
+        for name in sorted(files):
+            path = Path(root, name)
+            if path.is_file() and not path.is_symlink():
+                out.append((path, None if relative == "." else relative))
+    return sorted(out)
+
+
 def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     from mlflow.entities import Metric, Param
 
@@ -180,5 +194,6 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     param_list = [Param(k, str(v)[:6000]) for k, v in params.items()]
     for i in range(0, max(len(values), len(param_list)), 100):  # MLflow's batch limits
         client.log_batch(run_id, metrics=values[i : i + 100], params=param_list[i : i + 100])
-    client.log_artifacts(run_id, str(run_dir))  # the whole folder, one copy
+    for path, folder in artifact_files(run_dir):
+        client.log_artifact(run_id, str(path), folder)
     client.set_terminated(run_id, MLFLOW_STATUS.get(status, "KILLED"))
