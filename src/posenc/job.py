@@ -126,8 +126,8 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     if not trainable:
         raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
     optimizer = build(cfg.optimizer, "optimizer", params=trainable)
-    limit = trainer.overfit_batches or trainer.limit_batches
-    total_steps = trainer.epochs * batches_per_epoch(len(splits.train), trainer.batch_size, limit)
+    batches = batches_per_epoch(len(splits.train), trainer.batch_size, trainer.max_batches)
+    total_steps = trainer.epochs * batches
     scheduler = build(cfg.scheduler, "scheduler", optimizer=optimizer, total_steps=total_steps)
     threads = trainer.num_threads or auto_threads(model, parallel_jobs)
     torch.set_num_threads(threads)  # per job: one process may run many
@@ -175,7 +175,7 @@ def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
                 scheduler=job.scheduler,
                 grad_clip=t.grad_clip,
                 early_stop=EarlyStop(stop.patience, stop.min_delta) if stop.patience else None,
-                max_batches=t.overfit_batches or t.limit_batches,
+                max_batches=t.max_batches,
                 fixed_batches=t.overfit_batches is not None,
             )
     finally:

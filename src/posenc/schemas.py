@@ -64,6 +64,11 @@ class TrainerConfig:
     overfit_batches: Optional[int] = None  # the same first N batches every epoch  # noqa: UP045
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
 
+    @property
+    def max_batches(self) -> Optional[int]:  # noqa: UP045
+        """Batches an epoch is cut to: overfit_batches (always the same ones) or limit_batches."""
+        return self.overfit_batches or self.limit_batches
+
 
 @dataclass
 class EvalConfig:

@@ -7,6 +7,7 @@ the exception to the exit code): no exit codes here.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,8 +44,6 @@ def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
 def _parallel_jobs(hc: DictConfig) -> int:
     """How many jobs a parallel launcher runs at once on this machine (joblib's n_jobs;
     -1: one per core)."""
-    import os
-
     n = OmegaConf.select(hc, "launcher.n_jobs", default=1)
     if n == -1:
         return os.cpu_count() or 1
