@@ -20,6 +20,7 @@ from posenc import run_folder as rf
 from posenc.status import Status
 
 RESULTS, SUMMARY = "results.csv", "summary.csv"
+MAX_PRINTED_LENGTHS = 8  # more per-length columns are left to summary.csv and the figures
 CHOICES = "summary.json"  # the metric and grouping summary.csv was made with
 SEED = "seed"
 
@@ -220,13 +221,19 @@ def format_summary(
     metrics, `metric` first."""
     keys = group_keys(summary)
     view = summary[keys + ["n", "n_completed"]].copy()
-    lengths = known.length_metrics(c.removesuffix("_mean") for c in summary.columns)
-    main = (known.HEADLINE, "final_train_loss", "test_loss", *lengths)
-    shown = [metric] + [m for m in main if m != metric]
+    names = [c.removesuffix("_mean") for c in summary.columns]
+    lengths = known.length_metrics(names)
+    if known.TASK_HEADLINE in names:  # token tasks: accuracy, every length only if few
+        main = (known.TASK_HEADLINE, "test_accuracy", known.HEADLINE)
+        accuracy = [m for m in lengths if m.startswith("accuracy@")]
+        lengths = accuracy if len(accuracy) <= MAX_PRINTED_LENGTHS else []
+    else:
+        main = (known.HEADLINE, "final_train_loss", "test_loss")
+    shown = list(dict.fromkeys([metric, *main, *lengths]))
     for m in shown:
         mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
         # a completed run without a value at a length could not run there (length_eval.csv)
-        missing = "unsupported" if known.split_length(m) else "-"
+        missing = "unsupported" if known.split_length(m) or m == known.TASK_HEADLINE else "-"
         view[m] = [
             (missing if done else "-")
             if pd.isna(a)
@@ -234,4 +241,6 @@ def format_summary(
             for a, b, done in zip(mean, std, summary["n_completed"] > 0, strict=True)
         ]
     header = f"{len(results)} runs in {out} (sorted by {metric}; mean ± std over completed runs)"
+    if known.TASK_HEADLINE in names and not lengths:
+        header += "\n(accuracy at each length: accuracy@L in summary.csv, accuracy_by_length.png)"
     return f"{header}\n{view.to_string(index=False)}"

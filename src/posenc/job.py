@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import time
 import traceback
@@ -18,8 +19,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from posenc import run_folder as rf
+from posenc import sampled
 from posenc.compose import build
 from posenc.data import Split, Splits
+from posenc.data.tasks import Task, TokenBatch
 from posenc.drawer import FigureDrawer
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
 from posenc.models import Model
@@ -49,13 +52,20 @@ class Job:
     """Everything a job trains, built and checked before the first step."""
 
     trainer: TrainerConfig
-    splits: Splits
+    splits: Splits | None  # a fixed-split dataset, trained by epochs
     model: Model
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     device: torch.device
     order_seed: int
     threads: int
+    task: Task | None = None  # a sampled token task, trained by steps
+    val: list[TokenBatch] | None = None  # the task's fixed validation and test batches
+    test: list[TokenBatch] | None = None
+
+    @property
+    def spec(self):
+        return self.task.spec if self.task is not None else self.splits.spec
 
 
 def seeds(seed: int) -> tuple[int, int, int]:
@@ -95,7 +105,7 @@ def check_trainer(trainer: TrainerConfig, seed: int, lengths: Sequence[int] = ()
     check_at_least("seed", seed, 0)
     for length in lengths:
         check_at_least("eval.lengths", length, 1)
-    for key in ("epochs", "batch_size", "log_every"):
+    for key in ("epochs", "batch_size", "log_every", "steps", "eval_every"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
     for key in ("num_threads", "limit_batches", "overfit_batches"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
@@ -114,38 +124,93 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     device = resolve_device(trainer.device)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
 
-    splits = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
-    if not isinstance(splits, Splits):
-        raise ConfigError("dataset._target_", "must return posenc.data.Splits")
+    data = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
+    if not isinstance(data, Splits | Task):
+        raise ConfigError(
+            "dataset._target_", "must return posenc.data.Splits or be a posenc.data.tasks.Task"
+        )
+    task = data if isinstance(data, Task) else None
+    check_data_kind(cfg, trainer, task)
     torch.manual_seed(init_seed)
     encoding = build(cfg.encoding, "encoding", _partial_=True)
-    model = build(cfg.model, "model", spec=splits.spec, encoding=encoding)
+    model = build(cfg.model, "model", spec=data.spec, encoding=encoding)
     if not isinstance(model, Model):
         raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
     optimizer = build(cfg.optimizer, "optimizer", params=trainable)
-    batches = batches_per_epoch(len(splits.train), trainer.batch_size, trainer.max_batches)
-    total_steps = trainer.epochs * batches
+    if task is not None:
+        total_steps = task_steps(trainer)
+    else:
+        batches = batches_per_epoch(len(data.train), trainer.batch_size, trainer.max_batches)
+        total_steps = trainer.epochs * batches
     scheduler = build(cfg.scheduler, "scheduler", optimizer=optimizer, total_steps=total_steps)
     threads = trainer.num_threads or auto_threads(model, parallel_jobs)
     torch.set_num_threads(threads)  # per job: one process may run many
-    return Job(
+    job = Job(
         trainer,
-        splits.to(device),
+        None if task else data.to(device),
         model.to(device),
         optimizer,
         scheduler,
         device,
         order_seed,
         threads,
+        task=task,
     )
+    if task is not None:  # fixed batches of their own seeds: the same for every encoding
+        fixed = torch.Generator().manual_seed(length_seed(data_seed, 0))
+        job.val = [b.to(device) for b in task.fixed(fixed, task.train_lengths, task.val_per_length)]
+        job.test = [
+            b.to(device) for b in task.fixed(fixed, task.train_lengths, task.val_per_length)
+        ]
+    return job
+
+
+DEFAULT_TASK_STEPS = 10_000  # the reference's experiments/example.py
+
+
+def task_steps(trainer: TrainerConfig) -> int:
+    return trainer.steps or DEFAULT_TASK_STEPS
+
+
+def check_data_kind(cfg: DictConfig, trainer: TrainerConfig, task: Task | None) -> None:
+    """Keys that belong to the other kind of dataset are refused, not ignored."""
+    name = cfg.dataset.get("_target_", "").rpartition(".")[2]
+    max_length = cfg.eval.get("max_length")
+    if task is None:
+        if trainer.steps is not None:
+            raise ConfigError(
+                "trainer.steps",
+                f"trains sampled token tasks; {name} is a fixed split trained by trainer.epochs",
+            )
+        if max_length is not None:
+            raise ConfigError(
+                "eval.max_length",
+                f"scores a token task's unseen lengths; for {name} list them in eval.lengths",
+            )
+        return
+    for key in ("limit_batches", "overfit_batches"):
+        if getattr(trainer, key) is not None:
+            raise ConfigError(
+                f"trainer.{key}",
+                f"cuts a fixed split's epochs; {name} is sampled: set trainer.steps instead",
+            )
+    if max_length is not None and max_length <= task.max_len:
+        raise ConfigError(
+            "eval.max_length",
+            f"{max_length} must exceed dataset.max_len {task.max_len}: the score is the mean "
+            "accuracy over the lengths past the training range",
+        )
+    check_at_least("eval.per_length", cfg.eval.get("per_length"), 1)
 
 
 def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
     """fit() with history.csv written row by row, the epoch log lines, and a progress bar on
-    a terminal (plain lines in logs and CI)."""
+    a terminal (plain lines in logs and CI); a token task trains by steps (train_task)."""
+    if job.task is not None:
+        return train_task(job, run_dir, epoch_bar)
     t = job.trainer
     writer = rf.HistoryWriter(run_dir / rf.HISTORY)
     bar = progress(total=t.epochs, unit="epoch", desc="training", disable=not epoch_bar)
@@ -183,18 +248,69 @@ def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
         writer.close()
 
 
+def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
+    """sampled.fit_steps with history.csv written a row per round, a log line per round
+    (every trainer.log_every rounds), and a progress bar of the steps on a terminal."""
+    t, steps = job.trainer, task_steps(job.trainer)
+    writer = rf.HistoryWriter(run_dir / rf.HISTORY, rf.STEP_HISTORY_COLUMNS)
+    bar = progress(total=steps, unit="step", desc="training", disable=not bar_on)
+    rounds = -(-steps // t.eval_every)
+
+    def on_round(r: sampled.RoundRecord) -> None:
+        writer.write(r)
+        bar.update(r.step - bar.n)
+        bar.set_postfix(val_loss=f"{r.val_loss:.4g}", val_accuracy=f"{r.val_accuracy:.3f}")
+        number = -(-r.step // t.eval_every)
+        if number % t.log_every == 0 or number in (1, rounds):
+            log.info(
+                "step %d/%d  train_loss %.6f  train_accuracy %.4f  val_loss %.6f  "
+                "val_accuracy %.4f  (%.2fs)",
+                *(r.step, steps, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy),
+                r.seconds,
+            )
+
+    stop = t.early_stopping
+    try:
+        with bar_logging(bar):
+            return sampled.fit_steps(
+                job.model,
+                job.task,
+                job.optimizer,
+                steps=steps,
+                batch_size=t.batch_size,
+                val=job.val,
+                eval_every=t.eval_every,
+                on_round=on_round,
+                device=job.device,
+                scheduler=job.scheduler,
+                grad_clip=t.grad_clip,
+                early_stop=EarlyStop(stop.patience, stop.min_delta) if stop.patience else None,
+            )
+    finally:
+        bar.close()
+        writer.close()
+
+
 def outcome(job: Job, history: History) -> dict[str, Any]:
     """The metrics a finished fit adds to metrics.json."""
     last = history.records[-1] if history.records else None
     completed = history.status == Status.COMPLETED
     out = {
-        "epochs_completed": len(history.records),
         "steps": history.steps,
         "final_train_loss": last.train_loss if last else None,
         "final_val_loss": last.val_loss if last else None,
         "best_val_loss": history.best_val_loss,
-        "test_loss": evaluate(job.model, job.splits.test) if completed else None,
     }
+    if job.task is None:
+        out["epochs_completed"] = len(history.records)
+        out["test_loss"] = evaluate(job.model, job.splits.test) if completed else None
+    else:
+        out["final_train_accuracy"] = last.train_accuracy if last else None
+        out["final_val_accuracy"] = last.val_accuracy if last else None
+        accuracies = [r.val_accuracy for r in history.records if math.isfinite(r.val_accuracy)]
+        out["best_val_accuracy"] = max(accuracies) if accuracies else None
+        test = sampled.evaluate(job.model, job.test) if completed else (None, None)
+        out["test_loss"], out["test_accuracy"] = test
     if not completed:
         out["error"] = history.reason
     if history.stopped_early:
@@ -207,9 +323,32 @@ def length_seed(seed: int, length: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(length,)).generate_state(1)[0])
 
 
+def evaluate_task_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
+    """A token task at every length past its training range up to eval.max_length, and at
+    eval.lengths: eval.per_length fresh seeded sequences each, loss and accuracy; a length
+    the model or encoding cannot run is `unsupported` with the reason."""
+    task, rows = job.task, []
+    for length in sampled.range_lengths(task, cfg.eval.max_length, cfg.eval.lengths):
+        row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
+        tokens = task.model_length(length)
+        reason = job.model.unsupported(tokens)
+        if reason is not None:
+            row.update(status="unsupported", reason=f"{tokens} tokens at length {length}: {reason}")
+        else:
+            generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+            batch = task.batch(generator, cfg.eval.per_length, length).to(job.device)
+            loss, accuracy = sampled.evaluate(job.model, [batch], cfg.eval.batch_size)
+            row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
+            log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
+        rows.append(row)
+    return rows
+
+
 def evaluate_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
     """The trained model on fresh test sets at each of eval.lengths: one row per length,
     `unsupported` with the reason where the model, encoding or dataset cannot run there."""
+    if job.task is not None:
+        return evaluate_task_lengths(job, cfg)
     rows = []
     for length in cfg.eval.lengths:
         row: dict[str, Any] = {"length": length, "loss": None, "status": "ok", "reason": ""}
@@ -369,11 +508,25 @@ def train_and_evaluate(
     rf.save_table(run_dir / rf.ENCODING_FINAL, final)
     record.step = "test"
     record.update(**outcome(job, history))
-    if cfg.eval.lengths and history.status == Status.COMPLETED:
+    ranged = job.task is not None and cfg.eval.get("max_length") is not None
+    if (cfg.eval.lengths or ranged) and history.status == Status.COMPLETED:
         record.step = "length_eval"
         rows = evaluate_lengths(job, cfg)
         rf.write_length_eval(run_dir, rows)
         record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
+        if job.task is not None:
+            record.update(**{f"accuracy@{r['length']}": r["accuracy"] for r in rows})
+        if ranged:
+            value, reason = sampled.score(rows, job.task, cfg.eval.max_length)
+            record.update(score=value)
+            if reason:
+                record.update(score_unsupported=reason)
+                log.warning("score unsupported: %s", reason)
+            else:
+                log.info(
+                    "score (mean accuracy at lengths %d..%d): %.4f",
+                    *(job.task.max_len + 1, cfg.eval.max_length, value),
+                )
     record.finish(history.status)
     _log_outcome(job, initial, final, record.metrics, run_dir)
     return history
@@ -384,6 +537,16 @@ def _fmt(t: torch.Tensor) -> str:
 
 
 def _log_start(job: Job, metrics: dict[str, Any]) -> None:
+    if job.task is not None:
+        task, spec = job.task, job.spec
+        log.info(
+            "data: %s sampled at input lengths %d..%d (up to %d tokens), %d symbols, %d "
+            "classes | model: %d parameters (%d trained) on %s, %d thread%s",
+            *(type(task).__name__, task.min_len, task.max_len, spec.seq_len),
+            *(task.vocab_size, task.n_classes, metrics["n_params"], metrics["n_trainable"]),
+            *(job.device, job.threads, "" if job.threads == 1 else "s"),
+        )
+        return
     spec, splits = job.splits.spec, job.splits
     log.info(
         "data: train %d, val %d, test %d sequences of %d x %d (%s targets) | model: %d "
@@ -396,22 +559,26 @@ def _log_start(job: Job, metrics: dict[str, Any]) -> None:
 
 
 def _log_outcome(job: Job, initial, final, metrics: dict[str, Any], run_dir: Path) -> None:
+    done = f"{metrics['steps']} steps" if job.task else f"{metrics['epochs_completed']} epochs"
     if metrics["status"] != Status.COMPLETED:
-        log.warning(
-            "run %s after %d epochs: %s", metrics["status"], metrics["epochs_completed"], run_dir
-        )
+        log.warning("run %s after %s: %s", metrics["status"], done, run_dir)
     else:
         if metrics.get("stopped_early"):
-            log.info(
-                "stopped early after %d epochs: %s",
-                *(metrics["epochs_completed"], metrics["stopped_early"]),
-            )
+            log.info("stopped early after %s: %s", done, metrics["stopped_early"])
         log.info(
             "done: final train %.6f, val %.6f, test %.6f, best val %.6f in %.1fs -> %s",
             *(metrics[k] for k in ("final_train_loss", "final_val_loss", "test_loss")),
             *(metrics["best_val_loss"], metrics["train_seconds"], run_dir),
         )
-    train = job.splits.train
+        if job.task is not None:
+            log.info(
+                "accuracy: final train %.4f, val %.4f, test %.4f",
+                *(
+                    metrics[k]
+                    for k in ("final_train_accuracy", "final_val_accuracy", "test_accuracy")
+                ),
+            )
+    train = job.splits.train if job.splits is not None else ()
     if len(train) == 1:  # one reference sequence: show it against the fit
         with torch.no_grad():
             job.model.eval()

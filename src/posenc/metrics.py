@@ -16,6 +16,7 @@ class Metric:
     name: str
     better: str  # LOWER or HIGHER
     meaning: str
+    always: bool = True  # False: only runs of class targets (token tasks) record it
 
 
 _ALL = (
@@ -24,11 +25,20 @@ _ALL = (
     Metric("test_loss", LOWER, "loss on the held-out test split"),
     Metric("best_val_loss", LOWER, "lowest validation loss of any epoch"),
     Metric("train_seconds", LOWER, "wall-clock seconds of training"),
+    Metric("score", HIGHER, "mean accuracy at the lengths past training (token tasks)", False),
+    Metric("test_accuracy", HIGHER, "accuracy on test sequences at training lengths", False),
+    Metric("final_val_accuracy", HIGHER, "validation accuracy after the last round", False),
+    Metric("final_train_accuracy", HIGHER, "training accuracy of the last round", False),
+    Metric("best_val_accuracy", HIGHER, "highest validation accuracy of any round", False),
 )
 METRICS = {m.name: m for m in _ALL}
 SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
 HEADLINE = "final_val_loss"  # what a sweep sorts by and a search optimises by default
-LENGTH_FAMILIES = {"test_loss": METRICS["test_loss"]}  # recorded per length as family@L
+TASK_HEADLINE = "score"  # ... when its runs are token tasks scored past their lengths
+LENGTH_FAMILIES = {  # recorded per length as family@L
+    "test_loss": METRICS["test_loss"],
+    "accuracy": Metric("accuracy", HIGHER, "accuracy at one evaluation length", False),
+}
 SEP = "@"
 
 
@@ -54,7 +64,9 @@ def better(name: str) -> str:
         return METRICS[name].better
     if (parsed := split_length(name)) is not None:
         return LENGTH_FAMILIES[parsed[0]].better
-    raise KeyError(f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, or test_loss@L")
+    raise KeyError(
+        f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, test_loss@L or accuracy@L"
+    )
 
 
 def length_metrics(names: Iterable[str]) -> list[str]:
@@ -64,5 +76,13 @@ def length_metrics(names: Iterable[str]) -> list[str]:
 
 
 def summary_metrics(names: Iterable[str]) -> list[str]:
-    """What a summary covers: the known metrics, then the length metrics present."""
-    return [*SUMMARY, *length_metrics(names)]
+    """What a summary covers: the known metrics (those of token tasks when present), then
+    the length metrics present."""
+    names = list(names)
+    return [*(m for m in SUMMARY if METRICS[m].always or m in names), *length_metrics(names)]
+
+
+def headline(names: Iterable[str]) -> str:
+    """What a table of these columns is sorted by when no metric is asked for: the score
+    of token tasks, else the final validation loss."""
+    return TASK_HEADLINE if TASK_HEADLINE in set(names) else HEADLINE

@@ -1,5 +1,6 @@
 """A sweep's figures: loss_curves.png, length_generalization.png and summary.png, from the
-tables of posenc.comparison (run paths relative to the sweep folder)."""
+tables of posenc.comparison (run paths relative to the sweep folder); for token tasks
+accuracy_by_length.png and scores.png (task × model/encoding) instead of the loss by length."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from posenc import run_folder as rf
 from posenc.comparison import group_keys
-from posenc.metrics import HEADLINE, better, length_metrics, split_length
+from posenc.metrics import HEADLINE, TASK_HEADLINE, better, length_metrics, split_length
 from posenc.run_figures import _log_scale_if_positive, _save
 
 
@@ -21,7 +22,7 @@ def _val_curve(run_dir: Path) -> pd.Series | None:
         history = rf.read_history(run_dir)
     except rf.RunFolderError:
         return None  # a run without a readable history has no curve to draw
-    return pd.to_numeric(history.set_index("epoch")["val_loss"], errors="coerce")
+    return pd.to_numeric(history.set_index(rf.history_x(history))["val_loss"], errors="coerce")
 
 
 def _group_label(row: pd.Series, keys: list[str]) -> str:
@@ -51,10 +52,18 @@ def plot_sweep(
     keys = group_keys(summary)
     labels = [_group_label(row, keys) for _, row in summary.iterrows()]
     written = [plot_loss_curves(sweep_dir, results, summary, keys, labels)]
-    if length_metrics(results.columns):
+    if _family_columns(results, "accuracy"):
+        written.append(plot_accuracy_by_length(sweep_dir, results, summary, keys))
+    elif length_metrics(results.columns):
         written.append(plot_lengths(sweep_dir, results, summary, labels))
+    if f"{TASK_HEADLINE}_mean" in summary and summary[f"{TASK_HEADLINE}_mean"].notna().any():
+        written.append(plot_scores(sweep_dir, summary, keys))
     written.append(plot_summary(sweep_dir, summary, keys, labels, metric))
     return written
+
+
+def _family_columns(table: pd.DataFrame, family: str) -> list[str]:
+    return [c for c in length_metrics(table.columns) if split_length(c)[0] == family]
 
 
 def plot_loss_curves(
@@ -88,10 +97,11 @@ def plot_loss_curves(
             alpha=0.1,
             linewidth=0,
         )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation MSE (mean ± std over seeds)")
+    x = "step" if "steps" in done and "epochs_completed" not in done else "epoch"
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"validation {'cross-entropy' if x == 'step' else 'MSE'} (mean ± std over seeds)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"Validation loss per epoch\n{sweep_dir.name}")
+    ax.set_title(f"Validation loss per {x}\n{sweep_dir.name}")
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(
@@ -136,7 +146,7 @@ def plot_lengths(
 ) -> Path:
     """length_generalization.png: test loss against evaluation length, a line per group
     (mean ± std band over completed seeds), the training length(s) marked."""
-    columns = length_metrics(results.columns)
+    columns = _family_columns(results, "test_loss")
     lengths = np.array([split_length(c)[1] for c in columns])
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
     ax = fig.subplots()
@@ -177,3 +187,114 @@ def plot_lengths(
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return _save(fig, sweep_dir / "length_generalization.png")
+
+
+def _facets(summary: pd.DataFrame, keys: list[str]) -> tuple[str | None, list[str]]:
+    """The panel key (the dataset, when several tasks share the sweep) and the line keys."""
+    panel = "dataset" if "dataset" in keys and summary["dataset"].nunique() > 1 else None
+    return panel, [k for k in keys if k != panel]
+
+
+def plot_accuracy_by_length(
+    sweep_dir: Path, results: pd.DataFrame, summary: pd.DataFrame, keys: list[str]
+) -> Path:
+    """accuracy_by_length.png: accuracy against input length, a panel per task, a line per
+    model/encoding (mean ± std band over completed seeds), the training range shaded."""
+    columns = _family_columns(results, "accuracy")
+    lengths = np.array([split_length(c)[1] for c in columns])
+    panel, line_keys = _facets(summary, keys)
+    panels = list(dict.fromkeys(summary[panel])) if panel else [None]
+    n_cols = min(3, len(panels))
+    n_rows = -(-len(panels) // n_cols)
+    fig = Figure(figsize=(5.2 * n_cols + 2.6, 3.6 * n_rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+    for ax, name in zip(axes, panels, strict=False):
+        rows = summary if name is None else summary[summary[panel] == name]
+        for i, (_, row) in enumerate(rows.iterrows()):
+            mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
+            std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
+            label = _group_label(row, line_keys)
+            (line,) = ax.plot(lengths, mean, _line_style(i), lw=1.2, label=label)
+            ax.fill_between(
+                lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0
+            )
+        members = results if name is None else results[results[panel].astype(str) == str(name)]
+        train_range = _task_training_range(sweep_dir, members)
+        if train_range is not None:
+            ax.axvspan(*train_range, color="grey", alpha=0.15, label="training lengths")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(str(name) if name is not None else sweep_dir.name)
+        ax.set_xlabel("input length")
+        ax.set_ylabel("accuracy (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside right upper",
+            fontsize="small",
+            frameon=False,
+            title=" / ".join(line_keys) or None,
+        )
+    fig.suptitle(f"Accuracy by length\n{sweep_dir.name}")
+    return _save(fig, sweep_dir / "accuracy_by_length.png")
+
+
+def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float, float] | None:
+    """The training range read from one completed run's config (dataset.min_len..max_len)."""
+    for run in members["run"]:
+        try:
+            dataset = rf.read_record(sweep_dir / run)["config"].get("dataset", {})
+        except rf.RunFolderError:
+            continue
+        if "max_len" in dataset:
+            return float(dataset.get("min_len", 1)), float(dataset["max_len"])
+    return None
+
+
+def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path:
+    """scores.png: the score (mean accuracy past the training lengths) as a heatmap, a row
+    per task, a column per model/encoding, mean ± std over seeds in each cell: the shape of
+    the papers' main table."""
+    panel, column_keys = _facets(summary, keys)
+    frame = summary.copy()
+    frame["_row"] = frame[panel].astype(str) if panel else "score"
+    frame["_col"] = [_group_label(r, column_keys) for _, r in frame.iterrows()]
+    mean = frame.pivot_table(
+        index="_row", columns="_col", values=f"{TASK_HEADLINE}_mean", aggfunc="first", dropna=False
+    )
+    std = frame.pivot_table(
+        index="_row", columns="_col", values=f"{TASK_HEADLINE}_std", aggfunc="first", dropna=False
+    )
+    order = mean.mean(axis=0).sort_values(ascending=False).index  # best column first
+    mean, std = mean[order], std.reindex(columns=order)
+    fig = Figure(
+        figsize=(1.3 * mean.shape[1] + 2.8, 0.6 * mean.shape[0] + 2.2), layout="constrained"
+    )
+    ax = fig.subplots()
+    image = ax.imshow(mean.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for (i, j), value in np.ndenumerate(mean.to_numpy(dtype=float)):
+        spread = std.iat[i, j]
+        text = (
+            "—"
+            if np.isnan(value)
+            else f"{value:.2f}" + ("" if pd.isna(spread) else f"\n±{spread:.2f}")
+        )
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if value < 0.6 else "black",
+        )
+    ax.set_xticks(range(mean.shape[1]), mean.columns, rotation=35, ha="right")
+    ax.set_yticks(range(mean.shape[0]), mean.index)
+    ax.set_xlabel(" / ".join(column_keys))
+    fig.colorbar(image, ax=ax, label="score: mean accuracy past the training lengths")
+    ax.set_title(f"Score (mean ± std over seeds; — unsupported)\n{sweep_dir.name}")
+    return _save(fig, sweep_dir / "scores.png")

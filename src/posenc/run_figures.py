@@ -128,19 +128,28 @@ def plot_rotary(angles: np.ndarray, path: Path, title: str = "") -> Path:
 
 
 def plot_loss(history: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
-    """Train and validation loss per epoch; `history` maps history.csv's columns to arrays."""
-    fig = Figure(figsize=(6.4, 4.2))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
-    ax = fig.subplots()
+    """Train and validation loss per epoch (per step for a token task, with its accuracy
+    beside); `history` maps history.csv's columns to arrays."""
+    x = rf.history_x(history)
+    accuracy = "val_accuracy" in history
+    fig = Figure(figsize=(11 if accuracy else 6.4, 4.2))
+    fig.subplots_adjust(left=0.08 if accuracy else 0.12, right=0.97, bottom=0.12, top=0.88)
+    axes = fig.subplots(1, 2 if accuracy else 1, squeeze=False)[0]
     for column, label in (("train_loss", "train"), ("val_loss", "validation")):
-        ax.plot(history["epoch"], history[column], marker="o", markersize=3, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _log_scale_if_positive(ax, np.concatenate([history["train_loss"], history["val_loss"]]))
-    ax.set_title(title or "loss per epoch")
-    ax.legend()
-    ax.grid(alpha=0.3)
+        axes[0].plot(history[x], history[column], marker="o", markersize=3, label=label)
+    axes[0].set_ylabel("cross-entropy loss" if accuracy else "MSE loss")
+    _log_scale_if_positive(axes[0], np.concatenate([history["train_loss"], history["val_loss"]]))
+    if accuracy:
+        for column, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
+            axes[1].plot(history[x], history[column], marker="o", markersize=3, label=label)
+        axes[1].set_ylabel("accuracy (scored positions)")
+        axes[1].set_ylim(-0.02, 1.02)
+    for ax in axes:
+        ax.set_xlabel(x)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"loss per {x}")
     return _save(fig, path)
 
 
@@ -169,7 +178,7 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
         else:
             written.append(plot_encoding(initial, final, path, title))
     history = rf.read_history_arrays(run_dir)
-    if len(history["epoch"]):
+    if len(history[rf.history_x(history)]):
         written.append(plot_loss(history, run_dir / "loss.png", title))
     return written
 

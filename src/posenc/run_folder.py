@@ -3,10 +3,13 @@ and reader.
 
 - `run.yaml`, when the job starts: `overrides` (as given), `choices` (the option of each
   group) and `config` (the composed config).
-- `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`.
+- `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`; for a
+  sampled token task a row per evaluation round:
+  `step,train_loss,train_accuracy,val_loss,val_accuracy,seconds`.
 - `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
   `encoding.table()` returns, float32.
-- `length_eval.csv` (with eval.lengths): `length,loss,status,reason`, one row per length.
+- `length_eval.csv` (with eval.lengths, or eval.max_length for a token task):
+  `length,loss,accuracy,status,reason`, one row per length (accuracy empty for regression).
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
 - `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
 
@@ -37,16 +40,24 @@ if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
     import pandas as pd
     import torch
 
-    from posenc.training import EpochRecord
 
 RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
 LENGTH_EVAL = "length_eval.csv"
-LENGTH_EVAL_COLUMNS = ("length", "loss", "status", "reason")
+LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason")
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # run and sweep folders: outputs/runs/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
 FIGURES = ("encoding.png", "loss.png")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
+STEP_HISTORY_COLUMNS = (
+    "step",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "seconds",
+)
+HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS)
 GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -135,13 +146,14 @@ def write_record(run_dir: Path, overrides: Iterable[str], choices: dict, config:
 
 
 class HistoryWriter:
-    """Appends one row per epoch, unbuffered, so a crash or Ctrl-C keeps what was trained; a
-    row that cannot be written whole (a full disk) is cut back, never left torn."""
+    """Appends one row per epoch (or evaluation round), unbuffered, so a crash or Ctrl-C
+    keeps what was trained; a row that cannot be written whole (a full disk) is cut back,
+    never left torn. `columns`: one of HISTORY_LAYOUTS, the record's fields in order."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, columns: tuple[str, ...] = HISTORY_COLUMNS):
+        self.path, self.columns = path, columns
         self._file = open(path, "wb", buffering=0)
-        self._write(",".join(HISTORY_COLUMNS) + "\n")
+        self._write(",".join(columns) + "\n")
 
     def _write(self, text: str) -> None:
         start = self._file.tell()
@@ -154,9 +166,10 @@ class HistoryWriter:
             self._file.truncate(start)
             raise
 
-    def write(self, r: EpochRecord) -> None:
+    def write(self, record: Any) -> None:
         # repr() round-trips floats exactly: same run, same bytes.
-        self._write(f"{r.epoch},{r.train_loss!r},{r.val_loss!r},{r.seconds:.6f}\n")
+        values = [getattr(record, c) for c in self.columns[:-1]]
+        self._write(",".join(map(repr, values)) + f",{record.seconds:.6f}\n")
 
     def close(self) -> None:
         self._file.close()
@@ -168,7 +181,10 @@ def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     with open(run_dir / LENGTH_EVAL, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=LENGTH_EVAL_COLUMNS)
         writer.writeheader()
-        writer.writerows({**r, "loss": "" if r["loss"] is None else repr(r["loss"])} for r in rows)
+        blank = lambda v: "" if v is None else repr(v)  # noqa: E731
+        writer.writerows(
+            {**r, "loss": blank(r["loss"]), "accuracy": blank(r.get("accuracy"))} for r in rows
+        )
 
 
 def save_table(path: Path, table: torch.Tensor | None) -> None:
@@ -266,7 +282,7 @@ def read_history(run_dir: Path) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as e:
         raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
-    if list(frame.columns) != list(HISTORY_COLUMNS):
+    if tuple(frame.columns) not in HISTORY_LAYOUTS:
         raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
     return frame
 
@@ -277,11 +293,18 @@ def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:
 
     path = Path(run_dir) / HISTORY
     rows: list[list[str]] = []
+    names = HISTORY_COLUMNS
     if path.is_file():
         with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))[1:]
-    columns = np.array(rows, dtype=float).reshape(-1, len(HISTORY_COLUMNS)).T
-    return dict(zip(HISTORY_COLUMNS, columns, strict=True))
+            rows = list(csv.reader(f))
+        names, rows = (tuple(rows[0]), rows[1:]) if rows else (names, rows)
+    columns = np.array(rows, dtype=float).reshape(-1, len(names)).T
+    return dict(zip(names, columns, strict=True))
+
+
+def history_x(columns: Iterable[str]) -> str:
+    """The history's x axis: `epoch`, or `step` for a sampled task."""
+    return "step" if "step" in columns else "epoch"
 
 
 def read_table(run_dir: Path, name: str) -> np.ndarray | None:

@@ -53,7 +53,9 @@ class EarlyStopping:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 10
+    epochs: int = 10  # passes over a fixed-split dataset
+    steps: Optional[int] = None  # batches of a sampled token task; null: 10000  # noqa: UP045
+    eval_every: int = 100  # a token task's validation round: every this many steps
     batch_size: int = 32
     shuffle: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -74,6 +76,8 @@ class TrainerConfig:
 class EvalConfig:
     lengths: list[int] = field(default_factory=list)  # test at these lengths after training
     batch_size: int = 256  # sequences per forward pass when evaluating at other lengths
+    max_length: Optional[int] = None  # token tasks: score every length past max_len to this  # noqa: UP045
+    per_length: int = 512  # token tasks: sequences scored at each evaluation length
 
 
 @dataclass

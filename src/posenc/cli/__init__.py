@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from posenc.metrics import HEADLINE, SUMMARY
+from posenc.metrics import HEADLINE, SUMMARY, TASK_HEADLINE
 
 EXIT_NO_RUNS = 1
 
@@ -34,8 +34,9 @@ def add_grouping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help="group by these keys (comma-separated) instead of the varying ones")
     p.add_argument(
         "--metric",
-        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or test_loss@L (default: "
-        f"{HEADLINE}; for plot, the metric the folder's summary was last made with)",
+        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, test_loss@L or accuracy@L "
+        f"(default: {TASK_HEADLINE} for token tasks, else {HEADLINE}; for plot, the metric "
+        "the folder's summary was last made with)",
     )
 
 

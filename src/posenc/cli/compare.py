@@ -12,13 +12,14 @@ from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_
 def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) -> int:
     """compare and plot: one parser, the tables computed once."""
     from posenc.comparison import (
-        compare,
         format_summary,
+        load_results,
         output_folder,
         save_tables,
         saved_choices,
+        summarize,
     )
-    from posenc.metrics import HEADLINE
+    from posenc.metrics import headline
 
     p = paths_parser(prog, doc)
     add_grouping(p)
@@ -28,9 +29,10 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     try:
         out = output_folder(args.paths)
         last = {} if write_tables else saved_choices(out)  # plot follows the last compare
-        metric = args.metric or last.get("metric") or HEADLINE
         by = parse_by(args.by) if args.by else last.get("by")
-        results, summary = compare(args.paths, by, metric)
+        results = load_results(args.paths)
+        metric = args.metric or last.get("metric") or headline(results.columns)
+        summary = summarize(results, by, metric)
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
     if results.empty:

@@ -30,7 +30,7 @@ class SweepEnd(Callback):
     posenc's sweepers call `on_multirun_interrupted` on Ctrl-C or SIGTERM.
     """
 
-    def __init__(self, plots: bool = True, metric: str = "final_val_loss"):
+    def __init__(self, plots: bool = True, metric: str | None = None):
         self.plots = plots
         self.metric = metric
         self.sweep: Sweep | None = None
@@ -70,16 +70,18 @@ class SweepEnd(Callback):
         jobs, refused = sweep.jobs()
         try:
             from posenc.comparison import format_summary, load_results, save_tables, summarize
+            from posenc.metrics import headline
 
             results = load_results([sweep.path])
             if not results.empty:
-                summary = summarize(results, metric=self.metric)
-                print(format_summary(sweep.path, results, summary, self.metric))
-                save_tables(sweep.path, results, summary, self.metric)
+                metric = self.metric or headline(results.columns)  # score for token tasks
+                summary = summarize(results, metric=metric)
+                print(format_summary(sweep.path, results, summary, metric))
+                save_tables(sweep.path, results, summary, metric)
                 if self.plots:
                     from posenc.plots import plot_sweep
 
-                    plot_sweep(sweep.path, results, summary, self.metric)
+                    plot_sweep(sweep.path, results, summary, metric)
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
                 from posenc.tracking import export_quietly
 

@@ -9,7 +9,8 @@ posenc.schemas); the keys every dataset shares (`Sizes`: seq_len, n_samples, val
 test_fraction) are its `**sizes`, declared once with `@takes_sizes`.
 
 Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe vectors), and the
-length tasks `reverse`, `lag`, `window`.
+length tasks `reverse`, `lag`, `window`. The token tasks scored by accuracy are samplers of
+their own contract, in posenc.data.tasks.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ RECEIVES = ("generator",)  # supplied by the job at build time, never a config k
 
 @dataclass(frozen=True)
 class Spec:
+    """What a model is built for. Features in (vocab_size None) or token ids in; real targets
+    (n_classes None, MSE) or one of n_classes per target (cross-entropy)."""
+
     seq_len: int
     feature_dim: int
     per_step: bool  # True: one target per position; False: one per sequence
+    vocab_size: int | None = None  # token ids in [0, vocab_size)
+    n_classes: int | None = None
 
 
 @dataclass

@@ -27,11 +27,25 @@ class Attention:
     causal: bool
 
 
+class OneHot(nn.Module):
+    """Token ids -> one-hot float vectors: a token model's input without d_model."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        self.vocab_size = vocab_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(x, self.vocab_size).float()
+
+
 class Model(nn.Module):
-    """projection? -> input slot -> body -> head. Subclasses build their layers after
-    `super().__init__(spec, encoding, **common)` (input width `self.in_dim`), make their last
-    layer with `self.make_head(...)` and implement `body(x, positions)`. An attention body
-    passes `attention=Attention(n_heads, causal)`: the model then has all three slots."""
+    """projection or token embedding? -> input slot -> body -> head. Subclasses build their
+    layers after `super().__init__(spec, encoding, **common)` (input width `self.in_dim`),
+    make their last layer with `self.make_head(...)` (one output per target, or one logit per
+    class) and implement `body(x, positions)`. An attention body passes
+    `attention=Attention(n_heads, causal)`: the model then has all three slots.
+
+    Token inputs (spec.vocab_size) are embedded to d_model, or one-hot without d_model."""
 
     def __init__(
         self,
@@ -49,12 +63,23 @@ class Model(nn.Module):
         check_finite("model.head_init", head_init)
         self.spec, self.attention = spec, attention
         self.slots = frozenset(SLOTS if attention else (INPUT,))
-        self.project = None if d_model is None else nn.Linear(spec.feature_dim, d_model)
+        self.project = self._make_projection(spec, d_model)
         self.width = spec.feature_dim if d_model is None else d_model
+        self.out_features = spec.n_classes or 1
         self.encoding = self._build_encoding(encoding)
         is_input = isinstance(self.encoding, InputEncoding)
         self.in_dim = self.encoding.out_dim if is_input else self.width
         self._head_options = (head_bias, head_init, freeze_head)
+
+    @staticmethod
+    def _make_projection(spec: Spec, d_model: int | None) -> nn.Module | None:
+        if spec.vocab_size is not None:
+            return (
+                OneHot(spec.vocab_size)
+                if d_model is None
+                else nn.Embedding(spec.vocab_size, d_model)
+            )
+        return None if d_model is None else nn.Linear(spec.feature_dim, d_model)
 
     def head_width(self, width: int) -> int:
         """One attention head's width: `width` split over the heads, which must divide it."""
@@ -94,10 +119,11 @@ class Model(nn.Module):
             raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
         return encoding
 
-    def make_head(self, in_features: int, out_features: int = 1) -> nn.Linear:
-        """The last layer, with the model's head_bias / head_init / freeze_head applied."""
+    def make_head(self, in_features: int, out_features: int | None = None) -> nn.Linear:
+        """The last layer, with the model's head_bias / head_init / freeze_head applied; by
+        default one output per target (a logit per class for class targets)."""
         bias, init, freeze = self._head_options
-        head = nn.Linear(in_features, out_features, bias=bias)
+        head = nn.Linear(in_features, out_features or self.out_features, bias=bias)
         if init is not None:
             with torch.no_grad():
                 head.weight.fill_(init)

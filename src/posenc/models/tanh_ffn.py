@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posenc.errors import check_at_least, check_choice
+from posenc.errors import ConfigError, check_at_least, check_choice
 from posenc.models.base import Model
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -24,6 +24,13 @@ class TanhFFN(Model):
         output_tanh: bool = True,
         **common,
     ):
+        if spec.n_classes is not None:
+            raise ConfigError(
+                "model",
+                "tanh_ffn reads a fixed width of seq_len positions and outputs real values; "
+                "a token task has other lengths and class targets: use model=transformer, "
+                "lstm or linear",
+            )
         super().__init__(spec, encoding, **common)
         check_choice("model.activation", activation, ACTIVATIONS)
         check_at_least("model.hidden_dim", hidden_dim, 1)

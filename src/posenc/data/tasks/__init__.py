@@ -1,0 +1,130 @@
+"""Token tasks: the Chomsky-hierarchy suite (Delétang et al. 2023), as samplers.
+
+Contract: a task is a `Task` subclass, named by `_target_` in conf/dataset/<task>.yaml, one
+module per task. It declares `vocab_size` (input symbols), `n_classes` (output classes) and
+`output_length(n)`, and implements `inputs(generator, batch, n)` -> token ids [batch, n]
+(every random number drawn from `generator`) and `targets(x)` -> the classes the definition
+gives [batch, output_length(n)], int64; `accuracy_mask(targets)` says which target positions
+are scored (all, unless the task pads after an end token). The shared keys (`min_len`,
+`max_len`, `val_per_length`) are `Task`'s.
+
+Layout (the reference's `make_model_with_empty_targets`): the model reads the n input tokens
+followed by output_length(n) blank tokens (id `vocab_size`) and predicts a class at each
+blank; nothing is decoded autoregressively. "Length" is the task's input length n; the
+model sees n + output_length(n) tokens (`model_length`).
+
+Members: regular `parity_check`, `even_pairs`, `cycle_navigation`, `modular_arithmetic`;
+context-free `reverse_string`, `stack_manipulation`; context-sensitive `duplicate_string`,
+`missing_duplicate_string`, `odds_first`, `bucket_sort`, `binary_addition`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from posenc.data import Spec
+from posenc.errors import ConfigError, check_at_least
+
+
+@dataclass
+class TokenBatch:
+    """What the model reads and what it is scored on, for one input length n."""
+
+    x: torch.Tensor  # [batch, n + T] int64: the inputs, then T blanks
+    y: torch.Tensor  # [batch, T] int64: the class at each blank
+    mask: torch.Tensor  # [batch, T] bool: the positions accuracy counts
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device) -> TokenBatch:
+        return TokenBatch(self.x.to(device), self.y.to(device), self.mask.to(device))
+
+
+class Task:
+    """A sampled token task trained on input lengths uniform in [min_len, max_len] (the
+    paper's curriculum), validated on `val_per_length` fixed sequences at each of them."""
+
+    vocab_size: int
+    n_classes: int
+
+    def __init__(
+        self,
+        generator: torch.Generator,
+        min_len: int = 1,
+        max_len: int = 20,
+        val_per_length: int = 32,
+    ):
+        check_at_least("dataset.min_len", min_len, 1)
+        check_at_least("dataset.max_len", max_len, 1)
+        check_at_least("dataset.val_per_length", val_per_length, 1)
+        if max_len < min_len:
+            raise ConfigError("dataset.max_len", f"{max_len} is below dataset.min_len {min_len}")
+        self.generator = generator  # the training stream: lengths and batches
+        self.min_len, self.max_len, self.val_per_length = min_len, max_len, val_per_length
+
+    # --- what each task defines -------------------------------------------------------
+    def output_length(self, n: int) -> int:
+        return 1
+
+    def inputs(self, generator: torch.Generator, batch: int, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def targets(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def accuracy_mask(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(y, dtype=torch.bool)
+
+    # --- shared -------------------------------------------------------------------------
+    def input_length(self, n: int) -> int:
+        """The input length a batch asked for at n really has (modular_arithmetic: odd)."""
+        return n
+
+    def model_length(self, n: int) -> int:
+        """Tokens the model reads for input length n: the inputs, then the blanks."""
+        m = self.input_length(n)
+        return m + self.output_length(m)
+
+    @property
+    def spec(self) -> Spec:
+        """What the model is built for: tokens of `vocab_size` + 1 ids (the blank last), one
+        class per position, the longest training sequence as `seq_len`."""
+        longest = max(self.model_length(n) for n in range(self.min_len, self.max_len + 1))
+        return Spec(
+            seq_len=longest,
+            feature_dim=self.vocab_size + 1,
+            per_step=True,
+            vocab_size=self.vocab_size + 1,
+            n_classes=self.n_classes,
+        )
+
+    def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
+        """`batch` sequences of input length n, laid out for the model."""
+        x = self.inputs(generator, batch, n)
+        y = self.targets(x)
+        blanks = torch.full((batch, y.shape[1]), self.vocab_size, dtype=torch.long)
+        return TokenBatch(torch.cat([x.long(), blanks], dim=1), y.long(), self.accuracy_mask(y))
+
+    def next_length(self) -> int:
+        """The next training batch's input length, uniform in [min_len, max_len]."""
+        span = self.max_len - self.min_len + 1
+        return self.min_len + int(torch.randint(span, (1,), generator=self.generator))
+
+    def fixed(self, generator: torch.Generator, lengths, per_length: int) -> list[TokenBatch]:
+        """One seeded batch of `per_length` sequences at each length (validation, test)."""
+        return [self.batch(generator, per_length, n) for n in lengths]
+
+    @property
+    def train_lengths(self) -> range:
+        return range(self.min_len, self.max_len + 1)
+
+
+def bits(generator: torch.Generator, batch: int, n: int, high: int = 2) -> torch.Tensor:
+    """Uniform symbols in [0, high), [batch, n] int64."""
+    return torch.randint(high, (batch, n), generator=generator)
+
+
+__all__ = ["Task", "TokenBatch", "bits"]

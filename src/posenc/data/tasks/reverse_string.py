@@ -1,0 +1,20 @@
+"""dataset=reverse_string (context-free): the binary string backwards."""
+
+from __future__ import annotations
+
+from posenc.data.tasks import Task, bits
+
+
+class ReverseString(Task):
+    """0111 -> 1110. Vocabulary {0, 1}; classes {0, 1}; n outputs."""
+
+    vocab_size, n_classes = 2, 2
+
+    def output_length(self, n):
+        return n
+
+    def inputs(self, generator, batch, n):
+        return bits(generator, batch, n)
+
+    def targets(self, x):
+        return x.flip(1)
