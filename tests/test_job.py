@@ -164,9 +164,9 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
         def __getattr__(self, name):
             return getattr(self.file, name)
 
-    def init(self, path):
+    def init(self, path, columns=run_folder.HISTORY_COLUMNS):
         self._file = FillingDisk(open(path, "wb", buffering=0))
-        self.path = path
+        self.path, self.columns = path, run_folder.HISTORY_COLUMNS
         self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
 
     monkeypatch.setattr(run_folder.HistoryWriter, "__init__", init)

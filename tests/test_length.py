@@ -77,7 +77,8 @@ TINY = [
 def test_length_eval_file_and_metrics(tmp_path):
     metrics = run_inprocess(tmp_path, [*TINY, "model=lstm", "encoding=sinusoidal"])
     table = pd.read_csv(tmp_path / "length_eval.csv")
-    assert list(table.columns) == ["length", "loss", "status", "reason"]
+    assert list(table.columns) == ["length", "loss", "accuracy", "status", "reason"]
+    assert table["accuracy"].isna().all()  # regression: no accuracy
     assert table["length"].tolist() == [6, 12, 24] and (table["status"] == "ok").all()
     for length, loss in zip(table["length"], table["loss"], strict=True):
         assert metrics[f"test_loss@{length}"] == loss > 0

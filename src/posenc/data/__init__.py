@@ -10,7 +10,9 @@ test_fraction) are its `**sizes`, declared once with `@takes_sizes`.
 
 Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe vectors), and the
 length tasks `reverse`, `lag`, `window`. The token tasks scored by accuracy are samplers of
-their own contract, in posenc.data.tasks.
+their own contract, in posenc.data.tasks: `parity_check`, `even_pairs`, `cycle_navigation`,
+`modular_arithmetic`, `reverse_string`, `stack_manipulation`, `duplicate_string`,
+`missing_duplicate_string`, `odds_first`, `bucket_sort`, `binary_addition`.
 """
 
 from __future__ import annotations

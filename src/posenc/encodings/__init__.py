@@ -6,9 +6,11 @@ model is built, with one line.
 
 - `input` (`InputEncoding`): built with `dim` (the sequence width) and `seq_len`; called as
   `enc(x, positions)` and returns x with the positions added or concatenated. Members: `none`,
-  `sinusoidal`, `learnable`, `linear`. Every model has this slot.
+  `sinusoidal` (and `sinusoidal_random`: randomized positions), `learnable`, `linear`. Every
+  model has this slot.
 - `rotary` (`RotaryEncoding`): built with `dim` (one head's width) and `seq_len`; called as
-  `enc(q, k, positions)` and returns q and k rotated. Member: `rope`. Attention models only.
+  `enc(q, k, positions)` and returns q and k rotated. Members: `rope` (and `rope_random`).
+  Attention models only.
 - `bias` (`AttentionBias`): built with `n_heads` and `seq_len`; called as
   `enc(q_positions, k_positions)` and returns a float bias [heads, Lq, Lk] added to the
   attention scores. Members: `alibi`, `relative` (T5), `fire`. Attention models only.
