@@ -11,6 +11,7 @@ import urllib.request
 import pandas as pd
 import pytest
 
+from posenc import run_folder as rf
 from posenc.errors import ConfigError
 
 from .conftest import read_metrics, run_cli, run_dirs
@@ -196,3 +197,21 @@ def test_export_copies_only_the_run_folders_own_files(tmp_path, tiny):
         for p in store.rglob("*")
         if p.is_file() and "not for the tracker" in p.read_text(errors="ignore")
     ]
+
+
+def test_a_token_task_exports_accuracy_per_step_and_its_score(tmp_path):
+    from .conftest import run_inprocess
+    from .test_token_jobs import TINY
+
+    run = tmp_path / "sweep" / "run"
+    metrics = run_inprocess(run, TINY)
+    uri = f"sqlite:///{tmp_path}/m.db"
+    export_mlflow([tmp_path / "sweep"], uri)
+    client = MlflowClient(tracking_uri=uri)
+    (exported,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert exported.data.metrics["score"] == pytest.approx(metrics["score"])
+    assert exported.data.metrics["accuracy_at_7"] == pytest.approx(metrics["accuracy@7"])
+    curve = client.get_metric_history(exported.info.run_id, "val_accuracy")
+    history = rf.read_history(run)
+    assert [m.step for m in curve] == history["step"].tolist()
+    assert [m.value for m in curve] == pytest.approx(history["val_accuracy"].tolist())

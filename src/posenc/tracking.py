@@ -3,7 +3,8 @@
 Run folders stay the single source of truth; MLflow is a view of them. Each run folder
 becomes one MLflow run (matched by the tag `posenc.run_dir`, so exporting again updates
 instead of duplicating): params from the composed config, `train_loss` / `val_loss` per epoch
-as step metrics, the final metrics, the status as a tag, and the folder's files as artifacts.
+(per step, with `train_accuracy` / `val_accuracy`, for a token task) as step metrics, the
+final metrics, the status as a tag, and the folder's files as artifacts.
 One process writes the store, after the jobs, so parallel jobs never write SQLite at once.
 """
 
@@ -182,12 +183,14 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
         history = rf.read_history(run_dir)
     except rf.RunFolderError:
         history = None
-    if history is not None:
+    if history is not None:  # per epoch, or per step for a token task (with accuracy)
+        x = rf.history_x(history.columns)
+        curves = [c for c in history.columns if c not in (x, "seconds")]
         for row in history.itertuples(index=False):
-            for column in ("train_loss", "val_loss"):
+            for column in curves:
                 value = float(getattr(row, column))
                 if math.isfinite(value):
-                    values.append(Metric(column, value, now, int(row.epoch)))
+                    values.append(Metric(column, value, now, int(getattr(row, x))))
     for key, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             values.append(Metric(metric_name(key), float(value), now, 0))
