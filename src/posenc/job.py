@@ -475,7 +475,8 @@ def start_record(
         "status": Status.FAILED.value,
         **{g: choices.get(g) for g in rf.GROUPS},
         "seed": cfg.seed,
-        "seq_len": cfg.dataset.get("seq_len"),
+        # the training length: a token task's longest input length
+        "seq_len": cfg.dataset.get("seq_len", cfg.dataset.get("max_len")),
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
