@@ -22,6 +22,7 @@ from posenc.status import Status
 RESULTS, SUMMARY = "results.csv", "summary.csv"
 MAX_PRINTED_LENGTHS = 8  # more per-length columns are left to summary.csv and the figures
 CHOICES = "summary.json"  # the metric and grouping summary.csv was made with
+STATS = ("_n", "_mean", "_std", "_sem", "_median", "_ci_low", "_ci_high")  # per metric
 SEED = "seed"
 
 
@@ -121,9 +122,23 @@ def varying_keys(results: pd.DataFrame) -> list[str]:
 
 
 def summarize(
-    results: pd.DataFrame, by: Sequence[str] | None = None, metric: str = known.HEADLINE
+    results: pd.DataFrame,
+    by: Sequence[str] | None = None,
+    metric: str = known.HEADLINE,
+    confidence: float = 0.95,
+    ci: str = "t",
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean and std of each metric over the completed runs of each group; best first."""
+    """Per group and metric, over the completed runs that have a value: `_n`, `_mean`,
+    `_std`, `_sem`, `_median` and the `confidence` interval of the mean (`_ci_low`,
+    `_ci_high`: Student-t, or a bootstrap seeded by `seed`; NaN below two values). Best
+    first by `metric`."""
+    from posenc.statistics import METHODS, interval
+
+    if ci not in METHODS:
+        raise KeyError(f"--ci: {ci!r} is not one of {', '.join(METHODS)}")
+    if not 0 < confidence < 1:
+        raise KeyError(f"--confidence: {confidence} must be between 0 and 1")
     if by is None:
         by = [k for k in varying_keys(results) if k != SEED]
     missing = [k for k in by if k not in results.columns]
@@ -147,23 +162,28 @@ def summarize(
     summary["n_completed"] = groups["_completed"].sum().astype(int)
     done = frame[frame["_completed"]].groupby(keys, dropna=False)
     for m in metrics:
+        summary[f"{m}_n"] = done[m].count()
         summary[f"{m}_mean"] = done[m].mean()
         summary[f"{m}_std"] = done[m].std()
+        summary[f"{m}_sem"] = done[m].sem()
+        summary[f"{m}_median"] = done[m].median()
+        bounds = done[m].agg(lambda v: interval(v.tolist(), confidence, ci, seed))
+        summary[f"{m}_ci_low"] = bounds.map(lambda b: b[0])
+        summary[f"{m}_ci_high"] = bounds.map(lambda b: b[1])
+        summary[f"{m}_n"] = summary[f"{m}_n"].fillna(0).astype(int)
     summary = summary.reset_index()
     if not by:
         summary = summary.drop(columns="_all")
     ascending = known.better(metric) == known.LOWER
-    return summary.sort_values(
+    summary = summary.sort_values(
         f"{metric}_mean", ascending=ascending, na_position="last", kind="stable"
     ).reset_index(drop=True)
+    summary.attrs.update(confidence=confidence, ci=ci)
+    return summary
 
 
 def group_keys(summary: pd.DataFrame) -> list[str]:
-    return [
-        c
-        for c in summary.columns
-        if c not in ("n", "n_completed") and not c.endswith(("_mean", "_std"))
-    ]
+    return [c for c in summary.columns if c not in ("n", "n_completed") and not c.endswith(STATS)]
 
 
 def compare(
@@ -231,7 +251,8 @@ def format_summary(
         main = (known.HEADLINE, "final_train_loss", "test_loss")
     shown = list(dict.fromkeys([metric, *main, *lengths]))
     for m in shown:
-        mean, std = summary[f"{m}_mean"], summary[f"{m}_std"]
+        mean = summary[f"{m}_mean"]
+        std = (summary[f"{m}_ci_high"] - summary[f"{m}_ci_low"]) / 2  # the half-width
         # a completed run without a value at a length could not run there (length_eval.csv)
         missing = "unsupported" if known.split_length(m) or m == known.TASK_HEADLINE else "-"
         view[m] = [
@@ -240,7 +261,13 @@ def format_summary(
             else (f"{a:.4g}" if pd.isna(b) else f"{a:.4g} ± {b:.2g}")
             for a, b, done in zip(mean, std, summary["n_completed"] > 0, strict=True)
         ]
-    header = f"{len(results)} runs in {out} (sorted by {metric}; mean ± std over completed runs)"
+    level = summary.attrs.get("confidence", 0.95)
+    method = summary.attrs.get("ci", "t")
+    header = (
+        f"{len(results)} runs in {out} (sorted by {metric}; mean ± half-width of its "
+        f"{level:.0%} {'Student-t' if method == 't' else 'bootstrap'} interval over completed "
+        "runs; no ± with one run)"
+    )
     if known.TASK_HEADLINE in names and not lengths:
         header += "\n(accuracy at each length: accuracy@L in summary.csv, accuracy_by_length.png)"
     return f"{header}\n{view.to_string(index=False)}"

@@ -38,6 +38,18 @@ def add_grouping(p: argparse.ArgumentParser) -> None:
         f"(default: {TASK_HEADLINE} for token tasks, else {HEADLINE}; for plot, the metric "
         "the folder's summary was last made with)",
     )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="level of the summary's intervals of the mean (default 0.95)",
+    )
+    p.add_argument(
+        "--ci",
+        choices=("t", "bootstrap"),
+        default="t",
+        help="interval: t (Student-t, the default) or bootstrap (seeded, 10000 resamples)",
+    )
 
 
 def parse_paths(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -32,7 +32,7 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         by = parse_by(args.by) if args.by else last.get("by")
         results = load_results(args.paths)
         metric = args.metric or last.get("metric") or headline(results.columns)
-        summary = summarize(results, by, metric)
+        summary = summarize(results, by, metric, args.confidence, args.ci)
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
     if results.empty:
