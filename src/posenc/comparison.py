@@ -161,16 +161,21 @@ def summarize(
     summary = groups.size().rename("n").to_frame()
     summary["n_completed"] = groups["_completed"].sum().astype(int)
     done = frame[frame["_completed"]].groupby(keys, dropna=False)
+    columns = {}
     for m in metrics:
-        summary[f"{m}_n"] = done[m].count()
-        summary[f"{m}_mean"] = done[m].mean()
-        summary[f"{m}_std"] = done[m].std()
-        summary[f"{m}_sem"] = done[m].sem()
-        summary[f"{m}_median"] = done[m].median()
-        bounds = done[m].agg(lambda v: interval(v.tolist(), confidence, ci, seed))
-        summary[f"{m}_ci_low"] = bounds.map(lambda b: b[0])
-        summary[f"{m}_ci_high"] = bounds.map(lambda b: b[1])
-        summary[f"{m}_n"] = summary[f"{m}_n"].fillna(0).astype(int)
+        bounds = done[m].agg(lambda v, m=m: interval(v.tolist(), confidence, ci, seed))
+        columns.update(
+            {
+                f"{m}_n": done[m].count().reindex(summary.index, fill_value=0).astype(int),
+                f"{m}_mean": done[m].mean(),
+                f"{m}_std": done[m].std(),
+                f"{m}_sem": done[m].sem(),
+                f"{m}_median": done[m].median(),
+                f"{m}_ci_low": bounds.map(lambda b: b[0]),
+                f"{m}_ci_high": bounds.map(lambda b: b[1]),
+            }
+        )
+    summary = pd.concat([summary, pd.DataFrame(columns, index=summary.index)], axis=1)
     summary = summary.reset_index()
     if not by:
         summary = summary.drop(columns="_all")

@@ -117,8 +117,15 @@ def plot_loss_curves(
 def plot_summary(
     sweep_dir: Path, summary: pd.DataFrame, keys: list[str], labels, metric: str = HEADLINE
 ) -> Path:
-    """summary.png: the metric per group with std error bars, best at the top."""
-    mean, std = summary[f"{metric}_mean"], summary[f"{metric}_std"].fillna(0.0)
+    """summary.png: the metric per group with the interval of its mean as error bars (none
+    with one run), best at the top."""
+    mean = summary[f"{metric}_mean"]
+    if f"{metric}_ci_low" in summary:
+        low, high = summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"]
+        std = np.vstack([(mean - low).fillna(0.0), (high - mean).fillna(0.0)])
+        spread = f"mean and {summary.attrs.get('confidence', 0.95):.0%} interval"
+    else:  # a summary made without intervals
+        std, spread = summary[f"{metric}_std"].fillna(0.0), "mean ± std"
     fig = Figure(figsize=(8, 1.8 + 0.3 * len(summary)), layout="constrained")
     ax = fig.subplots()
     positions = np.arange(len(summary))
@@ -134,7 +141,7 @@ def plot_summary(
         positions, [f"{lab} (n={n})" for lab, n in zip(labels, summary["n_completed"], strict=True)]
     )
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric} (mean ± std over completed runs; {better(metric)} is better)")
+    ax.set_xlabel(f"{metric} ({spread} over completed runs; {better(metric)} is better)")
     ax.set_ylabel(" / ".join(keys))
     ax.set_title(f"{metric}, best first\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
