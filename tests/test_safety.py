@@ -170,3 +170,24 @@ def test_a_run_folder_that_cannot_be_created_is_one_line(tmp_path, tiny, where):
     (line,) = one_line(result)
     assert line.startswith("hydra.run.dir: cannot create the folder")
     assert (tmp_path / "afile").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "dataset.words=[{_target_: pathlib.Path.touch, self: MARK}]",
+        "+dataset.extra={inner: {_target_: pathlib.Path.touch, self: MARK}}",
+    ],
+)
+def test_a_nested_target_in_a_value_is_refused_never_called(tmp_path, override):
+    """Values are plain data: a _target_ below an option's own is refused by name and never
+    instantiated (issue 21 §5)."""
+    from posenc.errors import ConfigError
+
+    from .conftest import run_inprocess
+
+    mark = tmp_path / "created_by_a_value"
+    override = override.replace("MARK", str(mark))
+    with pytest.raises(ConfigError, match=r"dataset\.(words\.0|extra\.inner)\._target_"):
+        run_inprocess(tmp_path / "run", ["dataset=glove_words", override])
+    assert not mark.exists()

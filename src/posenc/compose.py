@@ -38,9 +38,19 @@ def register_resolvers() -> None:
 def build(cfg: Any, key: str, **kwargs: Any) -> Any:
     """hydra.utils.instantiate of the config at `key`, with the error that really happened:
     a target that cannot be imported is a ConfigError naming `<key>._target_`; an error
-    raised by the target itself comes out as it was raised (a ConfigError stays one)."""
+    raised by the target itself comes out as it was raised (a ConfigError stays one).
+
+    Only the option's own `_target_` is called (not recursively): its values are data, and a
+    `_target_` nested in a value is refused, never instantiated."""
+    nested = nested_target(cfg)
+    if nested is not None:
+        raise ConfigError(
+            f"{key}.{nested}",
+            "holds a _target_: values are plain data, and posenc instantiates only the "
+            "option's own _target_",
+        )
     try:
-        return instantiate(cfg, **kwargs)
+        return instantiate(cfg, _recursive_=False, **kwargs)
     except InstantiationException as e:
         cause = e.__cause__
         if str(e).startswith("Error locating target"):
@@ -51,6 +61,30 @@ def build(cfg: Any, key: str, **kwargs: Any) -> Any:
         if cause is not None:
             raise cause from None
         raise ConfigError(f"{key}._target_", " ".join(str(e).split())) from None
+
+
+def nested_target(cfg: Any) -> str | None:
+    """The path of the first `_target_` below the top level of `cfg`, or None."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, dict):
+            items = [(str(k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            items = [(str(i), v) for i, v in enumerate(node)]
+        else:
+            return None
+        for name, value in items:
+            where = f"{path}.{name}" if path else name
+            if path and name == "_target_":
+                return where
+            if (found := walk(value, where)) is not None:
+                return found
+        return None
+
+    return walk(data, "")
 
 
 # Hydra plugins posenc knows, and the extra that installs each.
