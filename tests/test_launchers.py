@@ -254,3 +254,24 @@ def test_a_sweep_knows_its_jobs_by_its_manifest_not_by_clocks(tmp_path):
     assert sorted(results["encoding"]) == ["learnable", "learnable", "none", "sinusoidal"]
     manifest = [json.loads(line) for line in (sweep / "manifest.jsonl").read_text().splitlines()]
     assert [e["claim"] for e in manifest] == ["new", "new", "reuse", "reuse", "new", "new"]
+
+
+def test_zero_parallel_jobs_is_one_line_before_any_job(tmp_path):
+    out = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=0",
+            "trainer.epochs=1",
+            "seed=0,1",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert (
+        lines[-1].startswith("hydra.launcher.n_jobs: 0 runs no job")
+        and "Traceback" not in out.stderr
+    )
+    assert not list(tmp_path.rglob("run.yaml"))

@@ -20,6 +20,18 @@ from posenc.sweep_folder import Sweep
 log = logging.getLogger("posenc")
 
 
+def check_launcher(config: DictConfig) -> None:
+    """Launcher values that would fail inside the launcher, refused here in one line."""
+    from omegaconf import OmegaConf
+
+    n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs", default=None)
+    if n_jobs == 0:
+        raise ConfigError(
+            "hydra.launcher.n_jobs",
+            "0 runs no job: give the number of jobs at once (or -1: one per core)",
+        )
+
+
 class SweepEnd(Callback):
     """Compare the sweep folder's runs (results.csv, summary.csv, printed table), draw the
     sweep plots, then raise SweepIncomplete when a job of this sweep failed, was refused its
@@ -38,6 +50,7 @@ class SweepEnd(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
+            check_launcher(config)
             self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
         except ConfigError as e:
             raise SweepRefused(e) from None
