@@ -150,3 +150,11 @@ def test_scale_multiplies_the_added_vectors():
     x = torch.randn(2, 5, 4)
     enc = Sinusoidal(dim=4, seq_len=5, scale=0.25)
     torch.testing.assert_close(enc(x, ids(5)), x + 0.25 * sinusoidal_table(5, 4))
+
+
+@pytest.mark.parametrize("std", [-0.1, float("nan"), float("inf")])
+def test_relative_refuses_a_bad_std(std):
+    from posenc.encodings.relative import RelativeBias
+
+    with pytest.raises(ConfigError, match="encoding.std"):
+        RelativeBias(n_heads=2, seq_len=8, std=std)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from posenc.encodings.base import AttentionBias, Randomizable
-from posenc.errors import ConfigError
+from posenc.errors import ConfigError, check_at_least
 
 
 def t5_bucket(
@@ -57,6 +57,7 @@ class RelativeBias(Randomizable, AttentionBias):
         **common,
     ):
         super().__init__(n_heads=n_heads, seq_len=seq_len, **common)
+        check_at_least("encoding.std", std, 0)
         self.bidirectional = not causal
         smallest = 4 if self.bidirectional else 2
         if num_buckets < smallest:
