@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_parser, quiet_pipe
 
@@ -13,6 +14,7 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     """compare and plot: one parser, the tables computed once."""
     from posenc.comparison import (
         format_summary,
+        group_keys,
         load_results,
         output_folder,
         save_tables,
@@ -20,11 +22,20 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         summarize,
     )
     from posenc.metrics import headline
+    from posenc.paired import COMPARISON, compare_to_baseline, format_comparison, parse_baseline
 
     p = paths_parser(prog, doc)
     add_grouping(p)
     if write_tables:
         p.add_argument("--plots", action="store_true", help="also write the sweep plots")
+        p.add_argument(
+            "--baseline",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="compare every other group with this one, paired by seed (repeat for "
+            "several keys): comparison.csv",
+        )
     args = parse_paths(p, argv)
     try:
         out = output_folder(args.paths)
@@ -33,6 +44,12 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         results = load_results(args.paths)
         metric = args.metric or last.get("metric") or headline(results.columns)
         summary = summarize(results, by, metric, args.confidence, args.ci)
+        baseline = parse_baseline(args.baseline) if write_tables else {}
+        paired = (
+            compare_to_baseline(results, baseline, metric, group_keys(summary), args.confidence)
+            if baseline
+            else None
+        )
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
     if results.empty:
@@ -43,6 +60,10 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     if write_tables:
         print(format_summary(out, results, summary, metric))
         written += save_tables(out, results, summary, metric, by)
+        if paired is not None:
+            print(format_comparison(paired, baseline, metric))
+            written.append(Path(out) / COMPARISON)
+            paired.to_csv(written[-1], index=False)
     if not write_tables or args.plots:
         from posenc.plots import plot_sweep
 
