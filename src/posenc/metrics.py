@@ -33,6 +33,10 @@ _ALL = (
 )
 METRICS = {m.name: m for m in _ALL}
 SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
+# metrics on one bounded scale, [0, 1]: comparable across tasks (posenc.ranks aggregates them)
+BOUNDED = frozenset(
+    {"score", "test_accuracy", "final_val_accuracy", "final_train_accuracy", "best_val_accuracy"}
+)
 HEADLINE = "final_val_loss"  # what a sweep sorts by and a search optimises by default
 TASK_HEADLINE = "score"  # ... when its runs are token tasks scored past their lengths
 LENGTH_FAMILIES = {  # recorded per length as family@L

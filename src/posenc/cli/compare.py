@@ -23,6 +23,7 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     )
     from posenc.metrics import headline
     from posenc.paired import COMPARISON, compare_to_baseline, format_comparison, parse_baseline
+    from posenc.ranks import RANKS, format_ranks, rank_across
 
     p = paths_parser(prog, doc)
     add_grouping(p)
@@ -36,6 +37,11 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
             help="compare every other group with this one, paired by seed (repeat for "
             "several keys): comparison.csv",
         )
+        p.add_argument(
+            "--across",
+            metavar="KEY",
+            help="rank the groups within each value of KEY (e.g. dataset): ranks.csv",
+        )
     args = parse_paths(p, argv)
     try:
         out = output_folder(args.paths)
@@ -48,6 +54,13 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         paired = (
             compare_to_baseline(results, baseline, metric, group_keys(summary), args.confidence)
             if baseline
+            else None
+        )
+        across = (
+            rank_across(
+                results, args.across, metric, group_keys(summary), baseline, args.confidence
+            )
+            if write_tables and args.across
             else None
         )
     except (KeyError, NotADirectoryError) as e:
@@ -64,6 +77,10 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
             print(format_comparison(paired, baseline, metric))
             written.append(Path(out) / COMPARISON)
             paired.to_csv(written[-1], index=False)
+        if across is not None:
+            print(format_ranks(across, args.across, metric))
+            written.append(Path(out) / RANKS)
+            across.to_csv(written[-1], index=False)
     if not write_tables or args.plots:
         from posenc.plots import plot_sweep
 
