@@ -179,3 +179,29 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
     metrics = read_metrics(tmp_path)
     assert metrics["status"] == "failed" and "disk is full" in metrics["error"]
     assert not (tmp_path / "metrics.json.tmp").exists()
+
+
+def test_run_yaml_records_the_environment(tmp_path):
+    import sys
+
+    import torch
+
+    from posenc import run_folder as rf
+
+    run_inprocess(tmp_path, ["trainer.epochs=1", "dataset.n_samples=40"])
+    env = rf.read_record(tmp_path)["environment"]
+    assert env["torch"] == str(torch.__version__) and env["python"] == sys.version.split()[0]
+    assert env["posenc"] and env["device"] == "auto" and env["cpu_count"] >= 1
+    assert env["git_commit"] is None or len(env["git_commit"].split("+")[0]) == 40
+
+
+def test_a_crash_before_the_record_is_logged(tmp_path, monkeypatch, caplog):
+    import posenc.job
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot write the record")
+
+    monkeypatch.setattr(posenc.job, "start_record", broken)
+    with pytest.raises(RuntimeError):
+        run_inprocess(tmp_path, ["trainer.epochs=1"])
+    assert "job failed before it started" in caplog.text and "cannot write the record" in caplog.text

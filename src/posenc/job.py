@@ -24,6 +24,7 @@ from posenc.compose import build
 from posenc.data import Split, Splits
 from posenc.data.tasks import Task, TokenBatch
 from posenc.drawer import FigureDrawer
+from posenc.environment import describe
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
@@ -447,9 +448,13 @@ def run_job(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("run folder: %s", run_dir)
-    metrics = start_record(cfg, run_dir, choices, overrides)
-    draw = plots if plots is not None else cfg.get("plots") is not False
-    drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
+    try:
+        metrics = start_record(cfg, run_dir, choices, overrides)
+        draw = plots if plots is not None else cfg.get("plots") is not False
+        drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
+    except Exception:  # before metrics.json can say anything: the log says it
+        log.error("job failed before it started:\n%s", traceback.format_exc())
+        raise
     try:
         with JobRecord(run_dir, metrics) as record:
             job = build_job(cfg, parallel_jobs)
@@ -470,7 +475,9 @@ def start_record(
     """run.yaml written, and the metrics known before the build (status failed until the
     job says otherwise)."""
     choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
-    rf.write_record(run_dir, overrides, choices, OmegaConf.to_container(cfg, resolve=True))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    environment = describe(str(cfg.trainer.get("device")))
+    rf.write_record(run_dir, overrides, choices, config, environment)
     metrics: dict[str, Any] = {
         "status": Status.FAILED.value,
         **{g: choices.get(g) for g in rf.GROUPS},

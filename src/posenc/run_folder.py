@@ -2,7 +2,8 @@
 and reader.
 
 - `run.yaml`, when the job starts: `overrides` (as given), `choices` (the option of each
-  group) and `config` (the composed config).
+  group), `config` (the composed config) and `environment` (versions, git commit, machine:
+  posenc.environment).
 - `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`; for a
   sampled token task a row per evaluation round:
   `step,train_loss,train_accuracy,val_loss,val_accuracy,seconds`.
@@ -139,8 +140,16 @@ def timestamp() -> str:
     return datetime.now().strftime(TIME_FORMAT)
 
 
-def write_record(run_dir: Path, overrides: Iterable[str], choices: dict, config: dict) -> None:
+def write_record(
+    run_dir: Path,
+    overrides: Iterable[str],
+    choices: dict,
+    config: dict,
+    environment: dict | None = None,
+) -> None:
     record = {"overrides": list(overrides), "choices": dict(choices), "config": config}
+    if environment is not None:
+        record["environment"] = environment
     text = yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     (run_dir / RUN).write_text(text, encoding="utf-8")
 
