@@ -204,4 +204,5 @@ def test_a_crash_before_the_record_is_logged(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(posenc.job, "start_record", broken)
     with pytest.raises(RuntimeError):
         run_inprocess(tmp_path, ["trainer.epochs=1"])
-    assert "job failed before it started" in caplog.text and "cannot write the record" in caplog.text
+    assert "job failed before it started" in caplog.text
+    assert "cannot write the record" in caplog.text
