@@ -62,6 +62,25 @@ def plot_sweep(
     return written
 
 
+def _band(row: pd.Series, columns: list[str], mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of each mean (the summary's _ci_low/_ci_high; ± std in a summary without
+    them); the mean itself where there is no interval (one run)."""
+    if f"{columns[0]}_ci_low" in row:
+        low = row[[f"{c}_ci_low" for c in columns]].to_numpy(dtype=float)
+        high = row[[f"{c}_ci_high" for c in columns]].to_numpy(dtype=float)
+    else:
+        std = row[[f"{c}_std" for c in columns]].to_numpy(dtype=float)
+        low, high = mean - std, mean + std
+    return np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
+def _band_name(summary: pd.DataFrame) -> str:
+    level = summary.attrs.get("confidence", 0.95)
+    if any(str(c).endswith("_ci_low") for c in summary.columns):
+        return f"band: {level:.0%} interval"
+    return "± std"
+
+
 def _family_columns(table: pd.DataFrame, family: str) -> list[str]:
     return [c for c in length_metrics(table.columns) if split_length(c)[0] == family]
 
@@ -159,14 +178,14 @@ def plot_lengths(
     ax = fig.subplots()
     for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
         mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
-        std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
+        low, high = _band(row, columns, mean)
         supported = lengths[~np.isnan(mean)]
         if not supported.size:
             label = f"{label} (unsupported at every length)"
         elif supported.max() < lengths.max():
             label = f"{label} (unsupported past {supported.max()})"
         (line,) = ax.plot(lengths, mean, _line_style(i), marker="o", markersize=3, label=label)
-        ax.fill_between(lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0)
+        ax.fill_between(lengths, low, high, color=line.get_color(), alpha=0.1, lw=0)
     train_lengths = []
     if "seq_len" in results:
         train_lengths = sorted(int(n) for n in pd.to_numeric(results["seq_len"]).dropna().unique())
@@ -187,7 +206,7 @@ def plot_lengths(
     ticks = sorted({*lengths.tolist(), *train_lengths})
     ax.set_xticks(ticks, [f"{n}\n(train)" if n in train_lengths else str(n) for n in ticks])
     ax.set_xlabel("evaluation length")
-    ax.set_ylabel("test MSE (mean ± std over seeds)")
+    ax.set_ylabel(f"test MSE (mean, {_band_name(summary)} over seeds)")
     _log_scale_if_positive(ax, summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float))
     ax.set_title(f"Length generalization\n{sweep_dir.name}")
     ax.grid(alpha=0.3)
@@ -219,12 +238,10 @@ def plot_accuracy_by_length(
         rows = summary if name is None else summary[summary[panel] == name]
         for i, (_, row) in enumerate(rows.iterrows()):
             mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
-            std = np.nan_to_num(row[[f"{c}_std" for c in columns]].to_numpy(dtype=float))
+            low, high = _band(row, columns, mean)
             label = _group_label(row, line_keys)
             (line,) = ax.plot(lengths, mean, _line_style(i), lw=1.2, label=label)
-            ax.fill_between(
-                lengths, mean - std, mean + std, color=line.get_color(), alpha=0.1, lw=0
-            )
+            ax.fill_between(lengths, low, high, color=line.get_color(), alpha=0.1, lw=0)
         members = results if name is None else results[results[panel].astype(str) == str(name)]
         train_range = _task_training_range(sweep_dir, members)
         if train_range is not None:
@@ -232,7 +249,7 @@ def plot_accuracy_by_length(
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(str(name) if name is not None else sweep_dir.name)
         ax.set_xlabel("input length")
-        ax.set_ylabel("accuracy (mean ± std over seeds)")
+        ax.set_ylabel(f"accuracy (mean, {_band_name(summary)})")
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -305,3 +322,27 @@ def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path
     fig.colorbar(image, ax=ax, label="score: mean accuracy past the training lengths")
     ax.set_title(f"Score (mean ± std over seeds; — unsupported)\n{sweep_dir.name}")
     return _save(fig, sweep_dir / "scores.png")
+
+
+def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metric: str) -> Path:
+    """comparison.png: a forest plot of each group's mean difference from the baseline with
+    its interval, the verdict beside it; the zero line is "no difference"."""
+    rows = table.reset_index(drop=True)
+    fig = Figure(figsize=(8.5, 1.6 + 0.42 * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    colours = {"better": "tab:green", "worse": "tab:red"}
+    for i, row in rows.iterrows():
+        colour = colours.get(row["verdict"], "tab:gray")
+        if pd.notna(row["diff_ci_low"]):
+            ax.hlines(i, row["diff_ci_low"], row["diff_ci_high"], color=colour, lw=2)
+        ax.plot(row["mean_diff"], i, "o", color=colour)
+    ax.axvline(0, color="black", lw=1)
+    labels = [
+        f"{_group_label(r, keys)}  ({r['verdict']}, n={r['n_pairs']})" for _, r in rows.iterrows()
+    ]
+    ax.set_yticks(np.arange(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric}: group − baseline (mean and interval; {better(metric)} is better)")
+    ax.set_title(f"Against the baseline\n{sweep_dir.name}")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, sweep_dir / "comparison.png")

@@ -77,6 +77,9 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
             print(format_comparison(paired, baseline, metric))
             written.append(Path(out) / COMPARISON)
             paired.to_csv(written[-1], index=False)
+            from posenc.plots import plot_comparison
+
+            written.append(plot_comparison(Path(out), paired, group_keys(summary), metric))
         if across is not None:
             print(format_ranks(across, args.across, metric))
             written.append(Path(out) / RANKS)
