@@ -116,6 +116,14 @@ def _typed(column: pd.Series) -> pd.Series:
     return column.infer_objects()
 
 
+def same_value(column: pd.Series, value: Any) -> pd.Series:
+    """Which rows of a key column hold `value`, compared as text, missing equal to missing
+    (a key that only some runs set is NA, or NaN after a groupby, for the others)."""
+    if pd.isna(value):
+        return column.isna()
+    return column.notna() & (column.astype(str) == str(value))
+
+
 def varying_keys(results: pd.DataFrame) -> list[str]:
     cols = list(results.columns)
     return cols[1 : cols.index("status")] if "status" in cols else []

@@ -48,8 +48,10 @@ def parse_baseline(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _same(column: pd.Series, value: str) -> pd.Series:
-    return column.astype(str) == str(value)
+def _same(column: pd.Series, value) -> pd.Series:
+    from posenc.comparison import same_value
+
+    return same_value(column, value)
 
 
 def compare_to_baseline(

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from posenc import run_folder as rf
-from posenc.comparison import group_keys
+from posenc.comparison import group_keys, same_value
 from posenc.metrics import HEADLINE, TASK_HEADLINE, better, length_metrics, split_length
 from posenc.run_figures import _log_scale_if_positive, _save
 
@@ -32,7 +32,7 @@ def _group_label(row: pd.Series, keys: list[str]) -> str:
 def _group_members(results: pd.DataFrame, row: pd.Series, keys: list[str]) -> pd.DataFrame:
     members = results
     for k in keys:
-        members = members[members[k].astype(str) == str(row[k])]
+        members = members[same_value(members[k], row[k])]
     return members
 
 

@@ -95,6 +95,9 @@ class SweepEnd(Callback):
                     from posenc.plots import plot_sweep
 
                     plot_sweep(sweep.path, results, summary, metric)
+                from posenc.reporting import write_report
+
+                write_report(sweep.path, results, summary, metric)
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
                 from posenc.tracking import export_quietly
 
