@@ -110,6 +110,7 @@ def test_a_baseline_no_run_has_is_refused():
         )
 
 
+@pytest.mark.slow
 def test_compare_writes_comparison_csv(tmp_path):
     import json
     import subprocess

@@ -17,6 +17,8 @@ from posenc.errors import ConfigError
 
 from .conftest import run_inprocess
 
+pytestmark = pytest.mark.slow  # a small sweep, compare, report and a browser: ~20 s
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test_artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
