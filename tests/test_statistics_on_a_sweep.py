@@ -68,14 +68,15 @@ def test_summary_intervals_agree_with_results(sweep):
     summary = pd.read_csv(sweep / "summary.csv")
     for _, row in summary.iterrows():
         x = results[(results.encoding == row.encoding) & (results.dataset == row.dataset)]
-        x = x["test_loss"].to_numpy(float)
-        n, mean = len(x), x.mean()
-        sem = x.std(ddof=1) / math.sqrt(n)
-        half = stats.t.ppf(0.975, n - 1) * sem
-        assert row["test_loss_mean"] == pytest.approx(mean, abs=1e-9)
-        assert row["test_loss_sem"] == pytest.approx(sem, abs=1e-9)
-        assert row["test_loss_ci_low"] == pytest.approx(mean - half, abs=1e-9)
-        assert row["test_loss_ci_high"] == pytest.approx(mean + half, abs=1e-9)
+        for metric in ("test_loss", "test_loss@16"):  # and the length sweep's metric
+            values = x[metric].to_numpy(float)
+            n, mean = len(values), values.mean()
+            sem = values.std(ddof=1) / math.sqrt(n)
+            half = stats.t.ppf(0.975, n - 1) * sem
+            assert row[f"{metric}_mean"] == pytest.approx(mean, abs=1e-9)
+            assert row[f"{metric}_sem"] == pytest.approx(sem, abs=1e-9)
+            assert row[f"{metric}_ci_low"] == pytest.approx(mean - half, abs=1e-9)
+            assert row[f"{metric}_ci_high"] == pytest.approx(mean + half, abs=1e-9)
 
 
 def test_comparison_agrees_with_results(sweep):
