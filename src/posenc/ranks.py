@@ -130,8 +130,12 @@ def _bounded(table, done, across, metric, keys, baseline, confidence, seed, resa
     table["iqm_ci_high"] = [b[1] for b in bounds]
     base_keys = {k: v for k, v in (baseline or {}).items() if k in keys}
     if base_keys:
-        base = _label(tuple(base_keys.get(k, "") for k in keys), keys)
-        if base in labels:
+        from posenc.comparison import same_value
+
+        hit = np.logical_and.reduce([same_value(table[k], v) for k, v in base_keys.items()])
+        matches = [lab for lab, h in zip(labels, hit, strict=True) if h]
+        base = matches[0] if len(matches) == 1 else None  # name it fully when several match
+        if base is not None:
             y = runs(base)
             table["p_improvement"] = [
                 _improvement(runs(g), y) if g != base else math.nan for g in labels
