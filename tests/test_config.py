@@ -26,10 +26,16 @@ def options(group):
     return sorted(p.stem for p in Path(config_dir(), group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize(
-    "dataset, encoding, model, optimizer",
-    list(itertools.product(DATASETS, ENCODINGS, MODELS, OPTIMIZERS)),
-)
+def combinations():
+    """Every combination; the fast loop runs one per encoding × model pair, datasets and
+    optimizers alternating (every option at least once), the full suite all 48."""
+    pairs = list(itertools.product(ENCODINGS, MODELS))
+    fast = {(DATASETS[i % 2], e, m, OPTIMIZERS[i // 2 % 2]) for i, (e, m) in enumerate(pairs)}
+    for combo in itertools.product(DATASETS, ENCODINGS, MODELS, OPTIMIZERS):
+        yield combo if combo in fast else pytest.param(*combo, marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("dataset, encoding, model, optimizer", list(combinations()))
 def test_every_combination_builds_and_runs_a_step(dataset, encoding, model, optimizer):
     cfg = compose_cfg(
         [f"dataset={dataset}", f"encoding={encoding}", f"model={model}", f"optimizer={optimizer}"]
