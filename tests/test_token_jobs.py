@@ -142,3 +142,35 @@ def test_task_tables_and_figures(tmp_path):
     written = {p.name for p in plot_sweep(tmp_path, results, summary, "score")}
     assert {"accuracy_by_length.png", "scores.png", "loss_curves.png"} <= written
     assert "length_generalization.png" not in written
+
+
+def test_a_rounds_train_loss_is_pooled_over_target_positions_like_validation():
+    """Batches of different lengths weigh by their targets, as the validation loss does."""
+    import copy
+
+    from posenc.data.tasks.reverse_string import ReverseString
+
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.logits = nn.Parameter(torch.tensor([0.3, -0.2]))
+
+        def forward(self, x):
+            return self.logits.expand(*x.shape, 2)
+
+    task = ReverseString(torch.Generator().manual_seed(0), min_len=1, max_len=9)
+    replay = copy.deepcopy(task)
+    model = Constant()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the loss stays put
+    val = task.fixed(torch.Generator().manual_seed(1), [3], 4)
+    history = sampled.fit_steps(model, task, optimizer, 6, 5, val, eval_every=6)
+    total, targets = 0.0, 0
+    for _ in range(6):
+        batch = replay.batch(replay.generator, 5, replay.next_length())
+        losses = nn.functional.cross_entropy(
+            model(batch.x)[:, -batch.y.shape[1] :].flatten(0, 1),
+            batch.y.flatten(),
+            reduction="sum",
+        )
+        total, targets = total + losses.item(), targets + batch.y.numel()
+    assert history.records[0].train_loss == pytest.approx(total / targets, rel=1e-6)

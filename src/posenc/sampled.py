@@ -24,7 +24,9 @@ from posenc.training import EarlyStop, History
 
 @dataclass
 class RoundRecord:
-    """One evaluation round: the last `trainer.eval_every` steps and the validation set."""
+    """One evaluation round: the last `trainer.eval_every` steps (their loss per target
+    position and accuracy per scored position, pooled like the validation set's) and the
+    validation set."""
 
     step: int
     train_loss: float
@@ -97,7 +99,7 @@ def fit_steps(
         step = 0
         while step < steps:
             start = time.perf_counter()
-            losses, correct, counted = [], [], []
+            losses, correct, counted, targets = [], [], [], []
             for _ in range(min(eval_every, steps - step)):
                 batch = task.batch(task.generator, batch_size, task.next_length())
                 if device is not None:
@@ -110,12 +112,13 @@ def fit_steps(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                losses.append(loss.detach())
+                losses.append(loss.detach() * batch.y.numel())  # summed over its targets
+                targets.append(batch.y.numel())
                 correct.append(right)
                 counted.append(scored)
             step += len(losses)
             history.steps = step
-            train_loss = torch.stack(losses).mean().item()
+            train_loss = torch.stack(losses).sum().item() / sum(targets)
             train_accuracy = torch.stack(correct).sum().item() / max(
                 torch.stack(counted).sum().item(), 1
             )
