@@ -215,3 +215,28 @@ def test_a_token_task_exports_accuracy_per_step_and_its_score(tmp_path):
     history = rf.read_history(run)
     assert [m.step for m in curve] == history["step"].tolist()
     assert [m.value for m in curve] == pytest.approx(history["val_accuracy"].tolist())
+
+
+def test_exported_runs_carry_the_runs_own_times_and_a_touch_changes_nothing(tmp_path, tiny):
+    """MLflow's start and end times are the run's (metrics.json, UTC), not the export's; a
+    file touched without a change (a resumed sweep) leaves the next export `unchanged`."""
+    import os
+    from datetime import datetime
+
+    from .conftest import run_inprocess
+
+    run = tmp_path / "sweep" / "run"
+    metrics = run_inprocess(run, tiny)
+    started = datetime.fromisoformat(metrics["started_at"])
+    ended = datetime.fromisoformat(metrics["ended_at"])
+    assert started.tzinfo is not None and started <= ended
+    uri = f"sqlite:///{tmp_path}/m.db"
+    export_mlflow([tmp_path / "sweep"], uri)
+    client = MlflowClient(tracking_uri=uri)
+    (exported,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert exported.info.start_time == int(started.timestamp() * 1000)
+    assert exported.info.end_time == int(ended.timestamp() * 1000)
+    for name in ("run.yaml", "metrics.json", "history.csv"):
+        os.utime(run / name)  # touched, not changed
+    again = export_mlflow([tmp_path / "sweep"], uri)
+    assert again == {"created": 0, "updated": 0, "unchanged": 1}

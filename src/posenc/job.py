@@ -69,6 +69,13 @@ class Job:
         return self.task.spec if self.task is not None else self.splits.spec
 
 
+def utc_now() -> str:
+    """The time now, UTC, ISO 8601 to the millisecond (metrics.json's started_at/ended_at)."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
 def seeds(seed: int) -> tuple[int, int, int]:
     """Independent streams for initialisation, data and batch order, all from one seed."""
     init, data, order = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
@@ -397,6 +404,7 @@ class JobRecord:
     def __exit__(self, kind, error, tb) -> None:
         if error is not None:
             self._failed(error)
+        self.metrics["ended_at"] = utc_now()
         try:
             rf.write_metrics(self.run_dir, self.metrics)
         except OSError as e:  # even the small metrics file does not fit
@@ -480,6 +488,7 @@ def start_record(
     rf.write_record(run_dir, overrides, choices, config, environment)
     metrics: dict[str, Any] = {
         "status": Status.FAILED.value,
+        "started_at": utc_now(),
         **{g: choices.get(g) for g in rf.GROUPS},
         "seed": cfg.seed,
         # the training length: a token task's longest input length

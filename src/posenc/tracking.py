@@ -66,14 +66,28 @@ def metric_name(key: str) -> str:
 
 
 def fingerprint(run_dir: Path) -> str:
-    """Changes whenever the run folder's contract files change."""
+    """Changes whenever the content of the run folder's contract files changes (never on a
+    mere touch: a resumed sweep that reuses a run leaves its export unchanged)."""
     h = hashlib.sha256()
     for name in (rf.RUN, rf.METRICS, rf.HISTORY, rf.LENGTH_EVAL):
         path = run_dir / name
         if path.is_file():
-            stat = path.stat()
-            h.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+            h.update(f"{name}:".encode())
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
     return h.hexdigest()[:16]
+
+
+def _millis(stamp: Any) -> int | None:
+    """metrics.json's UTC ISO time as MLflow's milliseconds since the epoch (None: absent,
+    and MLflow uses the export's time)."""
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(str(stamp)).timestamp() * 1000) if stamp else None
+    except ValueError:
+        return None
 
 
 def experiment_name(run_dir: Path) -> str:
@@ -171,7 +185,8 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     }
     if metrics.get("error"):
         tags["posenc.error"] = str(metrics["error"])[:5000]
-    run = client.create_run(experiment_id, tags=tags)
+    started, ended = (_millis(metrics.get(k)) for k in ("started_at", "ended_at"))
+    run = client.create_run(experiment_id, start_time=started, tags=tags)
     run_id = run.info.run_id
     params = {k: v for k, v in flatten(record["config"]).items() if not k.endswith("_target_")}
     params.update({g: record["choices"].get(g) for g in rf.GROUPS if g in record["choices"]})
@@ -199,4 +214,4 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
         client.log_batch(run_id, metrics=values[i : i + 100], params=param_list[i : i + 100])
     for path, folder in artifact_files(run_dir):
         client.log_artifact(run_id, str(path), folder)
-    client.set_terminated(run_id, MLFLOW_STATUS.get(status, "KILLED"))
+    client.set_terminated(run_id, MLFLOW_STATUS.get(status, "KILLED"), end_time=ended)
