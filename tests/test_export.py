@@ -236,6 +236,8 @@ def test_exported_runs_carry_the_runs_own_times_and_a_touch_changes_nothing(tmp_
     (exported,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert exported.info.start_time == int(started.timestamp() * 1000)
     assert exported.info.end_time == int(ended.timestamp() * 1000)
+    experiment = client.get_experiment(exported.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     for name in ("run.yaml", "metrics.json", "history.csv"):
         os.utime(run / name)  # touched, not changed
     again = export_mlflow([tmp_path / "sweep"], uri)

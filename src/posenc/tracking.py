@@ -27,6 +27,7 @@ log = logging.getLogger("posenc")
 
 DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # the one default; Config.tracking_uri reads it
 RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "posenc.status"
+KIND_TAG = "mlflow.experimentKind"  # values in MLflow 3.x's UI: custom_model_development, …
 MLFLOW_STATUS = {"completed": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 EXTRA = "posenc[mlflow]"
 
@@ -133,6 +134,8 @@ def export_mlflow(
             )
         else:
             experiment_id = found.experiment_id
+        # MLflow 3's UI opens an experiment by its kind: the training runs table, not GenAI
+        client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
         existing = {
             r.data.tags.get(RUN_TAG): r
             for r in client.search_runs([experiment_id], max_results=50_000)
