@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from posenc import metrics as known
+from posenc.comparison import same_value
 from posenc.status import Status
 
 COMPARISON = "comparison.csv"
@@ -48,12 +49,6 @@ def parse_baseline(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _same(column: pd.Series, value) -> pd.Series:
-    from posenc.comparison import same_value
-
-    return same_value(column, value)
-
-
 def compare_to_baseline(
     results: pd.DataFrame,
     baseline: Mapping[str, str],
@@ -74,7 +69,7 @@ def compare_to_baseline(
     done = results[results["status"] == Status.COMPLETED.value].copy()
     done[metric] = pd.to_numeric(done[metric], errors="coerce")
     done = done[done[metric].notna()]
-    is_base = np.logical_and.reduce([_same(done[k], v) for k, v in baseline.items()])
+    is_base = np.logical_and.reduce([same_value(done[k], v) for k, v in baseline.items()])
     base, others = done[is_base], done[~is_base]
     if base.empty:
         raise KeyError(f"--baseline: no completed run has {dict(baseline)}")
@@ -87,7 +82,7 @@ def compare_to_baseline(
         row: dict = dict(zip(by, values, strict=True))
         partners = base
         for k in context:
-            partners = partners[_same(partners[k], row[k])]
+            partners = partners[same_value(partners[k], row[k])]
         keys = [seed_key] if seed_key in group else []
         pairs = (
             group.merge(partners, on=keys, suffixes=("", "_base"))

@@ -8,7 +8,6 @@ round ends, so the loop adds next to nothing to the model's own cost.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from torch import nn
 from posenc.data.tasks import Task, TokenBatch
 from posenc.signals import interrupt_reason
 from posenc.status import Status
-from posenc.training import EarlyStop, History
+from posenc.training import EarlyStop, History, optimizer_step
 
 
 @dataclass
@@ -93,7 +92,7 @@ def fit_steps(
     non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by `early_stop` on the
     validation loss (completed, with `stopped_early`)."""
     history = History()
-    params = [p for p in model.parameters() if p.requires_grad]
+    step_on = optimizer_step(model, optimizer, scheduler, grad_clip)
     model.train()
     try:
         step = 0
@@ -105,13 +104,7 @@ def fit_steps(
                 if device is not None:
                     batch = batch.to(device)
                 loss, right, scored = scores(model, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(params, grad_clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
+                step_on(loss)
                 losses.append(loss.detach() * batch.y.numel())  # summed over its targets
                 targets.append(batch.y.numel())
                 correct.append(right)
@@ -131,19 +124,8 @@ def fit_steps(
                 val_accuracy,
                 time.perf_counter() - start,
             )
-            history.records.append(record)
-            if on_round is not None:
-                on_round(record)
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                history.status = Status.DIVERGED
-                history.reason = "a non-finite loss stopped training"
-                break
-            if early_stop is not None and early_stop.should_stop(val_loss) and step < steps:
-                history.stopped_early = (
-                    f"val_loss did not improve by more than {early_stop.min_delta} for "
-                    f"{early_stop.patience} rounds of {eval_every} steps "
-                    f"(best {early_stop.best:.6g})"
-                )
+            unit = f"rounds of {eval_every} steps"
+            if history.end_round(record, on_round, early_stop, unit, step < steps):
                 break
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,6 +37,32 @@ class History:
     interruption: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: re-raised once recorded
     steps: int = 0  # optimizer steps taken
     stopped_early: str | None = None  # why early stopping ended a completed run
+
+    def end_round(
+        self,
+        record: Any,
+        callback: Callable[[Any], None] | None,
+        early_stop: EarlyStop | None,
+        unit: str,
+        more: bool,
+    ) -> bool:
+        """Record an epoch (or a round of steps), tell `callback`, and say whether training
+        stops: a non-finite loss (diverged) or `early_stop` while `more` is left to train,
+        `unit` naming what its patience counts."""
+        self.records.append(record)
+        if callback is not None:
+            callback(record)
+        if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
+            self.status = Status.DIVERGED
+            self.reason = "a non-finite loss stopped training"
+            return True
+        if early_stop is not None and early_stop.should_stop(record.val_loss) and more:
+            self.stopped_early = (
+                f"val_loss did not improve by more than {early_stop.min_delta} for "
+                f"{early_stop.patience} {unit} (best {early_stop.best:.6g})"
+            )
+            return True
+        return False
 
     @property
     def best_val_loss(self) -> float | None:
@@ -84,6 +111,28 @@ class EarlyStop:
         return self.waited >= self.patience
 
 
+def optimizer_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    grad_clip: float | None = None,
+) -> Callable[[torch.Tensor], None]:
+    """One optimizer step on a loss: backward, the gradients' global norm clipped to
+    `grad_clip`, the step, then the scheduler's."""
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+    return step
+
+
 def _epoch(
     model: nn.Module,
     data: Split,
@@ -128,17 +177,7 @@ def fit(
     (completed, with `stopped_early` saying why)."""
     history = History()
     n = len(splits.train)
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def step(loss: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-
+    step = optimizer_step(model, optimizer, scheduler, grad_clip)
     model.train()
     try:
         for epoch in range(1, epochs + 1):
@@ -151,18 +190,7 @@ def fit(
             train_loss = _epoch_mean(losses, sizes)
             val_loss = evaluate(model, splits.val)
             record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start)
-            history.records.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                history.status = Status.DIVERGED
-                history.reason = "a non-finite loss stopped training"
-                break
-            if early_stop is not None and early_stop.should_stop(val_loss) and epoch < epochs:
-                history.stopped_early = (
-                    f"val_loss did not improve by more than {early_stop.min_delta} for "
-                    f"{early_stop.patience} epochs (best {early_stop.best:.6g})"
-                )
+            if history.end_round(record, on_epoch, early_stop, "epochs", epoch < epochs):
                 break
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
