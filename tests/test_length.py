@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from posenc import run_folder as rf
 from posenc.comparison import compare
 from posenc.data.lag import lag_dataset
 from posenc.data.reverse import reverse_dataset
@@ -77,7 +78,7 @@ TINY = [
 def test_length_eval_file_and_metrics(tmp_path):
     metrics = run_inprocess(tmp_path, [*TINY, "model=lstm", "encoding=sinusoidal"])
     table = pd.read_csv(tmp_path / "length_eval.csv")
-    assert list(table.columns) == ["length", "loss", "accuracy", "status", "reason"]
+    assert list(table.columns) == list(rf.LENGTH_EVAL_COLUMNS)
     assert table["accuracy"].isna().all()  # regression: no accuracy
     assert table["length"].tolist() == [6, 12, 24] and (table["status"] == "ok").all()
     for length, loss in zip(table["length"], table["loss"], strict=True):

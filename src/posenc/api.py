@@ -97,7 +97,14 @@ def run(
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)
     try:
-        run_job(cfg, output_dir, choices, plots=plots, overrides=list(overrides))
+        run_job(
+            cfg,
+            output_dir,
+            choices,
+            plots=plots,
+            overrides=list(overrides),
+            continuing=claim == rf.Claim.CONTINUE,
+        )
     finally:
         log.removeHandler(handler)
         handler.close()

@@ -3,6 +3,7 @@ Shared by the CLI and the notebook API."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import math
@@ -18,11 +19,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from posenc import checkpoint, sampled
 from posenc import run_folder as rf
-from posenc import sampled
 from posenc.compose import build
 from posenc.data import Split, Splits
 from posenc.data.tasks import Task, TokenBatch
+from posenc.data.text import bits_per_character, perplexity
 from posenc.drawer import FigureDrawer
 from posenc.environment import describe
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
@@ -63,6 +65,9 @@ class Job:
     task: Task | None = None  # a sampled token task, trained by steps
     val: list[TokenBatch] | None = None  # the task's fixed validation and test batches
     test: list[TokenBatch] | None = None
+    continuing: bool = False  # an interrupted run of this config: go on from its checkpoint
+    seconds_before: float = 0.0  # training seconds of the processes before this one
+    continued_from: int | None = None  # the step its checkpoint held
 
     @property
     def spec(self):
@@ -144,6 +149,10 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     model = build(cfg.model, "model", spec=data.spec, encoding=encoding)
     if not isinstance(model, Model):
         raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
+    if is_text(task) and (found := model.sees_future()) is not None:
+        key, why = found
+        raise ConfigError(key, f"{why} (dataset=text: the target is the next character)")
+    check_rope_scalings(cfg, model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
@@ -169,10 +178,8 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     )
     if task is not None:  # fixed batches of their own seeds: the same for every encoding
         fixed = torch.Generator().manual_seed(length_seed(data_seed, 0))
-        job.val = [b.to(device) for b in task.fixed(fixed, task.train_lengths, task.val_per_length)]
-        job.test = [
-            b.to(device) for b in task.fixed(fixed, task.train_lengths, task.val_per_length)
-        ]
+        job.val = [b.to(device) for b in task.validation(fixed)]
+        job.test = [b.to(device) for b in task.testing(fixed)]
     return job
 
 
@@ -183,11 +190,39 @@ def task_steps(trainer: TrainerConfig) -> int:
     return trainer.steps or DEFAULT_TASK_STEPS
 
 
+def is_text(task: Task | None) -> bool:
+    return getattr(task, "kind", None) == "text"
+
+
+def check_rope_scalings(cfg: DictConfig, model: Model) -> None:
+    """eval.rope_scalings: known scalings, asked for with eval.lengths to evaluate at; an
+    encoding other than RoPE has none to change (said once, in the log)."""
+    from posenc.encodings.rope import SCALINGS
+
+    scalings = list(cfg.eval.get("rope_scalings") or ())
+    for scaling in scalings:
+        check_choice("eval.rope_scalings", scaling, SCALINGS)
+    if scalings and not cfg.eval.lengths:
+        raise ConfigError(
+            "eval.rope_scalings", "evaluates at eval.lengths, which is empty; list the lengths"
+        )
+    if scalings and not hasattr(model.encoding, "rescaled"):
+        log.info(
+            "eval.rope_scalings: %s has no RoPE scaling; evaluated as trained only",
+            type(model.encoding).__name__,
+        )
+
+
 def check_data_kind(cfg: DictConfig, trainer: TrainerConfig, task: Task | None) -> None:
     """Keys that belong to the other kind of dataset are refused, not ignored."""
     name = cfg.dataset.get("_target_", "").rpartition(".")[2]
     max_length = cfg.eval.get("max_length")
     if task is None:
+        if trainer.checkpoint_every is not None:
+            raise ConfigError(
+                "trainer.checkpoint_every",
+                f"checkpoints step-trained runs (token tasks, text); {name} trains by epochs",
+            )
         if trainer.steps is not None:
             raise ConfigError(
                 "trainer.steps",
@@ -205,6 +240,19 @@ def check_data_kind(cfg: DictConfig, trainer: TrainerConfig, task: Task | None) 
                 f"trainer.{key}",
                 f"cuts a fixed split's epochs; {name} is sampled: set trainer.steps instead",
             )
+    every = trainer.checkpoint_every
+    check_at_least("trainer.checkpoint_every", every, 1)
+    if every is not None and every % trainer.eval_every:
+        raise ConfigError(
+            "trainer.checkpoint_every",
+            f"{every} must be a multiple of trainer.eval_every {trainer.eval_every}: a "
+            "checkpoint ends an evaluation round, so a continued run repeats no round",
+        )
+    if is_text(task) and max_length is not None:
+        raise ConfigError(
+            "eval.max_length",
+            "scores a token task's unseen lengths; for text list the lengths in eval.lengths",
+        )
     if max_length is not None and max_length <= task.max_len:
         raise ConfigError(
             "eval.max_length",
@@ -258,11 +306,34 @@ def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
 
 def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
     """sampled.fit_steps with history.csv written a row per round, a log line per round
-    (every trainer.log_every rounds), and a progress bar of the steps on a terminal."""
+    (every trainer.log_every rounds), a progress bar of the steps on a terminal, and
+    checkpoint.pt (every trainer.checkpoint_every steps and at the end); a continued run
+    starts from its checkpoint."""
     t, steps = job.trainer, task_steps(job.trainer)
-    writer = rf.HistoryWriter(run_dir / rf.HISTORY, rf.STEP_HISTORY_COLUMNS)
-    bar = progress(total=steps, unit="step", desc="training", disable=not bar_on)
+    stop = t.early_stopping
+    early_stop = EarlyStop(stop.patience, stop.min_delta) if stop.patience else None
+    path = run_dir / rf.CHECKPOINT
+    start, records = 0, []
+    if job.continuing and path.is_file():
+        state = checkpoint.restore(
+            checkpoint.load(path, job.device),
+            *(job.model, job.optimizer, job.scheduler, job.task.generator, early_stop),
+        )
+        start, job.seconds_before, job.continued_from = state.step, state.seconds, state.step
+        fields = [f.name for f in dataclasses.fields(sampled.RoundRecord)]
+        for row in rf.read_history_rows(run_dir):
+            if row["step"] <= start:
+                records.append(
+                    sampled.RoundRecord(**{**{k: row[k] for k in fields}, "step": int(row["step"])})
+                )
+        log.info("continuing from the checkpoint at step %d of %d", start, steps)
+    columns = rf.TEXT_HISTORY_COLUMNS if is_text(job.task) else rf.STEP_HISTORY_COLUMNS
+    writer = rf.HistoryWriter(
+        run_dir / rf.HISTORY, columns, after=start if job.continued_from is not None else None
+    )
+    bar = progress(total=steps, initial=start, unit="step", desc="training", disable=not bar_on)
     rounds = -(-steps // t.eval_every)
+    started = time.perf_counter()
 
     def on_round(r: sampled.RoundRecord) -> None:
         writer.write(r)
@@ -277,7 +348,14 @@ def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
                 r.seconds,
             )
 
-    stop = t.early_stopping
+    def save(step: int) -> None:
+        state = checkpoint.TrainingState(
+            step,
+            job.seconds_before + time.perf_counter() - started,
+            (early_stop.best, early_stop.waited) if early_stop else None,
+        )
+        checkpoint.save(path, job.model, job.optimizer, job.scheduler, job.task.generator, state)
+
     try:
         with bar_logging(bar):
             return sampled.fit_steps(
@@ -292,7 +370,11 @@ def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
                 device=job.device,
                 scheduler=job.scheduler,
                 grad_clip=t.grad_clip,
-                early_stop=EarlyStop(stop.patience, stop.min_delta) if stop.patience else None,
+                early_stop=early_stop,
+                start=start,
+                records=records,
+                checkpoint=save,
+                checkpoint_every=t.checkpoint_every,
             )
     finally:
         bar.close()
@@ -319,6 +401,10 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
         out["best_val_accuracy"] = max(accuracies) if accuracies else None
         test = sampled.evaluate(job.model, job.test) if completed else (None, None)
         out["test_loss"], out["test_accuracy"] = test
+        if is_text(job.task):
+            out["final_val_bpc"] = bits_per_character(out["final_val_loss"])
+            out["test_bpc"] = bits_per_character(out["test_loss"])
+            out["test_perplexity"] = perplexity(out["test_loss"])
     if not completed:
         out["error"] = history.reason
     if history.stopped_early:
@@ -331,52 +417,90 @@ def length_seed(seed: int, length: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(length,)).generate_state(1)[0])
 
 
-def evaluate_task_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
-    """A token task at every length past its training range up to eval.max_length, and at
-    eval.lengths: eval.per_length fresh seeded sequences each, loss and accuracy; a length
-    the model or encoding cannot run is `unsupported` with the reason."""
-    task, rows = job.task, []
-    for length in sampled.range_lengths(task, cfg.eval.max_length, cfg.eval.lengths):
-        row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
-        tokens = task.model_length(length)
-        reason = job.model.unsupported(tokens)
-        if reason is not None:
-            row.update(status="unsupported", reason=f"{tokens} tokens at length {length}: {reason}")
-        else:
-            generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
-            batch = task.batch(generator, cfg.eval.per_length, length).to(job.device)
-            loss, accuracy = sampled.evaluate(job.model, [batch], cfg.eval.batch_size)
-            row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
-            log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
-        rows.append(row)
-    return rows
+def task_length(job: Job, cfg: DictConfig, length: int) -> dict[str, Any]:
+    """A token task or text at one evaluation length: the task's test batch there (fresh
+    seeded sequences; for text the held-out text in windows of that length), loss and
+    accuracy (and bpc for text); `unsupported` with the reason where it cannot run."""
+    task = job.task
+    row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
+    tokens = task.model_length(length)
+    reason = job.model.unsupported(tokens) or task.too_long(length)
+    if reason is not None:
+        where = f"{tokens} tokens at length {length}" if tokens != length else f"length {length}"
+        return {**row, "status": "unsupported", "reason": f"{where}: {reason}"}
+    generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+    batch = task.evaluation(generator, length, cfg.eval.per_length).to(job.device)
+    loss, accuracy = sampled.evaluate(job.model, [batch], cfg.eval.batch_size)
+    row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
+    if is_text(task):
+        row["bpc"] = bits_per_character(loss)
+    log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
+    return row
+
+
+def split_length(job: Job, cfg: DictConfig, length: int) -> dict[str, Any]:
+    """A fixed-split dataset at one evaluation length: a fresh seeded dataset built there,
+    all of it the test set; `unsupported` where the model, encoding or dataset cannot run."""
+    row: dict[str, Any] = {"length": length, "loss": None, "status": "ok", "reason": ""}
+    reason = job.model.unsupported(length)
+    if reason is None:
+        generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+        try:
+            splits = build(cfg.dataset, "dataset", seq_len=length, generator=generator)
+        except ConfigError as e:
+            reason = f"the dataset cannot be built at this length: {e}"
+    if reason is not None:
+        return {**row, "status": "unsupported", "reason": reason}
+    parts = (splits.train, splits.val, splits.test)
+    test = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
+    test = Split(test.x.to(job.device), test.y.to(job.device))
+    row["loss"] = evaluate(job.model, test, batch_size=cfg.eval.batch_size)
+    log.info("length %d: test loss %.6f", length, row["loss"])
+    return row
 
 
 def evaluate_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
-    """The trained model on fresh test sets at each of eval.lengths: one row per length,
-    `unsupported` with the reason where the model, encoding or dataset cannot run there."""
-    if job.task is not None:
-        return evaluate_task_lengths(job, cfg)
-    rows = []
-    for length in cfg.eval.lengths:
-        row: dict[str, Any] = {"length": length, "loss": None, "status": "ok", "reason": ""}
-        reason = job.model.unsupported(length)
-        if reason is None:
-            generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+    """The trained model at each evaluation length: eval.lengths (and, for a token task,
+    every length past its training range up to eval.max_length), one row per length; then,
+    for RoPE, eval.lengths again under each of eval.rope_scalings, the factor being the
+    evaluation length over the training length (rows with `scaling`)."""
+    if job.task is None:
+        one, lengths = split_length, list(cfg.eval.lengths)
+    else:
+        one = task_length
+        lengths = sampled.range_lengths(job.task, cfg.eval.max_length, cfg.eval.lengths)
+    rows = [one(job, cfg, length) for length in lengths]
+    encoding = job.model.encoding
+    if not hasattr(encoding, "rescaled"):
+        return rows
+    for scaling in cfg.eval.get("rope_scalings") or ():
+        for length in cfg.eval.lengths:
+            tokens = job.task.model_length(length) if job.task is not None else length
             try:
-                splits = build(cfg.dataset, "dataset", seq_len=length, generator=generator)
+                with encoding.rescaled(scaling, tokens / job.spec.seq_len):
+                    row = one(job, cfg, length)
             except ConfigError as e:
-                reason = f"the dataset cannot be built at this length: {e}"
-        if reason is not None:
-            row.update(status="unsupported", reason=reason)
-        else:
-            parts = (splits.train, splits.val, splits.test)
-            test = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
-            test = Split(test.x.to(job.device), test.y.to(job.device))
-            row["loss"] = evaluate(job.model, test, batch_size=cfg.eval.batch_size)
-            log.info("length %d: test loss %.6f", length, row["loss"])
-        rows.append(row)
+                row = {"length": length, "loss": None, "status": "unsupported", "reason": str(e)}
+            rows.append({**row, "scaling": scaling})
     return rows
+
+
+def length_metrics(job: Job, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """metrics.json's family@L values of the length rows (family_scaling@L for a scaling)."""
+    families = {"test_loss": "loss"}
+    if is_text(job.task):
+        families.update(bpc="bpc", perplexity="loss")
+    elif job.task is not None:
+        families["accuracy"] = "accuracy"
+    out = {}
+    for row in rows:
+        suffix = f"_{row['scaling']}" if row.get("scaling") else ""
+        for family, column in families.items():
+            value = row.get(column)
+            if family == "perplexity":
+                value = perplexity(value)
+            out[f"{family}{suffix}@{row['length']}"] = value
+    return out
 
 
 class JobRecord:
@@ -442,6 +566,7 @@ def run_job(
     overrides: Sequence[str] = (),
     parallel_jobs: int = 1,
     epoch_bar: bool = True,
+    continuing: bool = False,
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder: build, train, record. Returns the
     metrics written.
@@ -451,13 +576,14 @@ def run_job(
     recorded `interrupted`. A diverged run is a result: it returns normally.
     `plots` None follows cfg.plots (null counts as on); `parallel_jobs`: how many jobs share
     this machine's cores (posenc.job.auto_threads); `epoch_bar`: a progress bar of the
-    epochs on a terminal.
+    epochs on a terminal; `continuing`: the folder holds an interrupted run of this config
+    (run_folder.Claim.CONTINUE), which goes on from its checkpoint.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("run folder: %s", run_dir)
     try:
-        metrics = start_record(cfg, run_dir, choices, overrides)
+        metrics = start_record(cfg, run_dir, choices, overrides, continuing)
         draw = plots if plots is not None else cfg.get("plots") is not False
         drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
     except Exception:  # before metrics.json can say anything: the log says it
@@ -466,6 +592,7 @@ def run_job(
     try:
         with JobRecord(run_dir, metrics) as record:
             job = build_job(cfg, parallel_jobs)
+            job.continuing = continuing
             history = train_and_evaluate(job, cfg, run_dir, record, epoch_bar)
             if history.interruption is not None:  # recorded: now it ends the command
                 raise history.interruption
@@ -478,17 +605,22 @@ def run_job(
 
 
 def start_record(
-    cfg: DictConfig, run_dir: Path, choices: Mapping[str, Any], overrides: Sequence[str]
+    cfg: DictConfig,
+    run_dir: Path,
+    choices: Mapping[str, Any],
+    overrides: Sequence[str],
+    continuing: bool = False,
 ) -> dict[str, Any]:
     """run.yaml written, and the metrics known before the build (status failed until the
-    job says otherwise)."""
+    job says otherwise); a continued run keeps the time it first started."""
+    started_at = rf.read_metrics(run_dir).get("started_at") if continuing else None
     choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
     config = OmegaConf.to_container(cfg, resolve=True)
     environment = describe(str(cfg.trainer.get("device")))
     rf.write_record(run_dir, overrides, choices, config, environment)
     metrics: dict[str, Any] = {
         "status": Status.FAILED.value,
-        "started_at": utc_now(),
+        "started_at": started_at or utc_now(),
         **{g: choices.get(g) for g in rf.GROUPS},
         "seed": cfg.seed,
         # the training length: a token task's longest input length
@@ -516,10 +648,14 @@ def train_and_evaluate(
     initial = model.encoding.table()
     initial = None if initial is None else initial.detach().clone()
     rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
+    if is_text(job.task):
+        rf.write_json(run_dir / rf.VOCABULARY, job.task.vocabulary())
     record.step = "train"
     started = time.perf_counter()
     history = train(job, run_dir, epoch_bar)
-    record.update(train_seconds=time.perf_counter() - started)
+    record.update(train_seconds=job.seconds_before + time.perf_counter() - started)
+    if job.continued_from is not None:
+        record.update(continued_from_step=job.continued_from)
     record.step = "encoding_tables"
     final = model.encoding.table()
     rf.save_table(run_dir / rf.ENCODING_FINAL, final)
@@ -530,11 +666,10 @@ def train_and_evaluate(
         record.step = "length_eval"
         rows = evaluate_lengths(job, cfg)
         rf.write_length_eval(run_dir, rows)
-        record.update(**{f"test_loss@{r['length']}": r["loss"] for r in rows})
-        if job.task is not None:
-            record.update(**{f"accuracy@{r['length']}": r["accuracy"] for r in rows})
+        record.update(**length_metrics(job, rows))
         if ranged:
-            value, reason = sampled.score(rows, job.task, cfg.eval.max_length)
+            as_trained = [r for r in rows if not r.get("scaling")]
+            value, reason = sampled.score(as_trained, job.task, cfg.eval.max_length)
             record.update(score=value)
             if reason:
                 record.update(score_unsupported=reason)

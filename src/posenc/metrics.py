@@ -30,6 +30,9 @@ _ALL = (
     Metric("final_val_accuracy", HIGHER, "validation accuracy after the last round", False),
     Metric("final_train_accuracy", HIGHER, "training accuracy of the last round", False),
     Metric("best_val_accuracy", HIGHER, "highest validation accuracy of any round", False),
+    Metric("test_bpc", LOWER, "bits per character on the held-out test text (text)", False),
+    Metric("final_val_bpc", LOWER, "validation bits per character after the last round", False),
+    Metric("test_perplexity", LOWER, "perplexity per character on the test text", False),
 )
 METRICS = {m.name: m for m in _ALL}
 SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
@@ -42,7 +45,18 @@ TASK_HEADLINE = "score"  # ... when its runs are token tasks scored past their l
 LENGTH_FAMILIES = {  # recorded per length as family@L
     "test_loss": METRICS["test_loss"],
     "accuracy": Metric("accuracy", HIGHER, "accuracy at one evaluation length", False),
+    "bpc": Metric("bpc", LOWER, "bits per character at one evaluation length (text)", False),
+    "perplexity": Metric("perplexity", LOWER, "perplexity at one evaluation length", False),
 }
+# eval.rope_scalings: the same trained RoPE run evaluated under another scaling, as
+# family_scaling@L (bpc_ntk@512)
+SCALINGS = ("none", "linear", "ntk", "yarn")
+for _family in tuple(LENGTH_FAMILIES):
+    for _scaling in SCALINGS:
+        _m = LENGTH_FAMILIES[_family]
+        LENGTH_FAMILIES[f"{_family}_{_scaling}"] = Metric(
+            f"{_family}_{_scaling}", _m.better, f"{_m.meaning}, RoPE scaling {_scaling}", False
+        )
 SEP = "@"
 
 
@@ -69,7 +83,8 @@ def better(name: str) -> str:
     if (parsed := split_length(name)) is not None:
         return LENGTH_FAMILIES[parsed[0]].better
     raise KeyError(
-        f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, test_loss@L or accuracy@L"
+        f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, or family@L for "
+        "test_loss, accuracy, bpc, perplexity (family_<scaling>@L under eval.rope_scalings)"
     )
 
 

@@ -10,7 +10,13 @@ and reader.
 - `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
   `encoding.table()` returns, float32.
 - `length_eval.csv` (with eval.lengths, or eval.max_length for a token task):
-  `length,loss,accuracy,status,reason`, one row per length (accuracy empty for regression).
+  `length,loss,accuracy,status,reason,bpc,scaling`, one row per length (accuracy empty for
+  regression, bpc for all but text); rows with a `scaling` evaluate a RoPE run again under
+  that scaling (eval.rope_scalings).
+- text (dataset=text): `vocabulary.json`, the symbols in id order and the text's source;
+  history.csv adds `train_bpc` and `val_bpc`.
+- `checkpoint.pt` (step-trained runs: token tasks, text): the last training state
+  (posenc.checkpoint), to continue an interrupted run and to sample from a trained one.
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
 - `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
 
@@ -44,7 +50,7 @@ if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
 
 RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
 LENGTH_EVAL = "length_eval.csv"
-LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason")
+LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason", "bpc", "scaling")
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # run and sweep folders: outputs/runs/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
@@ -58,7 +64,19 @@ STEP_HISTORY_COLUMNS = (
     "val_accuracy",
     "seconds",
 )
-HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS)
+TEXT_HISTORY_COLUMNS = (  # text: the losses in nats and in bits per character
+    "step",
+    "train_loss",
+    "train_bpc",
+    "train_accuracy",
+    "val_loss",
+    "val_bpc",
+    "val_accuracy",
+    "seconds",
+)
+HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS, TEXT_HISTORY_COLUMNS)
+VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
+CHECKPOINT = "checkpoint.pt"  # step-trained runs: posenc.checkpoint
 GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,6 +98,7 @@ class Claim(enum.Enum):
     NEW = "new"  # nothing there: write the run
     RERUN = "rerun"  # the same config, not completed (or resume=false): write it again
     REUSE = "reuse"  # the same config, completed: its result stands
+    CONTINUE = "continue"  # the same config, interrupted with a checkpoint: go on from it
     OVERWRITE = "overwrite"  # another run, replaced because overwrite=true
 
 
@@ -98,7 +117,8 @@ def holds_something(run_dir: Path) -> bool:
 def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = True) -> Claim:
     """The one rule for a folder that may hold a run, for single runs and resumed sweeps
     alike. Raises RunFolderTaken for a run of another config (unless overwrite); a claim
-    other than REUSE clears the files of the run that was there."""
+    other than REUSE or CONTINUE (an interrupted or incomplete run of this config that has
+    a checkpoint) clears the files of the run that was there."""
     run_dir = Path(run_dir)
     if not holds_something(run_dir):
         return Claim.NEW
@@ -110,6 +130,11 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
     if same and status == Status.COMPLETED and resume and not overwrite:
         log.info("%s already holds this completed run (same config): reused", run_dir)
         return Claim.REUSE
+    unfinished = (Status.INTERRUPTED, Status.INCOMPLETE)
+    if same and status in unfinished and resume and not overwrite:
+        if (run_dir / CHECKPOINT).is_file():
+            log.info("%s holds this run, %s: continued from its checkpoint", run_dir, status)
+            return Claim.CONTINUE
     if not (same or overwrite):
         raise RunFolderTaken(
             f"{run_dir} already holds a run of another config (status {status}); nothing was "
@@ -122,7 +147,8 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
 def clear(run_dir: Path) -> None:
     """Remove the files this contract writes (figures too), so an old run never mixes in;
     anything else in the folder (a user's notes) is left alone."""
-    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL)
+    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL, VOCABULARY)
+    names = (*names, CHECKPOINT)
     for name in (*names, *FIGURES):
         (Path(run_dir) / name).unlink(missing_ok=True)
     log_file = Path(run_dir) / LOG
@@ -159,10 +185,25 @@ class HistoryWriter:
     keeps what was trained; a row that cannot be written whole (a full disk) is cut back,
     never left torn. `columns`: one of HISTORY_LAYOUTS, the record's fields in order."""
 
-    def __init__(self, path: Path, columns: tuple[str, ...] = HISTORY_COLUMNS):
+    def __init__(
+        self, path: Path, columns: tuple[str, ...] = HISTORY_COLUMNS, after: int | None = None
+    ):
+        """`after`: continue a run's file, keeping its rows up to this step or epoch (those a
+        checkpoint holds) and dropping any later ones, which are trained again."""
         self.path, self.columns = path, columns
-        self._file = open(path, "wb", buffering=0)
-        self._write(",".join(columns) + "\n")
+        header = ",".join(columns) + "\n"
+        if after is None:
+            self._file = open(path, "wb", buffering=0)
+            self._write(header)
+            return
+        lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+        if not lines or lines[0] != header:
+            raise RunFolderError(f"{path}: not a history of columns {','.join(columns)}")
+        kept = [line for line in lines[1:] if int(line.split(",", 1)[0]) <= after]
+        partial = Path(path).with_name(f".{Path(path).name}.partial")
+        partial.write_text(header + "".join(kept), encoding="utf-8")
+        os.replace(partial, path)
+        self._file = open(path, "ab", buffering=0)
 
     def _write(self, text: str) -> None:
         start = self._file.tell()
@@ -192,7 +233,12 @@ def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         writer.writeheader()
         blank = lambda v: "" if v is None else repr(v)  # noqa: E731
         writer.writerows(
-            {**r, "loss": blank(r["loss"]), "accuracy": blank(r.get("accuracy"))} for r in rows
+            {
+                **r,
+                **{k: blank(r.get(k)) for k in ("loss", "accuracy", "bpc")},
+                "scaling": r.get("scaling") or "",
+            }
+            for r in rows
         )
 
 
@@ -294,6 +340,33 @@ def read_history(run_dir: Path) -> pd.DataFrame:
     if tuple(frame.columns) not in HISTORY_LAYOUTS:
         raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
     return frame
+
+
+def read_history_rows(run_dir: Path) -> list[dict[str, float]]:
+    """history.csv's rows as exact floats (a continued run rebuilds its rounds from them)."""
+    import csv
+
+    with open(Path(run_dir) / HISTORY, encoding="utf-8", newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_json(path: Path, value: Any) -> None:
+    """A small JSON file of the run folder (vocabulary.json), atomically."""
+    partial = Path(path).with_name(f".{Path(path).name}.partial")
+    partial.write_text(json.dumps(value, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_vocabulary(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / VOCABULARY
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(
+            f"{path}: no such file; only text runs (dataset=text) have one"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise RunFolderError(f"{path} is broken: {e}") from None
 
 
 def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ round ends, so the loop adds next to nothing to the model's own cost.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from posenc.data.tasks import Task, TokenBatch
 from posenc.signals import interrupt_reason
 from posenc.status import Status
 from posenc.training import EarlyStop, History, optimizer_step
+
+LN2 = math.log(2)
 
 
 @dataclass
@@ -33,6 +36,14 @@ class RoundRecord:
     val_loss: float
     val_accuracy: float
     seconds: float
+
+    @property
+    def train_bpc(self) -> float:  # text's history columns: nats -> bits per character
+        return self.train_loss / LN2
+
+    @property
+    def val_bpc(self) -> float:
+        return self.val_loss / LN2
 
 
 def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,17 +96,25 @@ def fit_steps(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     grad_clip: float | None = None,
     early_stop: EarlyStop | None = None,
+    start: int = 0,
+    records: Sequence[RoundRecord] = (),
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_every: int | None = None,
 ) -> History:
     """Train for `steps` batches, each at a length drawn by `task.next_length()` from the
     task's own generator; every `eval_every` steps (and after the last) a round: the mean
     train loss and accuracy of its steps, then the validation batches. Stops on a
     non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by `early_stop` on the
-    validation loss (completed, with `stopped_early`)."""
-    history = History()
+    validation loss (completed, with `stopped_early`).
+
+    A continued run passes the step it stood at (`start`, every state already restored) and
+    its rounds so far. `checkpoint(step)` is called after every round that ends at a
+    multiple of `checkpoint_every`, and once more when training completes."""
+    history = History(records=list(records), steps=start)
     step_on = optimizer_step(model, optimizer, scheduler, grad_clip)
     model.train()
     try:
-        step = 0
+        step = start
         while step < steps:
             start = time.perf_counter()
             losses, correct, counted, targets = [], [], [], []
@@ -127,6 +146,10 @@ def fit_steps(
             unit = f"rounds of {eval_every} steps"
             if history.end_round(record, on_round, early_stop, unit, step < steps):
                 break
+            if checkpoint and checkpoint_every and step < steps and step % checkpoint_every == 0:
+                checkpoint(step)
+        if checkpoint is not None and history.status == Status.COMPLETED:
+            checkpoint(step)  # the trained model, for `posenc.sample` and a continued run
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
         history.reason = interrupt_reason(e)

@@ -65,6 +65,9 @@ class TrainerConfig:
     limit_batches: Optional[int] = None  # at most this many batches per epoch  # noqa: UP045
     overfit_batches: Optional[int] = None  # the same first N batches every epoch  # noqa: UP045
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    # step-trained runs (token tasks, text): a checkpoint every N steps (a multiple of
+    # eval_every), to continue an interrupted run; null: only the trained model, at the end
+    checkpoint_every: Optional[int] = None  # noqa: UP045
 
     @property
     def max_batches(self) -> Optional[int]:  # noqa: UP045
@@ -78,6 +81,9 @@ class EvalConfig:
     batch_size: int = 256  # sequences per forward pass when evaluating at other lengths
     max_length: Optional[int] = None  # token tasks: score every length past max_len to this  # noqa: UP045
     per_length: int = 512  # token tasks: sequences scored at each evaluation length
+    # a RoPE run evaluated again at eval.lengths under each of these scalings (none, linear,
+    # ntk, yarn; factor L / training length), without retraining; other encodings: ignored
+    rope_scalings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -93,7 +99,7 @@ class Config:
     print_config: bool = False  # print the composed config as a tree before the run
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
     overwrite: bool = False  # replace a run of another config in the same folder
-    resume: bool = True  # reuse a completed run of the same config in the same folder
+    resume: bool = True  # reuse a completed run of the same config; continue an interrupted one
     tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
     tracking_uri: str = DEFAULT_URI
 

@@ -34,7 +34,8 @@ def add_grouping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help="group by these keys (comma-separated) instead of the varying ones")
     p.add_argument(
         "--metric",
-        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, test_loss@L or accuracy@L "
+        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or family@L (test_loss, "
+        "accuracy, bpc, perplexity) "
         f"(default: {TASK_HEADLINE} for token tasks, else {HEADLINE}; for plot, the metric "
         "the folder's summary was last made with)",
     )

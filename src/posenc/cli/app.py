@@ -90,6 +90,7 @@ def main(cfg: DictConfig) -> float | None:
             overrides,
             _parallel_jobs(hc),
             epoch_bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
+            continuing=claim == rf.Claim.CONTINUE,
         )
     except ConfigError:  # said in the log and in metrics.json
         if sweep_dir is not None:

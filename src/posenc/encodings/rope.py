@@ -3,7 +3,9 @@ context extension by position interpolation, NTK-aware scaling or YaRN."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 
@@ -57,20 +59,35 @@ class RoPE(Randomizable, RotaryEncoding):
                 "this must be an even number of at least 2 (change encoding.fraction, "
                 "model.d_model or model.n_heads)",
             )
+        self.check_scaling("encoding.scaling", scaling)
+        self.base, self.layout = base, layout
+        self.scaling, self.factor = scaling, scaling_factor
+        self.register_buffer("inv_freq", self.frequencies(base), persistent=False)
+
+    def check_scaling(self, key: str, scaling: str) -> None:
         if scaling == "ntk" and self.rotated == 2:
             raise ConfigError(
-                "encoding.scaling",
+                key,
                 "ntk multiplies the base by s^(r/(r−2)), undefined for r = 2 rotated "
                 "dimensions; rotate at least 4 (encoding.fraction, model.d_model) or use "
                 "linear or yarn",
             )
         if self.random is not None and scaling != "none":
-            raise ConfigError(
-                "encoding.scaling", "randomized positions already cover long inputs; use none"
-            )
-        self.base, self.layout = base, layout
-        self.scaling, self.factor = scaling, scaling_factor
-        self.register_buffer("inv_freq", self.frequencies(base), persistent=False)
+            raise ConfigError(key, "randomized positions already cover long inputs; use none")
+
+    @contextlib.contextmanager
+    def rescaled(self, scaling: str, factor: float) -> Iterator[None]:
+        """Evaluate under another scaling and factor (eval.rope_scalings), restored after:
+        a scaling acts only past the training length, so the trained weights stay valid.
+        Raises ConfigError (key eval.rope_scalings) where the scaling cannot apply."""
+        check_choice("eval.rope_scalings", scaling, SCALINGS)
+        self.check_scaling("eval.rope_scalings", scaling)
+        saved = self.scaling, self.factor
+        self.scaling, self.factor = scaling, max(1.0, factor)
+        try:
+            yield
+        finally:
+            self.scaling, self.factor = saved
 
     def frequencies(self, base: float) -> torch.Tensor:
         """θ_i = base^(−2i/r), i = 0..r/2−1."""

@@ -136,6 +136,11 @@ class Model(nn.Module):
         """Why this model cannot run at sequence length `length`, or None when it can."""
         return self.encoding.unsupported(length)
 
+    def sees_future(self) -> tuple[str, str] | None:
+        """(key, why) when an output can read a later position's input, which a next-symbol
+        target (text) forbids; None for a causal model."""
+        return None
+
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

@@ -26,6 +26,11 @@ class Linear(Model):
             return f"readout=flatten reads exactly {self.spec.seq_len} positions"
         return super().unsupported(length)
 
+    def sees_future(self) -> tuple[str, str] | None:
+        if self.readout == "step":  # one map per position: a bigram model on tokens
+            return None
+        return ("model.readout", f"{self.readout} reads every position for one output")
+
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         if self.readout == "flatten":
             return self.head(x.flatten(1)).squeeze(-1)

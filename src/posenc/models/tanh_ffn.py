@@ -27,9 +27,10 @@ class TanhFFN(Model):
         if spec.n_classes is not None:
             raise ConfigError(
                 "model",
-                "tanh_ffn reads a fixed width of seq_len positions and outputs real values; "
-                "a token task has other lengths and class targets: use model=transformer, "
-                "lstm or linear",
+                "tanh_ffn maps the flattened window at once, so every output reads every "
+                "position (in text, the next character it is asked for), at one fixed width, "
+                "as real values; token tasks and text need model=transformer (causal for "
+                "text), lstm or linear",
             )
         super().__init__(spec, encoding, **common)
         check_choice("model.activation", activation, ACTIVATIONS)

@@ -83,6 +83,15 @@ class Transformer(Model):
         self.head = self.make_head(width)
         self._masks: dict[tuple[int, torch.device], torch.Tensor | None] = {}
 
+    def sees_future(self) -> tuple[str, str] | None:
+        if self.causal:
+            return None
+        return (
+            "model.causal",
+            "false lets every position attend to the ones after it, which hold the next "
+            "symbol it is asked for; set model.causal=true",
+        )
+
     def attention_mask(self, positions: torch.Tensor) -> torch.Tensor | None:
         """The float mask for scaled_dot_product_attention: the bias-slot encoding's
         [heads, L, L] bias, −inf above the diagonal when causal; None when plain causal or

@@ -121,6 +121,23 @@ class Task:
     def train_lengths(self) -> range:
         return range(self.min_len, self.max_len + 1)
 
+    # --- what a job evaluates (posenc.data.text cuts held-out text instead) --------------
+    def validation(self, generator: torch.Generator) -> list[TokenBatch]:
+        """The fixed validation batches: `val_per_length` sequences at each training length."""
+        return self.fixed(generator, self.train_lengths, self.val_per_length)
+
+    def testing(self, generator: torch.Generator) -> list[TokenBatch]:
+        """The fixed test batches, drawn after validation's from the same generator."""
+        return self.fixed(generator, self.train_lengths, self.val_per_length)
+
+    def evaluation(self, generator: torch.Generator, length: int, count: int) -> TokenBatch:
+        """The test batch at one evaluation length: `count` fresh sequences."""
+        return self.batch(generator, count, length)
+
+    def too_long(self, length: int) -> str | None:
+        """Why the data cannot be evaluated at `length`, or None."""
+        return None
+
 
 def bits(generator: torch.Generator, batch: int, n: int, high: int = 2) -> torch.Tensor:
     """Uniform symbols in [0, high), [batch, n] int64."""
