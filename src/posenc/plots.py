@@ -1,6 +1,7 @@
 """A sweep's figures: loss_curves.png, length_generalization.png and summary.png, from the
 tables of posenc.comparison (run paths relative to the sweep folder); for token tasks
-accuracy_by_length.png and scores.png (task × model/encoding) instead of the loss by length."""
+accuracy_by_length.png and scores.png (task × model/encoding) instead of the loss by length;
+for text bpc_by_length.png (bits per character, RoPE's scalings dashed)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def plot_sweep(
     keys = group_keys(summary)
     labels = [_group_label(row, keys) for _, row in summary.iterrows()]
     written = [plot_loss_curves(sweep_dir, results, summary, keys, labels)]
-    if _family_columns(results, "accuracy"):
+    if _family_columns(results, "bpc"):
+        written.append(plot_lengths(sweep_dir, results, summary, labels, "bpc"))
+    elif _family_columns(results, "accuracy"):
         written.append(plot_accuracy_by_length(sweep_dir, results, summary, keys))
     elif length_metrics(results.columns):
         written.append(plot_lengths(sweep_dir, results, summary, labels))
@@ -167,12 +170,25 @@ def plot_summary(
     return _save(fig, sweep_dir / "summary.png")
 
 
+LENGTH_FIGURES = {  # family: (file, y label)
+    "test_loss": ("length_generalization.png", "test MSE", "Length generalization"),
+    "bpc": ("bpc_by_length.png", "bits per character", "Bits per character by length"),
+}
+
+
 def plot_lengths(
-    sweep_dir: Path, results: pd.DataFrame, summary: pd.DataFrame, labels: list[str]
+    sweep_dir: Path,
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    labels: list[str],
+    family: str = "test_loss",
 ) -> Path:
-    """length_generalization.png: test loss against evaluation length, a line per group
-    (mean ± std band over completed seeds), the training length(s) marked."""
-    columns = _family_columns(results, "test_loss")
+    """length_generalization.png (test loss) or bpc_by_length.png (text): the family against
+    evaluation length, a line per group (mean and interval band over completed seeds), the
+    training length(s) marked; RoPE runs evaluated under other scalings (family_scaling@L)
+    as dashed lines of the same colour."""
+    file, y_label, title = LENGTH_FIGURES[family]
+    columns = _family_columns(results, family)
     lengths = np.array([split_length(c)[1] for c in columns])
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
     ax = fig.subplots()
@@ -186,6 +202,20 @@ def plot_lengths(
             label = f"{label} (unsupported past {supported.max()})"
         (line,) = ax.plot(lengths, mean, _line_style(i), marker="o", markersize=3, label=label)
         ax.fill_between(lengths, low, high, color=line.get_color(), alpha=0.1, lw=0)
+        for j, (scaling, scaled) in enumerate(_scaled_families(results, family).items()):
+            values = row.reindex([f"{c}_mean" for c in scaled]).to_numpy(dtype=float)
+            if np.isnan(values).all():
+                continue
+            at = np.array([split_length(c)[1] for c in scaled])
+            ax.plot(
+                at,
+                values,
+                ("--", ":", "-.", (0, (5, 1)))[j % 4],
+                color=line.get_color(),
+                marker="x",
+                markersize=3,
+                label=f"{label}, {scaling} scaling at evaluation",
+            )
     train_lengths = []
     if "seq_len" in results:
         train_lengths = sorted(int(n) for n in pd.to_numeric(results["seq_len"]).dropna().unique())
@@ -206,13 +236,23 @@ def plot_lengths(
     ticks = sorted({*lengths.tolist(), *train_lengths})
     ax.set_xticks(ticks, [f"{n}\n(train)" if n in train_lengths else str(n) for n in ticks])
     ax.set_xlabel("evaluation length")
-    ax.set_ylabel(f"test MSE (mean, {_band_name(summary)} over seeds)")
-    _log_scale_if_positive(ax, summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float))
-    ax.set_title(f"Length generalization\n{sweep_dir.name}")
+    ax.set_ylabel(f"{y_label} (mean, {_band_name(summary)} over seeds)")
+    if family == "test_loss":
+        values = summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
+        _log_scale_if_positive(ax, values)
+    ax.set_title(f"{title}\n{sweep_dir.name}")
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    return _save(fig, sweep_dir / "length_generalization.png")
+    return _save(fig, sweep_dir / file)
+
+
+def _scaled_families(results: pd.DataFrame, family: str) -> dict[str, list[str]]:
+    """{scaling: its family_scaling@L columns} present in the results."""
+    from posenc.metrics import SCALINGS
+
+    found = {s: _family_columns(results, f"{family}_{s}") for s in SCALINGS}
+    return {s: columns for s, columns in found.items() if columns}
 
 
 def _facets(summary: pd.DataFrame, keys: list[str]) -> tuple[str | None, list[str]]:

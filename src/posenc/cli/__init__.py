@@ -6,6 +6,8 @@ library: no library module imports one.
 - `compare`: `python -m posenc.compare`
 - `plot`: `python -m posenc.plot`
 - `export`: `python -m posenc.export mlflow`
+- `report`: `python -m posenc.report`
+- `sample`: `python -m posenc.sample` (text from a trained text run)
 
 This module holds what they share: paths to read, `--by`/`--metric`, quiet broken pipes.
 """
