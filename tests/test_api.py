@@ -41,6 +41,7 @@ def test_run_returns_everything_and_matches_the_cli(tmp_path):
     np.testing.assert_array_equal(result.encoding_final, from_cli.encoding_final)
 
 
+@pytest.mark.slow
 def test_run_reuses_the_same_run_and_refuses_another_in_its_folder(tmp_path):
     first = posenc.run(TINY, output_dir=tmp_path / "r", plots=False)
     files = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}

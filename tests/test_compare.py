@@ -249,6 +249,7 @@ def test_a_key_a_run_did_not_override_comes_from_its_config(tmp_path):
     assert results["optimizer.lr"].dtype == float
 
 
+@pytest.mark.slow
 def test_compare_cli_on_an_empty_folder_is_one_line_and_writes_nothing(tmp_path):
     res = compare_cli(tmp_path)
     assert res.returncode == 1 and res.stdout == ""
@@ -260,6 +261,7 @@ def test_compare_cli_on_an_empty_folder_is_one_line_and_writes_nothing(tmp_path)
     assert plot.returncode == 1 and "no runs" in plot.stderr and "Traceback" not in plot.stderr
 
 
+@pytest.mark.slow
 def test_compare_never_overwrites_tables_without_runs_or_through_a_file(tmp_path):
     (tmp_path / "results.csv").write_text("run,status\nold,completed\n")
     (tmp_path / "summary.csv").write_text("n\n1\n")

@@ -136,6 +136,7 @@ def test_rerunning_a_folder_leaves_the_users_own_files_alone(tmp_path, tiny, aga
     assert "the old run's log" not in (tmp_path / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tiny):
     from posenc.drawer import FigureDrawer
 
@@ -150,6 +151,7 @@ def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tin
     assert (tmp_path / "loss.png").exists() is False  # the drawing stopped at the table
 
 
+@pytest.mark.slow
 def test_a_run_with_figures_draws_them(tmp_path, tiny):
     from posenc.compose import compose_job
     from posenc.job import run_job

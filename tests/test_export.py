@@ -13,15 +13,23 @@ import pytest
 
 from posenc import run_folder as rf
 from posenc.errors import ConfigError
+from posenc.tracking import export_mlflow
 
 from .conftest import read_metrics, run_cli, run_dirs
 
-mlflow = pytest.importorskip("mlflow", reason="the posenc[mlflow] extra is not installed")
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from posenc.tracking import export_mlflow  # noqa: E402
-
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _mlflow():
+    """Imported when a test runs, not when tests are collected (MLflow takes seconds)."""
+    pytest.importorskip("mlflow", reason="the posenc[mlflow] extra is not installed")
+
+
+def MlflowClient(*args, **kwargs):  # MLflow's own name, imported late
+    from mlflow.tracking import MlflowClient as client
+
+    return client(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,7 @@ def test_missing_word_in_package_lists_them():
         glove_words_dataset(torch.Generator(), words=["the", "qwzxv", "blorptastic"], seq_len=3)
 
 
+@pytest.mark.slow
 def test_reference_preset_is_deterministic_and_only_trains_the_table(tmp_path):
     cfg = compose_cfg(["+experiment=glove_learnable"])
     assert cfg.dataset.y_true == [0.6, 0.9, 1.7, 2.5] and cfg.optimizer.lr == 0.01
@@ -172,6 +173,7 @@ def test_without_any_vectors_one_line_says_how_to_get_them(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_position_task_needs_a_positional_encoding(tmp_path):
     """The issue's sweep: none cannot learn positions, sinusoidal and learnable can."""
     val = {}

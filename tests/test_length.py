@@ -129,6 +129,7 @@ def test_a_dataset_that_cannot_be_built_at_a_length_is_unsupported(tmp_path):
     assert row["status"] == "unsupported" and "dataset.seq_len" in row["reason"]
 
 
+@pytest.mark.slow
 def test_length_columns_reach_the_tables_and_the_figure(tmp_path):
     for encoding in ("sinusoidal", "learnable"):
         for seed in (0, 1):

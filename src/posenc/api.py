@@ -18,6 +18,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from posenc import run_folder as rf
+from posenc.errors import check_tracking_uri
 
 log = logging.getLogger("posenc")
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's job log
@@ -76,20 +77,33 @@ def run(
     (null: on, as for a single CLI run).
     """
     from posenc.compose import compose_run
+    from posenc.errors import ConfigError
     from posenc.job import run_job
 
     if isinstance(overrides, str):
         raise TypeError(f"overrides: a list of strings, e.g. [{overrides!r}], not one string")
+    if isinstance(overrides, dict):
+        example = [f"{k}={v}" for k, v in overrides.items()][:2]
+        raise ConfigError("overrides", f"a list of 'key=value' strings, e.g. {example}, not a dict")
+    for value in overrides:
+        if not isinstance(value, str):
+            raise ConfigError("overrides", f"{value!r} is not a 'key=value' string")
     cfg, choices, run_dir = compose_run(list(overrides))
+    check_tracking_uri(cfg.get("tracking_uri"))
     output_dir = Path(run_dir if output_dir is None else output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
         claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None
+    except OSError as e:  # a name too long, a path through a file
+        raise ConfigError("output_dir", f"cannot use {output_dir}: {e.strerror}") from None
     if claim == rf.Claim.REUSE:
         return load_run(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
     handler = logging.FileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     log.addHandler(handler)  # removed below: one handler per run, never accumulated

@@ -260,6 +260,9 @@ def format_summary(
         main = (known.TASK_HEADLINE, "test_accuracy", known.HEADLINE)
         accuracy = [m for m in lengths if m.startswith("accuracy@")]
         lengths = accuracy if len(accuracy) <= MAX_PRINTED_LENGTHS else []
+    elif "test_bpc" in names:  # text: bits per character, by length
+        main = ("test_bpc",)
+        lengths = [m for m in lengths if m.startswith("bpc@")]
     else:
         main = (known.HEADLINE, "final_train_loss", "test_loss")
     shown = list(dict.fromkeys([metric, *main, *lengths]))
@@ -267,7 +270,9 @@ def format_summary(
         mean = summary[f"{m}_mean"]
         std = (summary[f"{m}_ci_high"] - summary[f"{m}_ci_low"]) / 2  # the half-width
         # a completed run without a value at a length could not run there (length_eval.csv)
-        missing = "unsupported" if known.split_length(m) or m == known.TASK_HEADLINE else "-"
+        parsed = known.split_length(m)
+        scaled = parsed is not None and parsed[0].endswith(tuple(f"_{x}" for x in known.SCALINGS))
+        missing = "unsupported" if (parsed and not scaled) or m == known.TASK_HEADLINE else "-"
         view[m] = [
             (missing if done else "-")
             if pd.isna(a)
@@ -283,4 +288,17 @@ def format_summary(
     )
     if known.TASK_HEADLINE in names and not lengths:
         header += "\n(accuracy at each length: accuracy@L in summary.csv, accuracy_by_length.png)"
-    return f"{header}\n{view.to_string(index=False)}"
+    if any(n.startswith("bpc_") for n in names):
+        header += "\n(RoPE's scalings at evaluation: bpc_<scaling>@L in summary.csv)"
+    return f"{header}\n{view.to_string(index=False)}{_not_counted(results)}"
+
+
+def _not_counted(results: pd.DataFrame, most: int = 10) -> str:
+    """Lines naming the runs that are corrupt or failed, with why: not in the means."""
+    if "error" not in results:
+        return ""
+    bad = results[results["status"].isin(["corrupt", "failed"]) & results["error"].notna()]
+    lines = [f"  {r.run}: {r.status}: {str(r.error)[:200]}" for r in bad.head(most).itertuples()]
+    if len(bad) > most:
+        lines.append(f"  … and {len(bad) - most} more (results.csv)")
+    return "\nnot in the means:\n" + "\n".join(lines) if lines else ""

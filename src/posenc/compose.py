@@ -9,7 +9,7 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from posenc.errors import ConfigError
 from posenc.schemas import register_schemas
@@ -104,10 +104,19 @@ def composition_error(e: Exception) -> ConfigError | None:
 
     from hydra.errors import (
         ConfigCompositionException,
+        InstantiationException,
         MissingConfigException,
         OverrideParseException,
     )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(e, InstantiationException):  # a plugin (sweeper, launcher) Hydra builds
+        if isinstance(e.__cause__, ConfigError):
+            return e.__cause__
+        text = str(e)
+        key = text.rpartition("full_key: ")[2].split()[0] if "full_key: " in text else "hydra"
+        first = text.split(", set env var HYDRA_FULL_ERROR")[0].splitlines()[0]
+        return ConfigError(key, first)
 
     if isinstance(e, MissingConfigException) and e.missing_cfg_file:
         group, _, name = str(e.missing_cfg_file).rpartition("/")
@@ -159,6 +168,13 @@ def compose_run(
     run_dir = str(cfg.hydra.run.dir)
     with open_dict(cfg):
         del cfg["hydra"]
+    try:  # an interpolation that cannot be resolved, or not into its key's type
+        OmegaConf.to_container(cfg, resolve=True)
+    except Exception as e:
+        error = composition_error(e)
+        if error is None:
+            raise
+        raise error from None
     return cfg, choices, run_dir
 
 

@@ -55,3 +55,26 @@ def check_tracking(tracking: str | None) -> None:
         raise ConfigError(
             "tracking", "MLflow is not installed; pip install 'posenc[mlflow]' installs it"
         )
+
+
+def check_tracking_uri(uri: str | None) -> None:
+    """A tracking URI never carries credentials: run folders, logs and MLflow's params would
+    keep them. MLflow reads them from its own environment variables."""
+    if not uri:
+        return
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(uri))
+        secret = parts.password is not None or (
+            parts.scheme in ("http", "https") and parts.username is not None
+        )
+    except ValueError:
+        raise ConfigError("tracking_uri", "is not a URI posenc can read") from None
+    if secret:
+        raise ConfigError(
+            "tracking_uri",
+            "holds credentials (user:password@host), which posenc never writes into run "
+            "folders or logs; give the URI without them and set MLflow's own variables "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)",
+        )

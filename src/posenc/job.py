@@ -28,6 +28,7 @@ from posenc.data.text import bits_per_character, perplexity
 from posenc.drawer import FigureDrawer
 from posenc.environment import describe
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
+from posenc.memory import is_out_of_memory
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
 from posenc.schemas import TrainerConfig
@@ -133,6 +134,10 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     trainer = OmegaConf.to_object(cfg.trainer)
     check_trainer(trainer, cfg.seed, cfg.eval.lengths)
     check_tracking(cfg.get("tracking"))
+    if cfg.get("tracking"):  # a store that is down is said now, not after training
+        from posenc.tracking import check_store
+
+        check_store(cfg.tracking_uri, cfg.get("tracking_timeout") or 10.0)
     check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
     device = resolve_device(trainer.device)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
@@ -153,6 +158,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
         key, why = found
         raise ConfigError(key, f"{why} (dataset=text: the target is the next character)")
     check_rope_scalings(cfg, model)
+    check_evaluation_sizes(cfg, data.spec, model, task)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ConfigError("model.freeze_head", "nothing left to train: every parameter is frozen")
@@ -192,6 +198,28 @@ def task_steps(trainer: TrainerConfig) -> int:
 
 def is_text(task: Task | None) -> bool:
     return getattr(task, "kind", None) == "text"
+
+
+def check_evaluation_sizes(cfg: DictConfig, spec, model: Model, task: Task | None) -> None:
+    """The length evaluation's big allocations, estimated before training: a fixed-split
+    dataset built at each length, and the attention scores of a batch there."""
+    from posenc.memory import FLOAT, check_fits
+
+    lengths = list(cfg.eval.lengths)
+    if task is not None and cfg.eval.get("max_length") is not None:
+        lengths.append(cfg.eval.max_length)
+    for length in lengths:
+        tokens = task.model_length(length) if task is not None else length
+        if task is None:
+            n = int(cfg.dataset.get("n_samples") or 1)
+            data = 2 * n * length * spec.feature_dim * FLOAT
+            check_fits("eval.lengths", f"{length}: a test set of {n} × {length}", data)
+        if model.attention is not None:
+            per_pass = cfg.eval.batch_size if task is None else cfg.eval.get("per_length", 1)
+            per_pass = min(per_pass, cfg.eval.batch_size)
+            scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
+            key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"
+            check_fits(key, f"{length}: attention over {tokens} tokens", scores)
 
 
 def check_rope_scalings(cfg: DictConfig, model: Model) -> None:
@@ -548,6 +576,10 @@ class JobRecord:
         if isinstance(error, ConfigError):
             self.metrics["error"] = str(error)
             log.error("%s", error)
+        elif is_out_of_memory(error):  # one line: the traceback says nothing more
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            self.metrics["error"] = f"out of memory at step {self.step}: {first}"[:1000]
+            log.error("%s", self.metrics["error"])
         elif isinstance(error, OSError) and error.errno in DISK_FULL:
             where = error.filename or self.run_dir
             self.metrics["error"] = f"the disk is full: {where}: {error.strerror}"

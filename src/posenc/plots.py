@@ -5,6 +5,7 @@ for text bpc_by_length.png (bits per character, RoPE's scalings dashed)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,15 @@ from posenc.comparison import group_keys, same_value
 from posenc.metrics import HEADLINE, TASK_HEADLINE, better, length_metrics, split_length
 from posenc.run_figures import _log_scale_if_positive, _save
 
+log = logging.getLogger("posenc")
+
 
 def _val_curve(run_dir: Path) -> pd.Series | None:
     try:
         history = rf.read_history(run_dir)
-    except rf.RunFolderError:
-        return None  # a run without a readable history has no curve to draw
+    except rf.RunFolderError as e:
+        log.warning("no curve for %s: %s", run_dir, e)  # the other runs are still drawn
+        return None
     return pd.to_numeric(history.set_index(rf.history_x(history))["val_loss"], errors="coerce")
 
 

@@ -91,7 +91,7 @@ class RunFolderError(ValueError):
 # ---------------------------------------------------------------- claiming a folder
 
 # Keys that change how a job runs, not what it computes: ignored when comparing configs.
-NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots", "print_config")
+NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots", "print_config", "tracking_timeout")
 
 
 class Claim(enum.Enum):
@@ -120,6 +120,10 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
     other than REUSE or CONTINUE (an interrupted or incomplete run of this config that has
     a checkpoint) clears the files of the run that was there."""
     run_dir = Path(run_dir)
+    if run_dir.is_dir() and not os.access(run_dir, os.W_OK | os.X_OK):
+        raise RunFolderTaken(
+            f"{run_dir} cannot be written (permission denied); nothing was changed"
+        )
     if not holds_something(run_dir):
         return Claim.NEW
     try:
@@ -307,7 +311,32 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
             raise ValueError("no valid status")
     except (ValueError, OSError) as e:
         return {"status": Status.CORRUPT.value, "error": f"{path}: {e}"}
+    if (problem := malformed(metrics)) is not None:
+        return {"status": Status.CORRUPT.value, "error": f"{path}: {problem}"}
     return metrics
+
+
+RESERVED = ("run",)  # the tables' own columns: a metric of that name would overwrite them
+
+
+def malformed(metrics: dict[str, Any]) -> str | None:
+    """Why a readable metrics.json cannot be a run's record, or None: a reserved key, a
+    family@L key that is not one, a metric or seq_len that is not a number."""
+    from posenc.metrics import METRICS, split_length
+
+    for key, value in metrics.items():
+        if key in RESERVED:
+            return f"the key {key!r} is reserved for the tables' own column"
+        if "@" in key and split_length(key) is None:
+            return f"the key {key!r} is not family@length (test_loss@40)"
+        numeric = key in METRICS or "@" in key or key == "seq_len"
+        if numeric and value is not None and not _is_number(value):
+            return f"{key} is {value!r}, not a number"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def read_record(run_dir: Path) -> dict[str, Any]:
@@ -339,6 +368,11 @@ def read_history(run_dir: Path) -> pd.DataFrame:
         raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
     if tuple(frame.columns) not in HISTORY_LAYOUTS:
         raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
+    x = frame[frame.columns[0]]
+    if not pd.api.types.is_numeric_dtype(x) or x.isna().any():
+        raise RunFolderError(f"{path} is broken: a {x.name} that is not a number")
+    if x.duplicated().any():
+        raise RunFolderError(f"{path} is broken: {x.name} {x[x.duplicated()].iloc[0]} twice")
     return frame
 
 
@@ -390,8 +424,14 @@ def history_x(columns: Iterable[str]) -> str:
 
 
 def read_table(run_dir: Path, name: str) -> np.ndarray | None:
+    """An encoding table (never unpickled: an object array is refused as broken)."""
     path = Path(run_dir) / name
-    return np.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
 
 
 def run_title(metrics: dict[str, Any]) -> str:

@@ -102,6 +102,7 @@ class Config:
     resume: bool = True  # reuse a completed run of the same config; continue an interrupted one
     tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
     tracking_uri: str = DEFAULT_URI
+    tracking_timeout: float = 10.0  # seconds to reach the tracking store before giving up
 
 
 def _omegaconf_type(hint: Any) -> Any:

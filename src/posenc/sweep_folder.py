@@ -91,26 +91,46 @@ class Sweep:
 
 def _take_lock(path: Path) -> None:
     me = {"pid": os.getpid(), "host": socket.gethostname()}
+    clear = f"if no sweep is running there, remove it (rm '{path}') and run again"
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
                 holder = json.loads(path.read_text())
-            except (OSError, ValueError):
-                holder = {}
-            stale = holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0)))
-            if not stale:
+                pid, host = int(holder["pid"]), str(holder["host"])
+            except (OSError, ValueError, TypeError, KeyError):
                 raise ConfigError(
                     "hydra.sweep.dir",
-                    f"{path.parent} is in use by another sweep (pid {holder.get('pid')} on "
-                    f"{holder.get('host')}); wait for it or choose another folder",
+                    f"the lock file {path} is empty or garbled, not one posenc wrote; {clear}",
                 ) from None
-            path.unlink(missing_ok=True)
-            continue
+            if host == me["host"] and not _alive(pid):
+                path.unlink(missing_ok=True)  # left by a sweep that died: taken over
+                continue
+            if host == me["host"] and not _is_posenc(pid):
+                raise ConfigError(
+                    "hydra.sweep.dir",
+                    f"the lock file {path} names pid {pid}, a live process that is not a "
+                    f"posenc sweep (the pid was reused); {clear}",
+                ) from None
+            raise ConfigError(
+                "hydra.sweep.dir",
+                f"{path.parent} is in use by another sweep (pid {pid} on {host}); wait for "
+                f"it or choose another folder ({clear})",
+            ) from None
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         return
+
+
+def _is_posenc(pid: int) -> bool:
+    """Whether a live process on this host runs posenc (Linux: its command line); True
+    where that cannot be read, so a lock is never taken from a sweep that may be running."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"posenc" in command or b"hydra" in command or b"pytest" in command
 
 
 def record_job(

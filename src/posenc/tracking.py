@@ -10,12 +10,13 @@ One process writes the store, after the jobs, so parallel jobs never write SQLit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,93 @@ def require_mlflow():
     return mlflow
 
 
+SCHEMES = ("sqlite:///", "file:///", "http://", "https://")  # what posenc's export writes to
+HTTP_RETRIES = 2  # MLflow's own default retries for minutes against a server that is down
+
+
+@contextlib.contextmanager
+def bounded(timeout: float) -> Iterator[None]:
+    """MLflow's HTTP requests limited to `timeout` seconds and a few retries, unless the user
+    set MLflow's variables (MLFLOW_HTTP_REQUEST_TIMEOUT, MLFLOW_HTTP_REQUEST_MAX_RETRIES)."""
+    values = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_RETRIES),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    added = [k for k in values if k not in os.environ]
+    os.environ.update({k: values[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
+def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
+    """The tracking store, checked once before anything is exported (or trained): a URI of
+    a scheme posenc exports to, without credentials; a SQLite or file store in a folder that
+    can be written; a server that answers within `timeout` seconds. ConfigError naming
+    tracking_uri otherwise, in one line."""
+    from posenc.errors import check_tracking_uri
+
+    check_tracking_uri(tracking_uri)
+    uri = str(tracking_uri)
+    if not uri.startswith(SCHEMES):
+        raise ConfigError(
+            "tracking_uri", f"{uri!r}: posenc exports to {', '.join(s + '…' for s in SCHEMES)}"
+        )
+    if uri.startswith(("sqlite:///", "file:///")):
+        path = Path(uri.partition(":///")[2]) if uri.startswith("sqlite") else Path(uri[7:])
+        folder = path.parent if uri.startswith("sqlite") else path
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError("tracking_uri", f"{folder} cannot be created or written")
+        if uri.startswith("sqlite") and path.exists():
+            if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+                raise ConfigError("tracking_uri", f"{path} cannot be read and written")
+            with open(path, "rb") as f:
+                header = f.read(16)
+            if header and header != b"SQLite format 3\x00":
+                raise ConfigError("tracking_uri", f"{path} is not a SQLite database")
+        return
+    require_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    with bounded(timeout):
+        try:
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except Exception as e:
+            text = str(e).lower()
+            reason = next(
+                (w for w in ("connection refused", "timed out", "name or service") if w in text),
+                (str(e).strip().splitlines() or [type(e).__name__])[0][:200],
+            )
+            raise ConfigError(
+                "tracking_uri",
+                f"{uri} did not answer within {timeout:g}s ({reason}); start the server, or "
+                "raise tracking_timeout (--timeout)",
+            ) from None
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """One process at a time sets up a new SQLite store (MLflow's schema migrations are not
+    safe to run twice at once): a lock file beside it, held while the client first opens it."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(node, dict):
         out: dict[str, Any] = {}
@@ -52,10 +140,10 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def export_quietly(paths: Iterable[Path | str], tracking_uri: str) -> None:
+def export_quietly(paths: Iterable[Path | str], tracking_uri: str, timeout: float = 10.0) -> None:
     """The automatic export at the end of a run or sweep: a failure costs a warning."""
     try:
-        counts = export_mlflow(paths, tracking_uri)
+        counts = export_mlflow(paths, tracking_uri, timeout=timeout)
         log.info("exported to MLflow (%s): %s", tracking_uri, counts)
     except Exception as e:
         log.warning("could not export to MLflow (%s): %s: %s", tracking_uri, type(e).__name__, e)
@@ -112,14 +200,24 @@ def export_mlflow(
     paths: Iterable[Path | str],
     tracking_uri: str = DEFAULT_URI,
     experiment: str | None = None,
+    timeout: float = 10.0,
 ) -> dict[str, int]:
-    """Export every run folder below the paths; returns counts of created, updated, unchanged."""
+    """Export every run folder below the paths; returns counts of created, updated, unchanged.
+    The store is checked first (check_store), HTTP requests are bounded by `timeout`, and a
+    run is marked exported (its fingerprint) only once all of it is logged, so an export cut
+    short is repaired by the next one."""
     require_mlflow()
+    check_store(tracking_uri, timeout)
+    with bounded(timeout):
+        return _export_all(paths, tracking_uri, experiment)
+
+
+def _export_all(paths, tracking_uri: str, experiment: str | None) -> dict[str, int]:
     from mlflow.tracking import MlflowClient
 
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=tracking_uri)
+    with store_lock(tracking_uri):  # the first access creates a new store's tables
+        client.search_experiments(max_results=1)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     runs = rf.find_runs(paths)
     by_experiment: dict[str, list[Path]] = {}
@@ -180,9 +278,8 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     except rf.RunFolderError:
         record = {"config": {}, "choices": {}}
     status = metrics.get("status", "incomplete")
-    tags = {
+    tags = {  # the fingerprint comes last, once everything is logged
         RUN_TAG: str(run_dir),
-        FINGERPRINT_TAG: stamp,
         STATUS_TAG: status,
         "mlflow.runName": f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}",
     }
@@ -218,3 +315,4 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     for path, folder in artifact_files(run_dir):
         client.log_artifact(run_id, str(path), folder)
     client.set_terminated(run_id, MLFLOW_STATUS.get(status, "KILLED"), end_time=ended)
+    client.set_tag(run_id, FINGERPRINT_TAG, stamp)  # exported whole: later exports skip it

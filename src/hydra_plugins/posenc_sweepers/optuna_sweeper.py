@@ -15,6 +15,7 @@ are marked failed) until it holds `n_trials` finished trials.
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -35,6 +36,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.posenc_sweepers.caching import compose_once, tables_on_interrupt
+from posenc.errors import ConfigError
 
 log = logging.getLogger("posenc")
 
@@ -45,22 +47,73 @@ class SamplerConf:
     seed: Any = None
 
 
+DIRECTIONS = ("minimize", "maximize")
+STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")  # Optuna's RDB storage (SQLAlchemy)
+
+
 def distribution(override: Override) -> Any:
-    """The Optuna distribution of one sweep override (the official plugin's mapping)."""
+    """The Optuna distribution of one sweep override (the official plugin's mapping).
+    Raises ConfigError, naming the key, for what is not a search space Optuna can sample."""
     import optuna.distributions as d
 
-    value = override.value()
+    key, value = override.get_key_element(), override.value()
     if isinstance(value, ChoiceSweep):
         choices = [x for x in override.sweep_iterator(transformer=Transformer.encode)]
         return d.CategoricalDistribution(choices)
     if isinstance(value, RangeSweep):
-        return d.CategoricalDistribution(list(override.sweep_iterator()))
+        values = list(override.sweep_iterator())
+        if not values:
+            raise ConfigError(key, f"{override.input_line}: the range holds no value")
+        return d.CategoricalDistribution(values)
     if isinstance(value, IntervalSweep):
         log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return d.IntDistribution(int(value.start), int(value.end), log=log_scale)
-        return d.FloatDistribution(value.start, value.end, log=log_scale)
-    raise ValueError(f"{override.input_line}: not a search space (choice, range, interval)")
+        start, end = value.start, value.end
+        if not start <= end:
+            raise ConfigError(key, f"interval({start}, {end}) is reversed: give the low end first")
+        if log_scale and start <= 0:
+            raise ConfigError(key, f"a log interval must start above 0, not at {start}")
+        if isinstance(start, int) and isinstance(end, int):
+            return d.IntDistribution(int(start), int(end), log=log_scale)
+        return d.FloatDistribution(start, end, log=log_scale)
+    raise ConfigError(
+        key,
+        f"{override.input_line} is not a search space; use choice(...), range(...) or "
+        "interval(...), optionally tag(log, interval(...))",
+    )
+
+
+def check_storage(storage: str) -> None:
+    """An RDB URL Optuna can open; for SQLite a folder that exists and can be written, and
+    a file, if any, that is a SQLite database. Said in one line, before the study."""
+    scheme = storage.partition(":")[0].partition("+")[0]
+    if scheme not in STORAGE_SCHEMES or "://" not in storage:
+        raise ConfigError(
+            "hydra.sweeper.storage",
+            f"{storage!r} is not a storage Optuna can use; give an RDB URL "
+            f"({', '.join(s + '://' for s in STORAGE_SCHEMES)}...) or null for "
+            "sqlite:///<sweep folder>/optuna.db",
+        )
+    if scheme != "sqlite":
+        return
+    path = Path(storage.partition(":///")[2])
+    if path.exists():
+        if not path.is_file():
+            raise ConfigError("hydra.sweeper.storage", f"{path} is not a regular file")
+        with open(path, "rb") as f:
+            header = f.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise ConfigError(
+                "hydra.sweeper.storage",
+                f"{path} is not a SQLite database (an Optuna study's optuna.db); remove it "
+                "or choose another storage",
+            )
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise ConfigError("hydra.sweeper.storage", f"{path} cannot be read and written")
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            "hydra.sweeper.storage", f"{folder} is not a folder this process can write"
+        )
 
 
 class OptunaSweeper(Sweeper):
@@ -84,6 +137,22 @@ class OptunaSweeper(Sweeper):
         self.max_failure_rate = max_failure_rate
         self.params = OmegaConf.to_container(params) if params else {}
 
+    def check(self) -> None:
+        """The sweeper's own keys, said in one line before any trial."""
+        if not isinstance(self.n_trials, int) or self.n_trials < 1:
+            raise ConfigError("hydra.sweeper.n_trials", f"{self.n_trials} must be at least 1")
+        directions = self.direction if isinstance(self.direction, list) else [self.direction]
+        for direction in directions:
+            if direction not in DIRECTIONS:
+                raise ConfigError(
+                    "hydra.sweeper.direction",
+                    f"{direction!r} is not valid; choose one of: {', '.join(DIRECTIONS)}",
+                )
+        if not 0 <= self.max_failure_rate <= 1:
+            raise ConfigError(
+                "hydra.sweeper.max_failure_rate", f"{self.max_failure_rate} must be in [0, 1]"
+            )
+
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
@@ -95,6 +164,7 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         with tables_on_interrupt(self.hydra_context, self.config):
+            self.check()
             self._sweep(arguments)
 
     def _sweep(self, arguments: list[str]) -> None:
@@ -110,18 +180,29 @@ class OptunaSweeper(Sweeper):
         fixed = [o.input_line for o in overrides if not o.is_sweep_override()]
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         storage = self.storage or f"sqlite:///{sweep_dir.resolve()}/optuna.db"
+        check_storage(storage)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         directions = self.direction if isinstance(self.direction, list) else [self.direction]
-        study = optuna.create_study(
-            study_name=self.study_name or "posenc",
-            storage=storage,
-            sampler=self.sampler_conf
-            if isinstance(self.sampler_conf, optuna.samplers.BaseSampler)
-            else instantiate(self.sampler_conf),  # Hydra has usually built it already
-            directions=[str(x) for x in directions],
-            load_if_exists=True,
-        )
+        try:
+            sampler = (
+                self.sampler_conf
+                if isinstance(self.sampler_conf, optuna.samplers.BaseSampler)
+                else instantiate(self.sampler_conf)  # Hydra has usually built it already
+            )
+        except Exception as e:
+            raise ConfigError("hydra.sweeper.sampler", " ".join(str(e).split())) from None
+        try:
+            study = optuna.create_study(
+                study_name=self.study_name or "posenc",
+                storage=storage,
+                sampler=sampler,
+                directions=[str(x) for x in directions],
+                load_if_exists=True,
+            )
+        except Exception as e:  # a store that cannot be opened: one line, nothing ran
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ConfigError("hydra.sweeper.storage", f"{storage}: {first}") from None
         for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study.tell(stale.number, state=TrialState.FAIL)  # cut short by Ctrl-C
         log.info("study %r in %s: %d trials so far", study.study_name, storage, len(study.trials))

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc import sweep_folder
 from posenc.compose import config_dir, register_resolvers
-from posenc.errors import ConfigError
+from posenc.errors import ConfigError, check_tracking_uri
 from posenc.exits import ExitCode, JobEnded
 from posenc.job import run_job
 from posenc.schemas import register_schemas
@@ -63,7 +63,10 @@ def main(cfg: DictConfig) -> float | None:
     sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
+    check_tracking_uri(cfg.get("tracking_uri"))  # before run.yaml could keep a password
     try:
+        if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
+            raise rf.RunFolderTaken(f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)")
         config = OmegaConf.to_container(cfg, resolve=True)
         claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
     except rf.RunFolderTaken as e:
@@ -103,5 +106,5 @@ def main(cfg: DictConfig) -> float | None:
     if cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end (SweepEnd)
         from posenc.tracking import export_quietly
 
-        export_quietly([run_dir], cfg.tracking_uri)
+        export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics)

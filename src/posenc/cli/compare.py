@@ -69,25 +69,38 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         where = ", ".join(map(str, args.paths))
         print(f"no runs found below {where}; nothing written", file=sys.stderr)
         return EXIT_NO_RUNS
-    written = []
-    if write_tables:
+    written: list[Path] = []
+    if write_tables:  # printed first: a folder that cannot be written loses nothing shown
         print(format_summary(out, results, summary, metric))
-        written += save_tables(out, results, summary, metric, by)
         if paired is not None:
             print(format_comparison(paired, baseline, metric))
-            written.append(Path(out) / COMPARISON)
-            paired.to_csv(written[-1], index=False)
-            from posenc.plots import plot_comparison
-
-            written.append(plot_comparison(Path(out), paired, group_keys(summary), metric))
         if across is not None:
             print(format_ranks(across, args.across, metric))
-            written.append(Path(out) / RANKS)
-            across.to_csv(written[-1], index=False)
-    if not write_tables or args.plots:
-        from posenc.plots import plot_sweep
+    try:
+        if write_tables:
+            written += save_tables(out, results, summary, metric, by)
+            if paired is not None:
+                written.append(Path(out) / COMPARISON)
+                paired.to_csv(written[-1], index=False)
+                from posenc.plots import plot_comparison
 
-        written += plot_sweep(out, results, summary, metric)
+                written.append(plot_comparison(Path(out), paired, group_keys(summary), metric))
+            if across is not None:
+                written.append(Path(out) / RANKS)
+                across.to_csv(written[-1], index=False)
+        if not write_tables or args.plots:
+            from posenc.plots import plot_sweep
+
+            written += plot_sweep(out, results, summary, metric)
+    except OSError as e:  # a read-only folder: what was printed is what there is
+        where = e.filename or out
+        print(
+            f"could not write to {where}: {e.strerror}; the tables above were not saved",
+            file=sys.stderr,
+        )
+        for path in written:
+            print(f"wrote {path}")
+        return 1
     for path in written:
         print(f"wrote {path}")
     return 0

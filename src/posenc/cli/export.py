@@ -27,10 +27,13 @@ def run(argv: Sequence[str] | None) -> int:
     p.add_argument(
         "--experiment", help="one MLflow experiment for all (default: one per sweep folder)"
     )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to reach the store (default 10)"
+    )
     args = parse_paths(parser, argv)
     try:
         started = time.perf_counter()
-        counts = export_mlflow(args.paths, args.tracking_uri, args.experiment)
+        counts = export_mlflow(args.paths, args.tracking_uri, args.experiment, args.timeout)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return exit_code(e)

@@ -34,15 +34,12 @@ def run(argv: Sequence[str] | None) -> int:
 
     try:
         model = load_text_model(args.run_dir)
-        text = generate(
-            model, args.prompt, args.length, args.seed, args.temperature, args.context
-        )
+        text = generate(model, args.prompt, args.length, args.seed, args.temperature, args.context)
     except (RunFolderError, ValueError) as e:
         p.error(str(e))
     if model.status != "completed":
         print(
-            f"note: the run is {model.status}; sampling from its checkpoint at step "
-            f"{model.step}",
+            f"note: the run is {model.status}; sampling from its checkpoint at step {model.step}",
             file=sys.stderr,
         )
     print(text)

@@ -12,12 +12,25 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from posenc import run_folder as rf
-from posenc.errors import ConfigError
+from posenc.errors import ConfigError, check_tracking_uri
 from posenc.exits import SweepIncomplete, SweepRefused
 from posenc.status import NOT_DONE
 from posenc.sweep_folder import Sweep
 
 log = logging.getLogger("posenc")
+
+
+def check_subdir(config: DictConfig) -> None:
+    """hydra.sweep.subdir names a folder inside the sweep folder: never an absolute path or
+    one that climbs out of it with '..'."""
+    subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+    parts = Path(str(subdir or "")).parts
+    if Path(str(subdir or "")).is_absolute() or ".." in parts:
+        raise ConfigError(
+            "hydra.sweep.subdir",
+            f"{subdir!r} leaves the sweep folder {config.hydra.sweep.dir}; a job's folder is "
+            "a name inside it (the default: the job's number and overrides)",
+        )
 
 
 def check_launcher(config: DictConfig) -> None:
@@ -51,6 +64,12 @@ class SweepEnd(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_launcher(config)
+            check_subdir(config)
+            check_tracking_uri(config.get("tracking_uri"))
+            if config.get("tracking"):  # before any job: a dead store costs seconds, not a sweep
+                from posenc.tracking import check_store
+
+                check_store(config.tracking_uri, config.get("tracking_timeout") or 10.0)
             self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
         except ConfigError as e:
             raise SweepRefused(e) from None
@@ -66,7 +85,9 @@ class SweepEnd(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = self.sweep.path
-        bad = self.finish(config.get("tracking"), config.get("tracking_uri"))
+        bad = self.finish(
+            config.get("tracking"), config.get("tracking_uri"), config.get("tracking_timeout")
+        )
         if bad:
             log.error("%d job(s) did not complete in %s: %s", len(bad), sweep_dir, ", ".join(bad))
             raise SweepIncomplete(bad)
@@ -76,7 +97,16 @@ class SweepEnd(Callback):
         if self.sweep is not None:
             self.finish()
 
-    def finish(self, tracker: str | None = None, uri: str | None = None) -> list[str]:
+    def on_multirun_refused(self, config: DictConfig, **kwargs: Any) -> None:
+        """The sweeper refused the sweep before its first job: the folder is free again."""
+        if self.sweep is not None:
+            self.sweep.end()
+        if self.bar is not None:
+            self.bar.close()
+
+    def finish(
+        self, tracker: str | None = None, uri: str | None = None, timeout: float | None = None
+    ) -> list[str]:
         """Write the tables and figures of every run in the folder, release the lock; return
         this sweep's jobs that did not complete."""
         sweep = self.sweep
@@ -101,7 +131,7 @@ class SweepEnd(Callback):
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
                 from posenc.tracking import export_quietly
 
-                export_quietly(jobs, uri)
+                export_quietly(jobs, uri, timeout or 10.0)
         except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
             log.exception("comparing the sweep in %s failed", sweep.path)
         finally:

@@ -92,12 +92,17 @@ def takes_sizes(dataset: Callable[..., Splits]) -> Callable[..., Splits]:
 
 
 def check_sizes(seq_len: int, n_samples: int, feature_dim: int | None) -> None:
-    for key, value in (
-        ("seq_len", seq_len),
-        ("n_samples", n_samples),
-        ("feature_dim", feature_dim),
-    ):
+    """Sizes of at least 1; with `feature_dim`, a dataset that fits in memory (the inputs
+    and the split's shuffled copy), the largest size named when it does not."""
+    sizes = {"seq_len": seq_len, "n_samples": n_samples, "feature_dim": feature_dim}
+    for key, value in sizes.items():
         check_at_least(f"dataset.{key}", value, 1)
+    if feature_dim is not None:
+        from posenc.memory import check_floats
+
+        key = max(sizes, key=sizes.get)
+        what = f"a dataset of {n_samples} × {seq_len} × {feature_dim} values"
+        check_floats(f"dataset.{key}", what, 2, n_samples, seq_len, feature_dim)
 
 
 def gaussian_inputs(

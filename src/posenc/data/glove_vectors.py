@@ -74,6 +74,8 @@ def read_text_vectors(
     path = Path(path).expanduser()
     if path.is_dir():
         raise ConfigError("dataset.vectors", f"{path} is a folder; name a GloVe text file in it")
+    if path.exists() and not path.is_file():  # /dev/zero, a pipe: never read to the end
+        raise ConfigError("dataset.vectors", f"{path} is not a regular file; name a GloVe file")
     if not path.is_file():
         raise ConfigError("dataset.vectors", f"no such file: {path}; " + HOW_TO_GET_VECTORS)
     try:

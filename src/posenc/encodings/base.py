@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from posenc.errors import ConfigError, check_at_least, check_choice, check_finite
+from posenc.memory import check_floats
 
 INPUT = "input"  # on the sequence: added to it or concatenated as extra features
 ROTARY = "rotary"  # rotates queries and keys in every attention layer
@@ -68,7 +69,11 @@ class Randomizable:
         **common,
     ):
         random = RandomPositions.make(randomize, max_position, random_eval, seq_len)
+        if random is not None:  # a score per position that can be drawn, a batch at once
+            what = f"drawing positions from {max_position}"
+            check_floats("encoding.max_position", what, 256, max_position)
         if random is not None and isinstance(self, InputEncoding):
+            self.size_key = "encoding.max_position"
             common["max_len"] = max(common.get("max_len") or seq_len, max_position)
         super().__init__(seq_len=seq_len, **common)
         self.random = random
@@ -115,6 +120,7 @@ class InputEncoding(PositionalEncoding):
     slot = INPUT
     receives: ClassVar[tuple[str, ...]] = ("dim", "seq_len")
     learned_table: ClassVar[bool] = False  # True: positions past max_len are refused
+    size_key = "encoding.max_len"  # the key a table too big to fit is named by
 
     def __init__(
         self,
@@ -131,6 +137,9 @@ class InputEncoding(PositionalEncoding):
         self.seq_len = seq_len
         self.max_len = seq_len if max_len is None else max_len
         check_at_least("encoding.max_len", self.max_len, 1)
+        # a table, its gradient and Adam's two moments
+        what = f"a table of {self.max_len} positions × {dim}"
+        check_floats(self.size_key, what, 4, self.max_len, dim)
         self.combine = combine
         self.scale = scale
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from posenc.encodings.base import AttentionBias
 from posenc.errors import check_at_least, check_positive
+from posenc.memory import check_floats
 
 
 class FIRE(AttentionBias):
@@ -29,6 +30,9 @@ class FIRE(AttentionBias):
     ):
         super().__init__(n_heads, seq_len)
         check_at_least("encoding.hidden_dim", hidden_dim, 1)
+        # the MLP's hidden units at every (query, key) pair, kept for the backward pass
+        what = f"FIRE's {hidden_dim} hidden units at {seq_len}² distances"
+        check_floats("encoding.hidden_dim", what, 3, seq_len, seq_len, hidden_dim)
         check_positive("encoding.c", c)
         threshold = float(seq_len) if threshold is None else threshold
         check_positive("encoding.threshold", threshold)

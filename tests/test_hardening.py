@@ -1,0 +1,509 @@
+"""Issue 21, sections 3 to 6: no hang on a tracker that is down, exports whole or absent,
+nothing leaks, and one line (exit 2) for every mistake on the newer surfaces: Optuna,
+sizes that cannot fit, files, compare and plot on broken folders, the sweep lock, the
+Python API. Table-driven where the cases share a shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+import posenc
+from posenc import run_folder as rf
+from posenc.errors import ConfigError
+from tests.conftest import run_cli, run_inprocess
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    """The last thing said, checked to be said without a traceback."""
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1]
+
+
+# ------------------------------------------------------------------ Optuna (§6)
+
+
+def distribution_of(line: str):
+    from hydra_plugins.posenc_sweepers.optuna_sweeper import distribution
+
+    (override,) = OverridesParser.create().parse_overrides([line])
+    return distribution(override)
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ("optimizer.lr=tag(log,interval(0,0.1))", "a log interval must start above 0"),
+        ("optimizer.lr=interval(0.1,0.01)", "is reversed"),
+        ("optimizer.lr=glob(*)", "is not a search space"),
+    ],
+)
+def test_a_search_space_optuna_cannot_sample_is_one_line_naming_the_key(line, says):
+    with pytest.raises(ConfigError, match=f"^optimizer.lr: .*{says}"):
+        distribution_of(line)
+
+
+def test_good_search_spaces_still_map_as_the_official_plugin():
+    assert distribution_of("optimizer.lr=tag(log,interval(0.001,0.1))").log
+    assert distribution_of("model.hidden_dim=range(8,32,step=8)").choices == (8, 16, 24)
+
+
+@pytest.mark.parametrize(
+    "keys, key",
+    [
+        ({"n_trials": 0}, "hydra.sweeper.n_trials"),
+        ({"direction": "bogus"}, "hydra.sweeper.direction"),
+        ({"direction": ["minimize", "upwards"]}, "hydra.sweeper.direction"),
+        ({"max_failure_rate": 2.0}, "hydra.sweeper.max_failure_rate"),
+    ],
+)
+def test_the_sweepers_own_keys_are_checked(keys, key):
+    from hydra_plugins.posenc_sweepers.optuna_sweeper import OptunaSweeper
+
+    with pytest.raises(ConfigError, match=f"^{key}: "):
+        OptunaSweeper(**keys).check()
+
+
+@pytest.mark.parametrize(
+    "storage, says",
+    [
+        ("redis://localhost", "not a storage Optuna can use"),
+        ("sqlite:///{tmp}/corrupt.db", "is not a SQLite database"),
+        ("sqlite:///{tmp}/afile/optuna.db", "is not a folder this process can write"),
+        ("sqlite:///{tmp}", "is not a regular file"),
+    ],
+)
+def test_a_storage_that_cannot_hold_a_study_is_one_line(tmp_path, storage, says):
+    from hydra_plugins.posenc_sweepers.optuna_sweeper import check_storage
+
+    (tmp_path / "corrupt.db").write_text("not a database")
+    (tmp_path / "afile").write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match=f"^hydra.sweeper.storage: .*{says}"):
+        check_storage(storage.format(tmp=tmp_path))
+    check_storage(f"sqlite:///{tmp_path}/new.db")  # a new file in a folder: fine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["optimizer.lr=tag(log,interval(0,0.1))"], "optimizer.lr"),
+        (["optimizer.lr=interval(0.1,0.01)"], "optimizer.lr"),
+        (["optimizer.lr=glob(*)"], "optimizer.lr"),
+        (["hydra.sweeper.direction=bogus"], "hydra.sweeper.direction"),
+        (["hydra.sweeper.storage=sqlite:////proc/no/optuna.db"], "hydra.sweeper.storage"),
+        (["hydra.sweeper.storage=redis://x"], "hydra.sweeper.storage"),
+        (["hydra.sweeper.sampler._target_=bogus.Sampler"], "hydra.sweeper.sampler"),
+        (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials"),
+        (["hydra.sweeper.storage=sqlite:///{tmp}/corrupt.db"], "hydra.sweeper.storage"),
+    ],
+)
+def test_optuna_mistakes_on_the_command_line(tmp_path, tiny, overrides, key):
+    (tmp_path / "corrupt.db").write_text("not a database")
+    sweep = tmp_path / "sweep"
+    args = [o.format(tmp=tmp_path) for o in overrides]
+    if not any(a.startswith("optimizer.lr=") for a in args):
+        args.append("optimizer.lr=interval(0.001,0.01)")
+    result = run_cli(
+        [
+            "-m",
+            *tiny,
+            "hydra/sweeper=optuna",
+            "hydra.sweeper.n_trials=1",
+            *args,
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert one_line(result).startswith(f"{key}: ")
+    from posenc.sweep_folder import LOCK
+
+    assert not (sweep / LOCK).exists()  # the folder is free again
+    assert not list(sweep.glob("*/run.yaml"))  # no trial ran
+
+
+# ------------------------------------------------------------------ sizes (§6)
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["dataset.n_samples=10000000000"], "dataset.n_samples"),
+        (["dataset.seq_len=10000000"], "dataset.seq_len"),
+        (["encoding.max_len=1000000000"], "encoding.max_len"),
+        (
+            ["model=transformer", "encoding=fire", "encoding.hidden_dim=100000000"],
+            "encoding.hidden_dim",
+        ),
+        (["encoding.randomize=true", "encoding.max_position=1000000000"], "encoding.max_position"),
+        (["eval.lengths=[1000000000]"], "eval.lengths"),
+        (["model=transformer", "eval.lengths=[200000]"], "eval.lengths"),
+        (
+            ["model=transformer", "encoding=relative", "encoding.num_buckets=1000000000"],
+            "encoding.max_distance",
+        ),
+        (["model=transformer", "encoding=relative", "encoding.std=-1"], "encoding.std"),
+        (["model=transformer", "encoding=relative", "encoding.std=nan"], "encoding.std"),
+        (["optimizer.lr=1e999999999999999999999999999999"], "optimizer.lr"),
+    ],
+)
+@pytest.mark.slow
+def test_sizes_that_cannot_fit_are_refused_with_the_key_and_the_estimate(tmp_path, overrides, key):
+    with pytest.raises(ConfigError, match=f"^{key}: ") as e:
+        run_inprocess(tmp_path, ["trainer.epochs=1", *overrides])
+    if "needs about" in str(e.value):
+        assert "of memory this machine has free" in str(e.value)
+    assert not (tmp_path / rf.HISTORY).exists()  # refused before training
+
+
+@pytest.mark.slow
+def test_a_window_longer_than_the_sequence_allocates_nothing_extra(tmp_path):
+    metrics = run_inprocess(
+        tmp_path, ["dataset=window", "dataset.window=1000000000", "trainer.epochs=1"]
+    )
+    assert metrics["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_an_allocation_that_still_fails_is_one_line_and_failed(tmp_path, monkeypatch):
+    import posenc.job as job
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+            "allocate memory: you tried to allocate 8000000000000 bytes."
+        )
+
+    monkeypatch.setattr(job, "evaluate_lengths", out_of_memory)
+    with pytest.raises(RuntimeError):
+        run_inprocess(tmp_path, ["trainer.epochs=1", "eval.lengths=[30]"])
+    metrics = rf.read_metrics(tmp_path)
+    assert metrics["status"] == "failed" and metrics["failed_step"] == "length_eval"
+    assert metrics["error"].startswith("out of memory at step length_eval: ")
+    log = (tmp_path / "train.log").read_text() if (tmp_path / "train.log").exists() else ""
+    assert "Traceback" not in log
+
+
+# ------------------------------------------------------------------ files (§6)
+
+
+def test_a_vectors_file_that_is_not_a_regular_file_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="^dataset.vectors: /dev/zero is not a regular file"):
+        run_inprocess(tmp_path, ["dataset=glove_words", "dataset.vectors=/dev/zero"])
+
+
+def test_a_file_name_too_long_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="^output_dir: cannot (use|create) .*File name too long"):
+        posenc.run(["trainer.epochs=1"], output_dir=tmp_path / ("x" * 300))
+
+
+@pytest.mark.slow
+def test_a_run_folder_that_cannot_be_written_is_refused_untouched(tmp_path, monkeypatch):
+    run_inprocess(tmp_path, ["trainer.epochs=1"])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    monkeypatch.setattr(rf.os, "access", lambda path, mode: False)  # as a read-only mount
+    with pytest.raises(FileExistsError, match="cannot be written .*nothing was changed"):
+        posenc.run(["trainer.epochs=2", "overwrite=true"], output_dir=tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+# ------------------------------------------------------------------ compare and plot (§6)
+
+
+def make_runs(root: Path, n: int = 4) -> list[Path]:
+    runs = []
+    for seed in range(n):
+        run = root / f"r{seed}"
+        run_inprocess(run, ["trainer.epochs=2", "dataset.n_samples=64", f"seed={seed}"])
+        runs.append(run)
+    return runs
+
+
+def edit_metrics(folder: Path, values: dict) -> None:
+    metrics = json.loads((folder / rf.METRICS).read_text())
+    metrics.update(values)
+    (folder / rf.METRICS).write_text(json.dumps(metrics))
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"test_loss@abc": 1.0}, "'test_loss@abc' is not family@length"),
+        ({"seq_len": "twenty"}, "seq_len is 'twenty', not a number"),
+        ({"run": "evil"}, "'run' is reserved"),
+        ({"final_val_loss": "low"}, "final_val_loss is 'low', not a number"),
+    ],
+)
+@pytest.mark.slow
+def test_a_malformed_run_is_corrupt_with_the_reason_and_the_rest_stands(tmp_path, change, reason):
+    from posenc.comparison import format_summary, load_results, summarize
+
+    runs = make_runs(tmp_path, 3)
+    edit_metrics(runs[0], change)
+    results = load_results([tmp_path]).set_index("run")
+    assert results.loc["r0", "status"] == "corrupt"
+    assert reason in results.loc["r0", "error"]
+    assert (results.loc[["r1", "r2"], "status"] == "completed").all()
+    assert "evil" not in results.index
+    summary = summarize(results.reset_index())
+    assert int(summary["n_completed"].iloc[0]) == 2
+    text = format_summary(tmp_path, results.reset_index(), summary)
+    assert "not in the means:" in text and reason in text
+
+
+@pytest.mark.parametrize(
+    "rows, says",
+    [(["1,0.5,0.5,0.1", "1,0.4,0.4,0.1"], "epoch 1 twice"), (["x,0.5,0.5,0.1"], "not a number")],
+)
+@pytest.mark.slow
+def test_a_history_with_bad_epochs_is_broken_and_draws_no_curve(tmp_path, rows, says, caplog):
+    from posenc.plots import _val_curve
+
+    (run,) = make_runs(tmp_path, 1)
+    (run / rf.HISTORY).write_text("epoch,train_loss,val_loss,seconds\n" + "\n".join(rows) + "\n")
+    with pytest.raises(rf.RunFolderError, match=says):
+        rf.read_history(run)
+    assert _val_curve(run) is None
+    assert says in caplog.text
+
+
+@pytest.mark.slow
+def test_compare_on_a_folder_it_cannot_write_prints_the_tables_and_says_so(tmp_path, capsys):
+    from posenc.cli.compare import main
+
+    make_runs(tmp_path, 2)
+    (tmp_path / "summary.csv").mkdir()  # as a folder that refuses the write
+    code = main([str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "2 runs in" in out and "final_val_loss" in out  # the table was printed
+    assert "could not write to" in err and "the tables above were not saved" in err
+
+
+# ------------------------------------------------------------------ the sweep lock (§6)
+
+
+@pytest.mark.parametrize("content", ["", "garbage{", '{"pid": "x"}', "[]"])
+def test_an_empty_or_garbled_lock_names_the_file_and_how_to_clear_it(tmp_path, content):
+    from posenc.sweep_folder import LOCK, Sweep
+
+    (tmp_path / LOCK).write_text(content)
+    with pytest.raises(ConfigError, match=f"^hydra.sweep.dir: the lock file .*{LOCK} is empty"):
+        Sweep.begin(tmp_path)
+    with pytest.raises(ConfigError, match="rm '"):
+        Sweep.begin(tmp_path)
+
+
+def test_a_lock_naming_a_live_process_that_is_not_a_sweep_says_so(tmp_path):
+    import socket
+
+    from posenc.sweep_folder import LOCK, Sweep
+
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / LOCK).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname()}))
+        with pytest.raises(ConfigError, match="a live process that is not a posenc sweep"):
+            Sweep.begin(tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    Sweep.begin(tmp_path).end()  # now dead: the lock is taken over
+
+
+@pytest.mark.slow
+def test_a_subdir_that_leaves_the_sweep_folder_is_refused(tmp_path, tiny):
+    sweep = tmp_path / "inner" / "sweep"
+    result = run_cli(
+        [
+            "-m",
+            *tiny,
+            "seed=0,1",
+            f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=../../escape${hydra.job.num}",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert one_line(result).startswith("hydra.sweep.subdir: ")
+    assert not list(tmp_path.glob("escape*")) and not list(tmp_path.rglob("run.yaml"))
+
+
+# ------------------------------------------------------------------ the Python API (§6)
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        ({"encoding": "learnable"}, "^overrides: a list of 'key=value' strings"),
+        ([1, 2], "^overrides: 1 is not a 'key=value' string"),
+        (["trainer.epochs=${oc.env:HOME}"], "^trainer.epochs: .*could not be converted"),
+        (["trainer.epochs=${oc.env:POSENC_NO_SUCH_VARIABLE}"], "^trainer.epochs: .*not found"),
+    ],
+)
+def test_python_api_mistakes_are_config_errors(tmp_path, overrides, says):
+    with pytest.raises(ConfigError, match=says):
+        posenc.run(overrides, output_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_load_run_never_unpickles_a_table(tmp_path):
+    run_inprocess(tmp_path, ["trainer.epochs=1", "encoding=learnable"])
+    np.save(tmp_path / rf.ENCODING_FINAL, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(rf.RunFolderError, match="encoding_final.npy is broken"):
+        posenc.load_run(tmp_path)
+
+
+# ------------------------------------------------------------------ credentials (§5)
+
+
+SECRET = "http://alice:s3cret@127.0.0.1:9"
+
+
+def test_credentials_in_the_tracking_uri_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="^tracking_uri: holds credentials .*MLFLOW_TRACKING"):
+        posenc.run(["tracking=mlflow", f"tracking_uri={SECRET}"], output_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_credentials_never_reach_a_run_or_sweep_folder(tmp_path, tiny):
+    for mode in ([], ["-m", "seed=0,1"]):
+        where = tmp_path / ("sweep" if mode else "run")
+        key = "hydra.sweep.dir" if mode else "hydra.run.dir"
+        result = run_cli(
+            [*mode, *tiny, "tracking=mlflow", f"tracking_uri={SECRET}", f"{key}={where}"],
+            tmp_path,
+        )
+        assert result.returncode == 2
+        assert one_line(result).startswith("tracking_uri: holds credentials")
+        assert "s3cret" not in result.stderr + result.stdout
+        for path in tmp_path.rglob("*"):
+            assert not path.is_file() or b"s3cret" not in path.read_bytes()
+
+
+# ------------------------------------------------------------------ a tracker that is down (§3)
+
+
+@pytest.mark.slow
+def test_a_dead_tracker_costs_seconds_and_one_line_before_training(tmp_path, tiny):
+    # the generous subprocess timeout guards against a hang; nothing asserts a speed
+    run = tmp_path / "run"
+    result = run_cli(
+        [
+            *tiny,
+            "tracking=mlflow",
+            "tracking_uri=http://127.0.0.1:9",
+            "tracking_timeout=2",
+            f"hydra.run.dir={run}",
+        ],
+        tmp_path,
+        timeout=240,
+    )
+    assert result.returncode == 2
+    assert one_line(result).startswith("tracking_uri: http://127.0.0.1:9 did not answer within 2s")
+    assert not (run / rf.HISTORY).exists()  # said before training
+    export = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "posenc.export",
+            "mlflow",
+            str(tmp_path),
+            "--tracking-uri",
+            "http://127.0.0.1:9",
+            "--timeout",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert export.returncode == 2
+    assert one_line(export).startswith("tracking_uri: http://127.0.0.1:9 did not answer")
+
+
+@pytest.mark.parametrize(
+    "uri, says",
+    [
+        ("bogus://somewhere", "posenc exports to sqlite:///"),
+        ("sqlite:///{tmp}/afile/mlflow.db", "cannot be created or written"),
+        ("sqlite:///{tmp}/notadb.db", "is not a SQLite database"),
+        (SECRET, "holds credentials"),
+    ],
+)
+def test_a_store_that_cannot_be_written_is_one_line(tmp_path, uri, says):
+    from posenc.tracking import check_store
+
+    (tmp_path / "afile").write_text("a file")
+    (tmp_path / "notadb.db").write_text("text")
+    with pytest.raises(ConfigError, match=f"^tracking_uri: .*{says}"):
+        check_store(uri.format(tmp=tmp_path), timeout=1)
+
+
+# ------------------------------------------------------------------ exports whole or absent (§4)
+
+
+@pytest.mark.slow
+def test_an_export_cut_short_is_repaired_by_the_next(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from posenc import tracking
+
+    runs = make_runs(tmp_path / "sweep", 2)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    calls = {"n": 0}
+    original = MlflowClient.log_artifact
+
+    def ctrl_c_on_the_third_file(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_artifact", ctrl_c_on_the_third_file)
+    with pytest.raises(KeyboardInterrupt):
+        tracking.export_mlflow([tmp_path / "sweep"], uri)
+    monkeypatch.setattr(MlflowClient, "log_artifact", original)
+    client = MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (partial,) = client.search_runs(experiments)  # cut short in the first run's files
+    assert tracking.FINGERPRINT_TAG not in partial.data.tags  # never marked exported
+    counts = tracking.export_mlflow([tmp_path / "sweep"], uri)
+    assert counts["updated"] + counts["created"] == len(runs) and counts["unchanged"] == 0
+    assert tracking.export_mlflow([tmp_path / "sweep"], uri)["unchanged"] == len(runs)
+    exported = client.search_runs(experiments)
+    assert len(exported) == len(runs)
+    assert all(r.data.tags.get(tracking.FINGERPRINT_TAG) for r in exported)
+
+
+@pytest.mark.slow
+def test_two_exports_into_a_new_store_at_once_both_succeed(tmp_path):
+    for name in ("a", "b"):
+        make_runs(tmp_path / name, 1)
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    command = [sys.executable, "-m", "posenc.export", "mlflow", "--tracking-uri", uri]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    both = [
+        subprocess.Popen(
+            [*command, str(tmp_path / name)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("a", "b")
+    ]
+    outcomes = [p.communicate(timeout=300) for p in both]
+    for process, (out, err) in zip(both, outcomes, strict=True):
+        assert process.returncode == 0, err
+        assert "1 created" in out
