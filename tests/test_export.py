@@ -2,11 +2,14 @@
 through the tracking server's REST API."""
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -104,6 +107,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def screenshot_the_runs_table(url: str, path: Path) -> str:
+    """The page the export command's link opens, in Debian's headless chromium, as a user
+    opens it; saved as a screenshot. Returns the page's text."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "the browser check needs Debian's chromium: apt-get install -y chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url, timeout=60_000)
+        page.get_by_text("learnable/lstm", exact=False).first.wait_for(timeout=90_000)
+        page.screenshot(path=str(path))
+        text = page.inner_text("body")
+        browser.close()
+    assert path.stat().st_size > 10_000
+    return text
+
+
 def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     export_mlflow([sweep / "S"], uri)
@@ -137,6 +159,29 @@ def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
             t["value"] for r in found for t in r["data"]["tags"] if t["key"] == "posenc.status"
         )
         assert statuses == ["completed", "completed", "failed", "failed"]
+        for run in found:  # the run folder's own times, and its dataset as an input
+            tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+            metrics = read_metrics(Path(tags["posenc.run_dir"]))
+            for key, stamp in (("start_time", "started_at"), ("end_time", "ended_at")):
+                expected = datetime.fromisoformat(metrics[stamp]).timestamp() * 1000
+                assert int(run["info"][key]) == int(expected)
+            (dataset,) = run["inputs"]["dataset_inputs"]
+            assert dataset["dataset"]["name"] == metrics["dataset"] == "weighted_sum"
+            assert dataset["tags"] == [{"key": "mlflow.data.context", "value": "training"}]
+        url = f"{base}/api/2.0/mlflow/experiments/get?experiment_id={experiment.experiment_id}"
+        got = json.loads(urllib.request.urlopen(url, timeout=30).read())["experiment"]
+        kind = {t["key"]: t["value"] for t in got["tags"]}["mlflow.experimentKind"]
+        assert kind == "custom_model_development"
+        from posenc.tracking import runs_table_url
+
+        runs = [Path(t["value"]) for r in found for t in r["data"]["tags"]
+                if t["key"] == "posenc.run_dir"]  # fmt: skip
+        url = runs_table_url(experiment.experiment_id, runs, base)
+        assert "orderByKey=metrics.%60final_val_loss%60&orderByAsc=true" in url
+        text = screenshot_the_runs_table(url, tmp_path / "mlflow_ui.png")
+        assert "Training runs" in text and "Run Name" in text  # the runs table first
+        assert "Sort: final_val_loss" in text  # by the headline metric
+        assert "weighted_sum (" in text  # the Dataset column names the dataset
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -31,6 +31,7 @@ RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "
 KIND_TAG = "mlflow.experimentKind"  # values in MLflow 3.x's UI: custom_model_development, …
 MLFLOW_STATUS = {"completed": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 EXTRA = "posenc[mlflow]"
+UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 
 
 def require_mlflow():
@@ -201,18 +202,39 @@ def export_mlflow(
     tracking_uri: str = DEFAULT_URI,
     experiment: str | None = None,
     timeout: float = 10.0,
+    on_experiment=None,
 ) -> dict[str, int]:
     """Export every run folder below the paths; returns counts of created, updated, unchanged.
     The store is checked first (check_store), HTTP requests are bounded by `timeout`, and a
     run is marked exported (its fingerprint) only once all of it is logged, so an export cut
-    short is repaired by the next one."""
+    short is repaired by the next one. `on_experiment(name, id, run_dirs)` is told each
+    experiment written to."""
     require_mlflow()
     check_store(tracking_uri, timeout)
     with bounded(timeout):
-        return _export_all(paths, tracking_uri, experiment)
+        return _export_all(paths, tracking_uri, experiment, on_experiment)
 
 
-def _export_all(paths, tracking_uri: str, experiment: str | None) -> dict[str, int]:
+def runs_table_url(experiment_id: str, runs: Iterable[Path], base: str = UI) -> str:
+    """The experiment's training runs table in MLflow's UI, sorted by the headline metric
+    of its runs (posenc.metrics.headline: the score of token tasks, else the final
+    validation loss), best first."""
+    from urllib.parse import quote
+
+    from posenc.metrics import HIGHER, better, headline
+
+    names: set[str] = set()
+    for run in runs:
+        names.update(rf.read_metrics(run))
+    metric = headline(names)
+    ascending = "false" if better(metric) == HIGHER else "true"
+    key = quote(f"metrics.`{metric_name(metric)}`")
+    return f"{base}/#/experiments/{experiment_id}/runs?orderByKey={key}&orderByAsc={ascending}"
+
+
+def _export_all(
+    paths, tracking_uri: str, experiment: str | None, on_experiment=None
+) -> dict[str, int]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -232,8 +254,11 @@ def _export_all(paths, tracking_uri: str, experiment: str | None) -> dict[str, i
             )
         else:
             experiment_id = found.experiment_id
-        # MLflow 3's UI opens an experiment by its kind: the training runs table, not GenAI
+        # MLflow 3's kind of experiment: model training (its UI still opens on GenAI first,
+        # so the export command prints a link to the runs table, runs_table_url)
         client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
+        if on_experiment is not None:
+            on_experiment(name, experiment_id, members)
         existing = {
             r.data.tags.get(RUN_TAG): r
             for r in client.search_runs([experiment_id], max_results=50_000)
@@ -253,6 +278,23 @@ def _export_all(paths, tracking_uri: str, experiment: str | None) -> dict[str, i
             bar.update(1)
     bar.close()
     return counts
+
+
+def _log_dataset(client, run_id: str, record: dict) -> None:
+    """The run's dataset as an MLflow dataset input (the runs table's Dataset column): named
+    by its option, its digest the hash of its composed keys, its source those keys."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    keys = record.get("config", {}).get("dataset") or {}
+    name = record.get("choices", {}).get("dataset") or str(keys.get("_target_", "dataset"))
+    source = json.dumps(keys, sort_keys=True, default=str)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:8]
+    dataset = Dataset(name=str(name), digest=digest, source_type="posenc", source=source)
+    client.log_inputs(
+        run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])]
+    )
 
 
 def artifact_files(run_dir: Path) -> list[tuple[Path, str | None]]:
@@ -310,6 +352,7 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             values.append(Metric(metric_name(key), float(value), now, 0))
     param_list = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    _log_dataset(client, run_id, record)
     for i in range(0, max(len(values), len(param_list)), 100):  # MLflow's batch limits
         client.log_batch(run_id, metrics=values[i : i + 100], params=param_list[i : i + 100])
     for path, folder in artifact_files(run_dir):

@@ -15,7 +15,7 @@ from posenc.exits import ExitCode, exit_code
 
 
 def run(argv: Sequence[str] | None) -> int:
-    from posenc.tracking import DEFAULT_URI, export_mlflow
+    from posenc.tracking import DEFAULT_URI, export_mlflow, runs_table_url
 
     parser = argparse.ArgumentParser(
         prog="python -m posenc.export", description="Export run folders to an experiment tracker."
@@ -33,7 +33,16 @@ def run(argv: Sequence[str] | None) -> int:
     args = parse_paths(parser, argv)
     try:
         started = time.perf_counter()
-        counts = export_mlflow(args.paths, args.tracking_uri, args.experiment, args.timeout)
+        links: list[str] = []
+        counts = export_mlflow(
+            args.paths,
+            args.tracking_uri,
+            args.experiment,
+            args.timeout,
+            on_experiment=lambda name, eid, runs: links.append(
+                f"  {name}: {runs_table_url(eid, runs)}"
+            ),
+        )
     except ConfigError as e:
         print(e, file=sys.stderr)
         return exit_code(e)
@@ -46,7 +55,8 @@ def run(argv: Sequence[str] | None) -> int:
         f"{counts['updated']} updated, {counts['unchanged']} unchanged "
         f"({time.perf_counter() - started:.1f}s)"
     )
-    print(f"browse them: mlflow ui --backend-store-uri {args.tracking_uri}")
+    print(f"browse them: mlflow ui --backend-store-uri {args.tracking_uri}, then open")
+    print("\n".join(links))
     return ExitCode.OK
 
 
