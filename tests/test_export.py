@@ -180,7 +180,8 @@ def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
         assert "orderByKey=metrics.%60final_val_loss%60&orderByAsc=true" in url
         text = screenshot_the_runs_table(url, tmp_path / "mlflow_ui.png")
         assert "Training runs" in text and "Run Name" in text  # the runs table first
-        assert "Sort: final_val_loss" in text  # by the headline metric
+        assert "Sort: final_val_loss" in text  # by the headline metric, also in the names
+        assert "· final_val_loss 0." in text or "· final_val_loss 1." in text
         assert "weighted_sum (" in text  # the Dataset column names the dataset
     finally:
         server.terminate()

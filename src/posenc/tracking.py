@@ -280,6 +280,20 @@ def _export_all(
     return counts
 
 
+def run_name(run_dir: Path, metrics: dict) -> str:
+    """`encoding/model job-folder · metric value`: the job folder names the keys that vary
+    in its sweep, and the headline metric is in the name, so the runs table shows both
+    before any column is added."""
+    from posenc.metrics import headline
+
+    name = f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}"
+    metric = headline(metrics)
+    value = metrics.get(metric)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        name += f" · {metric} {value:.4g}"
+    return name
+
+
 def _log_dataset(client, run_id: str, record: dict) -> None:
     """The run's dataset as an MLflow dataset input (the runs table's Dataset column): named
     by its option, its digest the hash of its composed keys, its source those keys."""
@@ -323,7 +337,7 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     tags = {  # the fingerprint comes last, once everything is logged
         RUN_TAG: str(run_dir),
         STATUS_TAG: status,
-        "mlflow.runName": f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}",
+        "mlflow.runName": run_name(run_dir, metrics),
     }
     if metrics.get("error"):
         tags["posenc.error"] = str(metrics["error"])[:5000]
