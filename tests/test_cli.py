@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from .conftest import read_metrics, run_cli, run_dirs, wait_for_history
 
@@ -126,6 +127,30 @@ def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
 
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+# minutes a job at full size: run at a smoke budget below; its reference is the README's study
+LONG_PRESETS = ("train_short_test_long",)
+PRESETS = [p for p in PRESETS if p not in LONG_PRESETS]
+
+
+def test_the_language_model_preset_runs_end_to_end_at_a_smoke_budget(tmp_path):
+    args = [
+        "+experiment=train_short_test_long",
+        "encoding=rope",
+        "trainer.steps=20",
+        "trainer.eval_every=10",
+        "trainer.checkpoint_every=10",
+        "eval.lengths=[64,128]",
+        "plots=false",
+        "hydra.run.dir=run",
+    ]
+    result = run_cli(args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["status"] == "completed" and metrics["experiment"] == "train_short_test_long"
+    assert metrics["dataset"] == "text" and metrics["seq_len"] == 64
+    assert {"bpc@64", "bpc@128", "bpc_ntk@128", "bpc_yarn@128", "bpc_linear@128"} <= set(metrics)
+    config = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())["config"]
+    assert config["model"]["causal"] is True and config["model"]["n_layers"] == 3
 
 
 def test_every_preset_runs_and_reaches_its_reference_level(tmp_path):
