@@ -139,6 +139,7 @@ def test_the_language_model_preset_runs_end_to_end_at_a_smoke_budget(tmp_path):
         "trainer.steps=20",
         "trainer.eval_every=10",
         "trainer.checkpoint_every=10",
+        "scheduler.warmup_steps=5",
         "eval.lengths=[64,128]",
         "plots=false",
         "hydra.run.dir=run",
