@@ -347,6 +347,7 @@ def test_a_subdir_that_leaves_the_sweep_folder_is_refused(tmp_path, tiny):
         ([1, 2], "^overrides: 1 is not a 'key=value' string"),
         (["trainer.epochs=${oc.env:HOME}"], "^trainer.epochs: .*could not be converted"),
         (["trainer.epochs=${oc.env:POSENC_NO_SUCH_VARIABLE}"], "^trainer.epochs: .*not found"),
+        (["seed=" + "1" * 5000], "^seed: a number too long to read"),
     ],
 )
 def test_python_api_mistakes_are_config_errors(tmp_path, overrides, says):
@@ -430,6 +431,13 @@ def test_a_dead_tracker_costs_seconds_and_one_line_before_training(tmp_path, tin
     )
     assert export.returncode == 2
     assert one_line(export).startswith("tracking_uri: http://127.0.0.1:9 did not answer")
+    unknown = subprocess.run(
+        [sys.executable, "-m", "posenc.export", "mlflow", str(tmp_path),
+         "--tracking-uri", "bogus://x"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert one_line(unknown).startswith("tracking_uri: 'bogus://x': posenc exports to")
 
 
 @pytest.mark.parametrize(

@@ -97,9 +97,18 @@ PLUGIN_EXTRAS = {
 }
 
 
-def composition_error(e: Exception) -> ConfigError | None:
+def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | None:
     """Hydra's and OmegaConf's composition errors as one ConfigError naming the key and what
-    is valid; None for anything else."""
+    is valid; None for anything else. `overrides` name the key of a number too long to
+    read."""
+    if isinstance(e, ValueError) and "integer string conversion" in str(e):
+        import re
+
+        long = [o for o in overrides if re.search(r"\d{1000,}", str(o))]
+        key = str(long[0]).partition("=")[0].lstrip("+~") if long else "overrides"
+        return ConfigError(
+            key, "a number too long to read (thousands of digits); give one that fits"
+        )
     import dataclasses
 
     from hydra.errors import (
@@ -160,7 +169,7 @@ def compose_run(
         try:
             cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
         except Exception as e:
-            error = composition_error(e)
+            error = composition_error(e, list(overrides))
             if error is None:
                 raise
             raise error from None

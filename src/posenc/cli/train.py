@@ -42,7 +42,7 @@ def understood(error: BaseException) -> BaseException:
         return error  # Ctrl-C may have cut an import short: import nothing for it
     from posenc.compose import composition_error
 
-    if (config_error := composition_error(error)) is not None:
+    if (config_error := composition_error(error, sys.argv[1:])) is not None:
         return config_error
     if isinstance(error, OSError) and error.filename:  # Hydra making the run's folder
         return ConfigError(
