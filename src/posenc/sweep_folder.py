@@ -14,6 +14,7 @@ is their only writer and reader.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -72,10 +73,14 @@ class Sweep:
                 "hydra.sweep.dir", f"cannot create the sweep folder {path}: {e.strerror}"
             ) from None
         manifest = path / MANIFEST
+        # a sweep refused after this (Hydra building a sweeper that cannot be built) ends
+        # with no callback: the lock goes with the process
+        atexit.register(_release, path / LOCK, os.getpid())
         return cls(path, manifest.stat().st_size if manifest.is_file() else 0)
 
     def end(self) -> None:
         (self.path / LOCK).unlink(missing_ok=True)
+        atexit.unregister(_release)
 
     def jobs(self) -> tuple[list[Path], list[tuple[Path, str]]]:
         """(the job folders this sweep launched or reused, [(folder, why) it was refused])."""
@@ -121,6 +126,15 @@ def _take_lock(path: Path) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         return
+
+
+def _release(lock: Path, pid: int) -> None:
+    """Remove a lock this process still holds (never another's)."""
+    try:
+        if json.loads(lock.read_text()).get("pid") == pid == os.getpid():
+            lock.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _is_posenc(pid: int) -> bool:

@@ -97,6 +97,9 @@ def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
     require_mlflow()
     from mlflow.tracking import MlflowClient
 
+    quiet = logging.getLogger("urllib3.connectionpool")  # its retry warnings: said once below
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     with bounded(timeout):
         try:
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
@@ -111,6 +114,8 @@ def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
                 f"{uri} did not answer within {timeout:g}s ({reason}); start the server, or "
                 "raise tracking_timeout (--timeout)",
             ) from None
+        finally:
+            quiet.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -237,8 +242,8 @@ def _export_all(
 ) -> dict[str, int]:
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    with store_lock(tracking_uri):  # the first access creates a new store's tables
+    with store_lock(tracking_uri):  # making the client creates a new store's tables
+        client = MlflowClient(tracking_uri=tracking_uri)
         client.search_experiments(max_results=1)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     runs = rf.find_runs(paths)

@@ -63,7 +63,10 @@ def main(cfg: DictConfig) -> float | None:
     sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
-    check_tracking_uri(cfg.get("tracking_uri"))  # before run.yaml could keep a password
+    try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
+        check_tracking_uri(cfg.get("tracking_uri"))
+    except ConfigError as e:
+        raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
     try:
         if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
             raise rf.RunFolderTaken(f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)")
