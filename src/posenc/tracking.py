@@ -264,6 +264,7 @@ def _export_all(
         client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
         if on_experiment is not None:
             on_experiment(name, experiment_id, members)
+        shared = set.intersection(*(set(r.name.split(",")) for r in members))
         existing = {
             r.data.tags.get(RUN_TAG): r
             for r in client.search_runs([experiment_id], max_results=50_000)
@@ -278,20 +279,28 @@ def _export_all(
                 continue
             if old is not None:
                 client.delete_run(old.info.run_id)
-            _export_run(client, experiment_id, run_dir, stamp)
+            _export_run(client, experiment_id, run_dir, stamp, shared)
             counts["updated" if old is not None else "created"] += 1
             bar.update(1)
     bar.close()
     return counts
 
 
-def run_name(run_dir: Path, metrics: dict) -> str:
-    """`encoding/model job-folder · metric value`: the job folder names the keys that vary
-    in its sweep, and the headline metric is in the name, so the runs table shows both
-    before any column is added."""
+def run_name(run_dir: Path, metrics: dict, shared: set[str] = frozenset()) -> str:
+    """What the runs table shows first, short enough for its column: the keys that vary in
+    the experiment (the job folder's `key=value` items that not every run shares; a
+    group's option by its value alone), then the headline metric's value:
+    `rope seed=0 · final_val_loss 1.43`. A run folder not named by its overrides is named
+    `encoding/model folder`."""
     from posenc.metrics import headline
 
-    name = f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}"
+    items = [i for i in run_dir.name.split(",") if i not in shared and "=" in i]
+    if items:
+        groups = set(rf.GROUPS)
+        key = lambda i: i.partition("=")[0].lstrip("+~")  # noqa: E731
+        name = " ".join(i.partition("=")[2] if key(i) in groups else i for i in items)
+    else:
+        name = f"{metrics.get('encoding')}/{metrics.get('model')} {run_dir.name}"
     metric = headline(metrics)
     value = metrics.get(metric)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
@@ -330,7 +339,9 @@ def artifact_files(run_dir: Path) -> list[tuple[Path, str | None]]:
     return sorted(out)
 
 
-def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
+def _export_run(
+    client, experiment_id: str, run_dir: Path, stamp: str, shared: set[str] = frozenset()
+) -> None:
     from mlflow.entities import Metric, Param
 
     metrics = rf.read_metrics(run_dir)
@@ -342,7 +353,7 @@ def _export_run(client, experiment_id: str, run_dir: Path, stamp: str) -> None:
     tags = {  # the fingerprint comes last, once everything is logged
         RUN_TAG: str(run_dir),
         STATUS_TAG: status,
-        "mlflow.runName": run_name(run_dir, metrics),
+        "mlflow.runName": run_name(run_dir, metrics, shared),
     }
     if metrics.get("error"):
         tags["posenc.error"] = str(metrics["error"])[:5000]
