@@ -56,10 +56,9 @@ def check_floats(key: str, what: str, *shape: int) -> None:
 
 def is_out_of_memory(error: BaseException) -> bool:
     """An allocator failure (CPU or CUDA) that got past the estimates."""
-    if isinstance(error, MemoryError):
-        return True
-    oom = getattr(__import__("torch"), "OutOfMemoryError", ())
-    if oom and isinstance(error, oom):
+    import torch
+
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
         return True
     text = str(error)
     return isinstance(error, RuntimeError) and (

@@ -8,7 +8,6 @@ round ends, so the loop adds next to nothing to the model's own cost.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,11 +16,10 @@ import torch
 from torch import nn
 
 from posenc.data.tasks import Task, TokenBatch
+from posenc.data.text import bits_per_character
 from posenc.signals import interrupt_reason
 from posenc.status import Status
 from posenc.training import EarlyStop, History, optimizer_step
-
-LN2 = math.log(2)
 
 
 @dataclass
@@ -39,11 +37,11 @@ class RoundRecord:
 
     @property
     def train_bpc(self) -> float:  # text's history columns: nats -> bits per character
-        return self.train_loss / LN2
+        return bits_per_character(self.train_loss)
 
     @property
     def val_bpc(self) -> float:
-        return self.val_loss / LN2
+        return bits_per_character(self.val_loss)
 
 
 def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
