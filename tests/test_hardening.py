@@ -53,7 +53,11 @@ def test_a_search_space_optuna_cannot_sample_is_one_line_naming_the_key(line, sa
 
 def test_good_search_spaces_still_map_as_the_official_plugin():
     assert distribution_of("optimizer.lr=tag(log,interval(0.001,0.1))").log
-    assert distribution_of("model.hidden_dim=range(8,32,step=8)").choices == (8, 16, 24)
+    ints = distribution_of("model.hidden_dim=range(8,32,step=8)")  # ordered, its step kept
+    assert (ints.low, ints.high, ints.step) == (8, 24, 8)
+    floats = distribution_of("optimizer.lr=range(0.001,0.01,step=0.001)")
+    assert (floats.low, floats.high, floats.step) == (0.001, 0.009, 0.001)
+    assert distribution_of("encoding=choice(none,rope)").choices == ("none", "rope")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from posenc import checkpoint, sampled
+from posenc import checkpoint, objective, sampled
 from posenc import run_folder as rf
 from posenc.compose import build
 from posenc.data import Split, Splits
@@ -133,6 +133,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs)."""
     trainer = OmegaConf.to_object(cfg.trainer)
     check_trainer(trainer, cfg.seed, cfg.eval.lengths)
+    objective.check(cfg)
     check_tracking(cfg.get("tracking"))
     if cfg.get("tracking"):  # a store that is down is said now, not after training
         from posenc.tracking import check_store

@@ -9,6 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 LOWER, HIGHER = "lower", "higher"
+# the kinds of run (a dataset's kind): real values (MSE), token tasks, text
+REGRESSION, TOKENS, TEXT = "regression", "tokens", "text"
+KINDS = (REGRESSION, TOKENS, TEXT)
+CLASSES = frozenset({TOKENS, TEXT})  # runs of class targets
+ONLY_TOKENS, ONLY_TEXT = frozenset({TOKENS}), frozenset({TEXT})
 
 
 @dataclass(frozen=True)
@@ -16,7 +21,11 @@ class Metric:
     name: str
     better: str  # LOWER or HIGHER
     meaning: str
-    always: bool = True  # False: only runs of class targets (token tasks) record it
+    kinds: frozenset[str] = frozenset(KINDS)  # the kinds of run that record it
+
+    @property
+    def always(self) -> bool:
+        return self.kinds == frozenset(KINDS)
 
 
 _ALL = (
@@ -25,14 +34,20 @@ _ALL = (
     Metric("test_loss", LOWER, "loss on the held-out test split"),
     Metric("best_val_loss", LOWER, "lowest validation loss of any epoch"),
     Metric("train_seconds", LOWER, "wall-clock seconds of training"),
-    Metric("score", HIGHER, "mean accuracy at the lengths past training (token tasks)", False),
-    Metric("test_accuracy", HIGHER, "accuracy on test sequences at training lengths", False),
-    Metric("final_val_accuracy", HIGHER, "validation accuracy after the last round", False),
-    Metric("final_train_accuracy", HIGHER, "training accuracy of the last round", False),
-    Metric("best_val_accuracy", HIGHER, "highest validation accuracy of any round", False),
-    Metric("test_bpc", LOWER, "bits per character on the held-out test text (text)", False),
-    Metric("final_val_bpc", LOWER, "validation bits per character after the last round", False),
-    Metric("test_perplexity", LOWER, "perplexity per character on the test text", False),
+    # only with eval.max_length (posenc.metrics.recorded)
+    Metric("score", HIGHER, "mean accuracy at the lengths past training", ONLY_TOKENS),
+    Metric("test_accuracy", HIGHER, "accuracy on test sequences at training lengths", CLASSES),
+    Metric("final_val_accuracy", HIGHER, "validation accuracy after the last round", CLASSES),
+    Metric("final_train_accuracy", HIGHER, "training accuracy of the last round", CLASSES),
+    Metric("best_val_accuracy", HIGHER, "highest validation accuracy of any round", CLASSES),
+    Metric("test_bpc", LOWER, "bits per character on the held-out test text", ONLY_TEXT),
+    Metric(
+        "final_val_bpc",
+        LOWER,
+        "validation bits per character after the last round",
+        ONLY_TEXT,
+    ),
+    Metric("test_perplexity", LOWER, "perplexity per character on the test text", ONLY_TEXT),
 )
 METRICS = {m.name: m for m in _ALL}
 SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
@@ -44,10 +59,11 @@ HEADLINE = "final_val_loss"  # what a sweep sorts by and a search optimises by d
 TASK_HEADLINE = "score"  # ... when its runs are token tasks scored past their lengths
 LENGTH_FAMILIES = {  # recorded per length as family@L
     "test_loss": METRICS["test_loss"],
-    "accuracy": Metric("accuracy", HIGHER, "accuracy at one evaluation length", False),
-    "bpc": Metric("bpc", LOWER, "bits per character at one evaluation length (text)", False),
-    "perplexity": Metric("perplexity", LOWER, "perplexity at one evaluation length", False),
+    "accuracy": Metric("accuracy", HIGHER, "accuracy at one evaluation length", ONLY_TOKENS),
+    "bpc": Metric("bpc", LOWER, "bits per character at one evaluation length", ONLY_TEXT),
+    "perplexity": Metric("perplexity", LOWER, "perplexity at one evaluation length", ONLY_TEXT),
 }
+BASE_FAMILIES = tuple(LENGTH_FAMILIES)
 # eval.rope_scalings: the same trained RoPE run evaluated under another scaling, as
 # family_scaling@L (bpc_ntk@512)
 SCALINGS = ("none", "linear", "ntk", "yarn")
@@ -55,7 +71,7 @@ for _family in tuple(LENGTH_FAMILIES):
     for _scaling in SCALINGS:
         _m = LENGTH_FAMILIES[_family]
         LENGTH_FAMILIES[f"{_family}_{_scaling}"] = Metric(
-            f"{_family}_{_scaling}", _m.better, f"{_m.meaning}, RoPE scaling {_scaling}", False
+            f"{_family}_{_scaling}", _m.better, f"{_m.meaning}, RoPE scaling {_scaling}", _m.kinds
         )
 SEP = "@"
 
@@ -70,6 +86,15 @@ def split_length(name: str) -> tuple[str, int] | None:
     if not sep or family not in LENGTH_FAMILIES or not length.isdigit():
         return None
     return family, int(length)
+
+
+def split_scaling(family: str) -> tuple[str, str]:
+    """`bpc_ntk` -> ("bpc", "ntk"); a base family -> (family, "")."""
+    for base in BASE_FAMILIES:
+        rest = family.removeprefix(f"{base}_")
+        if rest != family and rest in SCALINGS:
+            return base, rest
+    return family, ""
 
 
 def is_metric(name: str) -> bool:
@@ -105,3 +130,23 @@ def headline(names: Iterable[str]) -> str:
     """What a table of these columns is sorted by when no metric is asked for: the score
     of token tasks, else the final validation loss."""
     return TASK_HEADLINE if TASK_HEADLINE in set(names) else HEADLINE
+
+
+def recorded(
+    kind: str,
+    lengths: Iterable[int] = (),
+    scalings: Iterable[str] = (),
+    scaled_lengths: Iterable[int] = (),
+    scored: bool = False,
+) -> frozenset[str]:
+    """The metric names a completed run of this kind writes to metrics.json: its kind's
+    metrics (`score` only when `scored`: a token task with eval.max_length), its kind's
+    families at the evaluation `lengths`, and as family_scaling@L under each RoPE scaling
+    at `scaled_lengths`."""
+    names = {m.name for m in _ALL if kind in m.kinds and (m.name != TASK_HEADLINE or scored)}
+    families = [f for f in BASE_FAMILIES if kind in LENGTH_FAMILIES[f].kinds]
+    names.update(at_length(f, n) for f in families for n in lengths)
+    names.update(
+        at_length(f"{f}_{s}", n) for f in families for s in scalings for n in scaled_lengths
+    )
+    return frozenset(names)

@@ -91,7 +91,15 @@ class RunFolderError(ValueError):
 # ---------------------------------------------------------------- claiming a folder
 
 # Keys that change how a job runs, not what it computes: ignored when comparing configs.
-NOT_THE_EXPERIMENT = ("overwrite", "resume", "plots", "print_config", "tracking_timeout")
+# objective: what a search reads from a run, not what the run computes
+NOT_THE_EXPERIMENT = (
+    "overwrite",
+    "resume",
+    "plots",
+    "print_config",
+    "tracking_timeout",
+    "objective",
+)
 
 
 class Claim(enum.Enum):
@@ -244,6 +252,17 @@ def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
             }
             for r in rows
         )
+
+
+def read_length_eval(run_dir: Path) -> list[dict[str, str]]:
+    """length_eval.csv's rows as written (strings); none when the run evaluated no length."""
+    import csv
+
+    try:
+        with open(run_dir / LENGTH_EVAL, encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
 
 
 def save_table(path: Path, table: torch.Tensor | None) -> None:

@@ -23,6 +23,7 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from posenc.metrics import HEADLINE
 from posenc.signatures import locate, parameters
 from posenc.tracking import DEFAULT_URI
 
@@ -103,6 +104,8 @@ class Config:
     tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
     tracking_uri: str = DEFAULT_URI
     tracking_timeout: float = 10.0  # seconds to reach the tracking store before giving up
+    # what the job returns to a sweeper (a search): a metric name, or a list of them
+    objective: Any = HEADLINE
 
 
 def _omegaconf_type(hint: Any) -> Any:

@@ -16,8 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from posenc import objective, sweep_folder
 from posenc import run_folder as rf
-from posenc import sweep_folder
 from posenc.compose import config_dir, register_resolvers
 from posenc.errors import ConfigError, check_tracking_uri
 from posenc.exits import ExitCode, JobEnded
@@ -50,11 +50,14 @@ def _parallel_jobs(hc: DictConfig) -> int:
     return max(1, int(n or 1))
 
 
-def result(metrics: dict) -> float | None:
-    """What a job returns to Hydra (and to a search sweeper): the final validation loss of a
-    completed run; None for a run that failed, diverged or was refused."""
-    value = metrics.get("final_val_loss")
-    return value if metrics.get("status") == Status.COMPLETED and value is not None else None
+def result(metrics: dict, cfg: DictConfig, run_dir: Path) -> float | list[float] | None:
+    """What a job returns to Hydra (and to a search sweeper): the value of `objective` (a
+    list for several) of a completed run; None, with the reason in the log, for a run that
+    failed, diverged or was refused, or whose objective has no value."""
+    values, reason = objective.outcome(metrics, cfg.objective, run_dir)
+    if reason is not None and metrics.get("status") == Status.COMPLETED:
+        log.warning("objective: %s", reason)
+    return objective.value(values, cfg.objective)
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
@@ -82,7 +85,7 @@ def main(cfg: DictConfig) -> float | None:
     if sweep_dir is not None:
         sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
     if claim == rf.Claim.REUSE:
-        return result(rf.read_metrics(run_dir))
+        return result(rf.read_metrics(run_dir), cfg, run_dir)
     save_hydra_record(run_dir, cfg)
     if cfg.print_config:
         print(f"composed config of {run_dir}:\n{OmegaConf.to_yaml(cfg, resolve=True)}", flush=True)
@@ -110,4 +113,4 @@ def main(cfg: DictConfig) -> float | None:
         from posenc.tracking import export_quietly
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
-    return result(metrics)
+    return result(metrics, cfg, run_dir)
