@@ -46,7 +46,8 @@ def study(folder: Path):
             *("eval.per_length=8", "eval.lengths=[9]", "eval.rope_scalings=[linear]"),
         ],
         [
-            *("dataset=text", "dataset.seq_len=16", "model=transformer", "model.causal=true"),
+            *("dataset=text", "dataset.path={text}", "dataset.seq_len=16", "model=transformer"),
+            "model.causal=true",
             *("model.d_model=16", "model.n_heads=2", "model.n_layers=1", "encoding=rope"),
             *("trainer.steps=2", "trainer.eval_every=2", "eval.lengths=[32]"),
             "eval.rope_scalings=[ntk]",
@@ -55,6 +56,9 @@ def study(folder: Path):
     ids=["regression", "tokens", "text"],
 )
 def test_what_a_config_is_said_to_record_is_what_its_run_writes(tmp_path, overrides):
+    text = tmp_path / "text.txt"  # a small corpus: the same code as Shakespeare's, faster
+    text.write_text("To be, or not to be, that is the question.\n" * 200, encoding="utf-8")
+    overrides = [o.format(text=text) for o in overrides]
     cfg, _ = compose_job(overrides)
     said = objective.recorded(cfg)
     written = run_inprocess(tmp_path, overrides)
@@ -65,7 +69,7 @@ def test_what_a_config_is_said_to_record_is_what_its_run_writes(tmp_path, overri
 @pytest.mark.parametrize(
     "overrides, says",
     [
-        (["objective=score"], "score is recorded by tokens runs"),
+        (["objective=score"], "score is recorded by token tasks"),
         (["objective=accuracy@30", "dataset=parity_check", "eval.max_length=25"], "add it to"),
         (["objective=test_loss_ntk@8", "eval.lengths=[8]"], "needs encoding=rope"),
         (["objective=bogus"], "is not a metric posenc knows"),
@@ -150,21 +154,16 @@ def test_search_mistakes_are_one_line_before_any_trial(tmp_path, args, key, says
 
 # ------------------------------------------------------------ searches that run
 
-BUCKET_SORT = [
-    *("dataset=bucket_sort", "dataset.max_len=8", "eval.max_length=12", "model=transformer"),
-    *("trainer.steps=300", "hydra.sweeper.n_jobs=1"),
-]
-
-
 @pytest.mark.slow
 def test_a_maximising_grid_search_over_encodings_finds_the_best_score(tmp_path):
-    """bucket_sort, 300 steps, trained on lengths 1..8 and scored on 9..12: RoPE scores
-    about 0.7, no encoding about 0.37 (seeds 0 and 1, this budget): the answer is clear. A
-    learned table cannot run past its length: a failed trial, with the reason."""
+    """The ready search (grid sampler, bucket_sort trained on lengths 1..8 for 300 steps,
+    scored on 9..12), its encodings narrowed on the command line: RoPE scores about 0.7, no
+    encoding about 0.37 (seeds 0 and 1, this budget), so the answer is clear. A learned table
+    cannot run past its length: a failed trial, with the reason."""
     result = run_cli(
         [
-            *("-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", *BUCKET_SORT),
-            *("objective=score", "encoding=choice(none,rope,learnable)", "hydra.sweep.dir=S"),
+            *("-m", "hydra/sweeper=search_encoding_score"),
+            *("encoding=choice(none,rope,learnable)", "hydra.sweep.dir=S"),
         ],
         tmp_path,
         timeout=600,
@@ -312,3 +311,25 @@ def test_a_study_is_not_resumed_for_another_objective(tmp_path):
     line = one_line(again)
     assert line.startswith("objective: the study 'posenc'") and "optimises final_val_loss" in line
     assert len(study(tmp_path / "S").trials) == 1
+
+
+def test_two_jobs_of_a_batch_with_the_same_overrides_get_a_config_each():
+    """Two trials of one batch may sample the same values: each job gets the config its
+    validation composed (the launcher makes a job's config read-only once it runs)."""
+    from hydra_plugins.posenc_sweepers.caching import ComposeOnce
+
+    class Loader:
+        calls = 0
+
+        def load_sweep_config(self, master, overrides):
+            self.calls += 1
+            return object()
+
+    loader = ComposeOnce(Loader())
+    with loader.keeping():
+        validated = [loader.load_sweep_config(None, ["encoding=none"]) for _ in range(2)]
+    launched = [loader.load_sweep_config(None, ["encoding=none"]) for _ in range(2)]
+    assert launched == validated and launched[0] is not launched[1]
+    assert loader.calls == 2  # composed once per job
+    loader.load_sweep_config(None, ["encoding=none"])
+    assert loader.calls == 3  # nothing kept outside validation

@@ -20,6 +20,8 @@ from posenc import metrics as m
 from posenc.errors import ConfigError
 
 KEY = "objective"
+KIND_NAMES = {m.REGRESSION: "regression datasets", m.TOKENS: "token tasks", m.TEXT: "text"}
+KIND_NAME = {m.REGRESSION: "a regression dataset", m.TOKENS: "a token task", m.TEXT: "text"}
 
 
 def names(objective: Any) -> list[str]:
@@ -72,7 +74,7 @@ def recorded(cfg: DictConfig) -> frozenset[str]:
     return m.recorded(kind, lengths, scalings, list(cfg.eval.lengths), scored)
 
 
-def check(cfg: DictConfig, where: str = "") -> None:
+def check(cfg: DictConfig, where: str = "this run") -> None:
     """Refuse, in one line, an objective that runs of `cfg` do not record. `where` names the
     config in the message (a search's choice, say)."""
     have = recorded(cfg)
@@ -81,9 +83,8 @@ def check(cfg: DictConfig, where: str = "") -> None:
             kind = dataset_kind(cfg.dataset)
             raise ConfigError(
                 KEY,
-                f"{name} is not recorded by {where or 'this run'} ({kind}, "
-                f"dataset {_short(cfg.dataset)}): {why_missing(name, kind)}; "
-                f"it records {describe(have)}",
+                f"{name} is not recorded by {where} (dataset {_dataset_name(cfg)}: "
+                f"{KIND_NAME[kind]}): {why_missing(name, kind)}; it records {describe(have)}",
             )
 
 
@@ -92,7 +93,9 @@ def why_missing(name: str, kind: str) -> str:
     family = parsed[0] if parsed else name
     metric = m.LENGTH_FAMILIES[family] if parsed else m.METRICS[name]
     if kind not in metric.kinds:
-        return f"{family} is recorded by {' and '.join(sorted(metric.kinds))} runs"
+        return (
+            f"{family} is recorded by {' and '.join(KIND_NAMES[k] for k in sorted(metric.kinds))}"
+        )
     if name == m.TASK_HEADLINE:
         return "score is the mean accuracy past dataset.max_len up to eval.max_length: set it"
     base, scaling = m.split_scaling(family)
@@ -124,8 +127,12 @@ def _span(lengths: list[int]) -> str:
     return ",".join(map(str, lengths))
 
 
-def _short(dataset: DictConfig) -> str:
-    return str(dataset.get("_target_", "?")).rpartition(".")[2]
+def _dataset_name(cfg: DictConfig) -> str:
+    """The dataset option chosen (known where Hydra's node is), else its target's name."""
+    from omegaconf import OmegaConf
+
+    chosen = OmegaConf.select(cfg, "hydra.runtime.choices.dataset", default=None)
+    return str(chosen or str(cfg.dataset.get("_target_", "?")).rpartition(".")[2])
 
 
 def outcome(metrics: dict[str, Any], objective: Any, run_dir: Path | None = None):

@@ -394,32 +394,24 @@ def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metri
 
 def plot_pareto_front(
     path: Path,
-    points: list[tuple[list[float], int]],
-    front: set[int],
+    points: list[tuple[list[float], str, bool]],
     names: list[str],
     directions: list[str],
 ) -> Path:
-    """A multi-objective search's trials on its first two objectives: every completed trial
-    (labelled by number), the Pareto front's trials joined by a line."""
-    fig = Figure(figsize=(6.4, 4.8))
+    """A multi-objective search's completed trials on its first two objectives, each
+    labelled (its sampled values), those on the Pareto front (the flag) joined by a line."""
+    fig = Figure(figsize=(7.2, 5.0))
     ax = fig.add_subplot()
     x, y = ([p[0][i] for p in points] for i in (0, 1))
-    on = [i for i, p in enumerate(points) if p[1] in front]
+    on = sorted((i for i, p in enumerate(points) if p[2]), key=lambda i: (x[i], y[i]))
     ax.scatter(x, y, color="0.7", label="trial")
-    ordered = sorted(on, key=lambda i: (x[i], y[i]))
-    ax.plot(
-        [x[i] for i in ordered],
-        [y[i] for i in ordered],
-        "o-",
-        color="C3",
-        label=f"Pareto front ({len(on)})",
-    )
-    for (_, number), xi, yi in zip(points, x, y, strict=True):
-        ax.annotate(str(number), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.plot([x[i] for i in on], [y[i] for i in on], "o-", color="C3", label="Pareto front")
+    for (_, label, _), xi, yi in zip(points, x, y, strict=True):
+        ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
     for axis, name, direction in zip((ax.xaxis, ax.yaxis), names, directions, strict=False):
         better = "higher" if direction == "maximize" else "lower"
         axis.set_label_text(f"{name} ({better} is better)")
-    rest = f" (of {', '.join(names)})" if len(names) > 2 else ""
-    ax.set_title(f"{len(on)} of {len(points)} trials on the Pareto front{rest}")
+    rest = f" (objectives {', '.join(names)})" if len(names) > 2 else ""
+    ax.set_title(f"{len(on)} of {len(points)} completed trials on the Pareto front{rest}")
     ax.legend()
     return _save(fig, path)

@@ -9,7 +9,11 @@ from hydra.core.config_store import ConfigStore
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from hydra_plugins.posenc_sweepers.caching import compose_once, tables_on_interrupt
+from hydra_plugins.posenc_sweepers.caching import (
+    ValidatesOnce,
+    compose_once,
+    tables_on_interrupt,
+)
 
 
 @dataclass
@@ -24,7 +28,7 @@ ConfigStore.instance().store(
 )
 
 
-class PosencSweeper(BasicSweeper):
+class PosencSweeper(ValidatesOnce, BasicSweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> Any:

@@ -11,26 +11,52 @@ class ComposeOnce:
 
     A sweeper validates a batch by composing every job (so a bad override stops the sweep
     before any job runs), then the launcher composes each job again: the same work twice,
-    most of a short job's overhead. The first composition of a job's overrides is kept and
-    given, once, to the second call; everything else goes to Hydra's own loader.
+    most of a short job's overhead. What is composed while validating (`keeping`) is kept,
+    one config per job, and each is given to one later call with the same overrides (two
+    trials of a search may sample the same values: each job gets a config of its own, as
+    the launcher makes each read-only once it runs); everything else goes to Hydra's own
+    loader.
     """
 
     def __init__(self, loader: Any):
         self._loader = loader
-        self._composed: dict[tuple[str, ...], Any] = {}
+        self._composed: dict[tuple[str, ...], list[Any]] = {}
+        self._keeping = False
+
+    @contextlib.contextmanager
+    def keeping(self) -> Iterator[None]:
+        self._keeping = True
+        try:
+            yield
+        finally:
+            self._keeping = False
 
     def load_sweep_config(self, master_config: Any, sweep_overrides: list) -> Any:
         key = tuple(sweep_overrides)
-        if key in self._composed:
-            return self._composed.pop(key)
+        if not self._keeping and self._composed.get(key):
+            config = self._composed[key].pop(0)
+            if not self._composed[key]:
+                del self._composed[key]
+            return config
         config = self._loader.load_sweep_config(master_config, sweep_overrides)
-        self._composed[key] = config  # validation only reads it
+        if self._keeping:  # validation only reads it
+            self._composed.setdefault(key, []).append(config)
         return config
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # unpickling in a launcher's worker looks these up first
             raise AttributeError(name)
         return getattr(self._loader, name)
+
+
+class ValidatesOnce:
+    """A sweeper whose batch validation keeps each composed config for its job."""
+
+    def validate_batch_is_legal(self, batch: Any) -> None:
+        loader = self.hydra_context.config_loader
+        keeping = loader.keeping() if isinstance(loader, ComposeOnce) else contextlib.nullcontext()
+        with keeping:
+            super().validate_batch_is_legal(batch)
 
 
 def compose_once(hydra_context: Any) -> Any:

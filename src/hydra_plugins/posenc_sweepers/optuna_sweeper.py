@@ -32,7 +32,11 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.posenc_sweepers import samplers
-from hydra_plugins.posenc_sweepers.caching import compose_once, tables_on_interrupt
+from hydra_plugins.posenc_sweepers.caching import (
+    ValidatesOnce,
+    compose_once,
+    tables_on_interrupt,
+)
 from hydra_plugins.posenc_sweepers.samplers import distribution
 from posenc import objective
 from posenc.errors import ConfigError
@@ -79,7 +83,7 @@ def check_storage(storage: str) -> None:
         )
 
 
-class OptunaSweeper(Sweeper):
+class OptunaSweeper(ValidatesOnce, Sweeper):
     def __init__(
         self,
         sampler: Any = None,  # the hydra/sweeper/sampler option (tpe), as Hydra built it
@@ -396,6 +400,7 @@ def write_results(study: Any, names: list[str], directions: list[str], sweep_dir
         }
     else:
         front = study.best_trials
+        sign = -1 if directions[0] == "maximize" else 1  # best first, by the first objective
         log.info("Pareto front: %d of %d completed trials", len(front), len(complete))
         results = {
             **head,
@@ -409,16 +414,20 @@ def write_results(study: Any, names: list[str], directions: list[str], sweep_dir
                     "overrides": t.user_attrs.get("overrides"),
                     "run": t.user_attrs.get("run"),
                 }
-                for t in sorted(front, key=lambda t: t.values)
+                for t in sorted(front, key=lambda t: sign * t.values[0])
             ],
         }
         from posenc.plots import plot_pareto_front
 
-        points = [(t.values, t.number) for t in complete]
-        plot_pareto_front(
-            sweep_dir / "pareto_front.png", points, {t.number for t in front}, names, directions
-        )
+        on_front = {t.number for t in front}
+        points = [(t.values, _label(t), t.number in on_front) for t in complete]
+        plot_pareto_front(sweep_dir / "pareto_front.png", points, names, directions)
     OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
+
+
+def _label(trial: Any) -> str:
+    """A trial as its sampled values: `rope`, `rope, 0.003`."""
+    return ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in trial.params.values())
 
 
 def _conf_from_signature() -> type:

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from posenc import run_folder as rf
 from posenc.errors import ConfigError, check_tracking_uri
 from posenc.exits import SweepIncomplete, SweepRefused
+from posenc.metrics import HEADLINE
 from posenc.status import NOT_DONE
 from posenc.sweep_folder import Sweep
 
@@ -60,6 +61,7 @@ class SweepEnd(Callback):
         self.metric = metric
         self.sweep: Sweep | None = None
         self.bar = None
+        self.objective: str | None = None  # a search's first objective: the tables' sort
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
@@ -71,6 +73,7 @@ class SweepEnd(Callback):
 
                 check_store(config.tracking_uri, config.get("tracking_timeout") or 10.0)
             self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
+            self.objective = sort_objective(config)
         except ConfigError as e:
             raise SweepRefused(e) from None
         from posenc.progress import progress
@@ -117,7 +120,10 @@ class SweepEnd(Callback):
 
             results = load_results([sweep.path])
             if not results.empty:
-                metric = self.metric or headline(results.columns)  # score for token tasks
+                metric = self.metric or (
+                    self.objective if self.objective in results.columns else None
+                )
+                metric = metric or headline(results.columns)  # score for token tasks
                 summary = summarize(results, metric=metric)
                 print(format_summary(sweep.path, results, summary, metric))
                 save_tables(sweep.path, results, summary, metric)
@@ -144,6 +150,15 @@ class SweepEnd(Callback):
             if (status := rf.read_metrics(job)["status"]) in NOT_DONE:
                 bad.append(f"{job.relative_to(sweep.path)} ({status})")
         return bad
+
+
+def sort_objective(config: DictConfig) -> str | None:
+    """The metric a search chose (its first objective) sorts the sweep's tables; None for
+    the default objective, whose table keeps the usual headline (score for token tasks)."""
+    chosen = config.get("objective")
+    if chosen is None or chosen == HEADLINE:
+        return None
+    return str(chosen) if isinstance(chosen, str) else str(list(chosen)[0])
 
 
 def planned_jobs(config: DictConfig) -> int | None:
