@@ -328,8 +328,11 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
         from optuna.trial import TrialState
 
         trial.set_user_attr("overrides", overrides)
-        run_dir = OmegaConf.select(
-            getattr(result, "hydra_cfg", None) or {}, "hydra.runtime.output_dir", default=None
+        hydra_cfg = getattr(result, "hydra_cfg", None)  # a launcher may not send it back
+        run_dir = (
+            OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None)
+            if OmegaConf.is_config(hydra_cfg)
+            else None
         )
         if run_dir:
             trial.set_user_attr("run", str(run_dir))
