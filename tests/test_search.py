@@ -154,6 +154,7 @@ def test_search_mistakes_are_one_line_before_any_trial(tmp_path, args, key, says
 
 # ------------------------------------------------------------ searches that run
 
+
 @pytest.mark.slow
 def test_a_maximising_grid_search_over_encodings_finds_the_best_score(tmp_path):
     """The ready search (grid sampler, bucket_sort trained on lengths 1..8 for 300 steps,
