@@ -82,6 +82,12 @@ def test_an_objective_no_run_records_is_one_line(overrides, says):
         objective.check(cfg)
 
 
+def test_an_option_that_cannot_be_imported_is_named_before_the_objective_is_checked():
+    cfg, _ = compose_job(["dataset._target_=nowhere.Thing"])
+    with pytest.raises(ConfigError, match="^dataset._target_: cannot import 'nowhere.Thing'"):
+        objective.check(cfg)
+
+
 def test_the_objective_sets_the_direction_and_a_contrary_one_is_refused():
     from hydra_plugins.posenc_sweepers.optuna_sweeper import OptunaSweeper
 

@@ -47,13 +47,24 @@ def directions(objective: Any) -> list[str]:
     return ["maximize" if m.better(n) == m.HIGHER else "minimize" for n in names(objective)]
 
 
-def dataset_kind(dataset: DictConfig) -> str:
-    """regression, tokens or text, from the dataset's `_target_` alone (nothing is built)."""
-    from hydra.utils import get_object
+def _target(cfg: DictConfig, key: str) -> Any:
+    """The class or function an option names, imported (nothing built)."""
+    from posenc.signatures import locate
 
+    target = str(cfg[key].get("_target_"))
+    try:
+        return locate(target)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(
+            f"{key}._target_", f"cannot import {target!r}; name an importable class or function"
+        ) from None
+
+
+def dataset_kind(cfg: DictConfig) -> str:
+    """regression, tokens or text, from the dataset's `_target_` alone (nothing is built)."""
     from posenc.data.tasks import Task
 
-    target = get_object(str(dataset.get("_target_")))
+    target = _target(cfg, "dataset")
     if isinstance(target, type) and issubclass(target, Task):
         return m.TEXT if getattr(target, "kind", None) == m.TEXT else m.TOKENS
     return m.REGRESSION
@@ -61,15 +72,13 @@ def dataset_kind(dataset: DictConfig) -> str:
 
 def recorded(cfg: DictConfig) -> frozenset[str]:
     """The metric names a completed run of `cfg` writes to metrics.json."""
-    from hydra.utils import get_object
-
-    kind = dataset_kind(cfg.dataset)
+    kind = dataset_kind(cfg)
     lengths = [int(n) for n in cfg.eval.lengths]
     max_length = cfg.eval.get("max_length")
     scored = kind == m.TOKENS and max_length is not None
     if scored:
         lengths += range(int(cfg.dataset.max_len) + 1, int(max_length) + 1)
-    encoding = get_object(str(cfg.encoding.get("_target_")))
+    encoding = _target(cfg, "encoding")
     scalings = list(cfg.eval.get("rope_scalings") or ()) if hasattr(encoding, "rescaled") else []
     return m.recorded(kind, lengths, scalings, list(cfg.eval.lengths), scored)
 
@@ -80,7 +89,7 @@ def check(cfg: DictConfig, where: str = "this run") -> None:
     have = recorded(cfg)
     for name in names(cfg.get(KEY, m.HEADLINE)):
         if name not in have:
-            kind = dataset_kind(cfg.dataset)
+            kind = dataset_kind(cfg)
             raise ConfigError(
                 KEY,
                 f"{name} is not recorded by {where} (dataset {_dataset_name(cfg)}: "
