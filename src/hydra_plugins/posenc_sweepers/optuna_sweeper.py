@@ -90,7 +90,7 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
         direction: Any = None,  # null: each objective's own (posenc.metrics.better)
         storage: Optional[str] = None,  # noqa: UP045 null: sqlite:///<sweep dir>/optuna.db
         study_name: Optional[str] = None,  # noqa: UP045 null: "posenc"
-        n_trials: int = 20,  # finished trials the study holds when the search ends
+        n_trials: int = 20,  # trials the study holds when the search ends (a rerun resumes)
         n_jobs: int = 2,  # trials launched together (a launcher batch)
         max_failure_rate: float = 1.0,  # stop once more than this share of trials failed
         params: Optional[DictConfig] = None,  # noqa: UP045
