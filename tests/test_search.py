@@ -116,6 +116,39 @@ def test_each_sampler_option_has_its_samplers_keys_and_defaults(name):
     assert option == expected
 
 
+def test_a_sampler_whose_package_is_missing_is_one_line(monkeypatch):
+    import importlib.util
+
+    from hydra_plugins.posenc_sweepers.samplers import check_installed
+
+    sampler = optuna.samplers.CmaEsSampler()
+    check_installed(sampler)  # installed with posenc[optuna]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cmaes" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match="^hydra/sweeper/sampler: CmaEsSampler needs the cma"):
+        check_installed(sampler)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "nsgaii"])
+def test_each_sampler_option_runs_a_search(tmp_path, sampler):
+    result = run_cli(
+        [
+            *("-m", "hydra/sweeper=optuna", f"hydra/sweeper/sampler={sampler}"),
+            *("hydra.sweeper.sampler.seed=0", "hydra.sweeper.n_trials=3", "trainer.epochs=1"),
+            *("dataset.n_samples=64", "optimizer.lr=tag(log,interval(0.0001,0.1))"),
+            "hydra.sweep.dir=S",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = study(tmp_path / "S").trials
+    assert len(trials) == 3 and all(t.state.name == "COMPLETE" for t in trials)
+    assert len({t.params["optimizer.lr"] for t in trials}) == 3
+
+
 # ------------------------------------------------------------ refused before any trial
 
 

@@ -261,6 +261,7 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
 
             return TPESampler(), self.n_trials
         if not samplers.is_grid(self.sampler):
+            samplers.check_installed(self.sampler)
             return self.sampler, self.n_trials
         if custom is not None:
             raise ConfigError(

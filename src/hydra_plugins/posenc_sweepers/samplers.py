@@ -28,6 +28,24 @@ def removed(name: str, replacement: str, **keys: Any) -> None:
     )
 
 
+# samplers that need a package optuna does not install itself: (class, package)
+NEEDS = {"CmaEsSampler": "cmaes"}
+
+
+def check_installed(sampler: Any) -> None:
+    """A sampler whose package is missing, refused in one line before the first trial
+    (Optuna would fail at the first trial's sampling)."""
+    import importlib.util
+
+    name = type(sampler).__name__
+    package = NEEDS.get(name)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise ConfigError(
+            "hydra/sweeper/sampler",
+            f"{name} needs the {package} package: pip install 'posenc[optuna]' installs it",
+        )
+
+
 def distribution(override: Override) -> Any:
     """The Optuna distribution of one sweep override: choice -> categorical; a numeric range
     -> ints or floats with its step, ordered (its last value is the high end); interval ->
