@@ -29,6 +29,7 @@ from posenc.drawer import FigureDrawer
 from posenc.environment import describe
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
 from posenc.memory import is_out_of_memory
+from posenc.metrics import BASE_FAMILIES, LENGTH_FAMILIES, REGRESSION
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
 from posenc.schemas import TrainerConfig
@@ -514,13 +515,14 @@ def evaluate_lengths(job: Job, cfg: DictConfig) -> list[dict[str, Any]]:
     return rows
 
 
+LENGTH_COLUMNS = {"test_loss": "loss", "accuracy": "accuracy", "bpc": "bpc", "perplexity": "loss"}
+
+
 def length_metrics(job: Job, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """metrics.json's family@L values of the length rows (family_scaling@L for a scaling)."""
-    families = {"test_loss": "loss"}
-    if is_text(job.task):
-        families.update(bpc="bpc", perplexity="loss")
-    elif job.task is not None:
-        families["accuracy"] = "accuracy"
+    """metrics.json's family@L values of the length rows (family_scaling@L for a scaling):
+    the families posenc.metrics says this kind of run records."""
+    kind = job.task.kind if job.task is not None else REGRESSION
+    families = {f: LENGTH_COLUMNS[f] for f in BASE_FAMILIES if kind in LENGTH_FAMILIES[f].kinds}
     out = {}
     for row in rows:
         suffix = f"_{row['scaling']}" if row.get("scaling") else ""

@@ -65,9 +65,7 @@ def dataset_kind(cfg: DictConfig) -> str:
     from posenc.data.tasks import Task
 
     target = _target(cfg, "dataset")
-    if isinstance(target, type) and issubclass(target, Task):
-        return m.TEXT if getattr(target, "kind", None) == m.TEXT else m.TOKENS
-    return m.REGRESSION
+    return target.kind if isinstance(target, type) and issubclass(target, Task) else m.REGRESSION
 
 
 def recorded(cfg: DictConfig) -> frozenset[str]:
@@ -185,8 +183,4 @@ def value(values: list[float] | None, objective: Any) -> float | list[float] | N
     """What a job returns: one number for one objective, a list for several."""
     if values is None:
         return None
-    return (
-        values
-        if isinstance(objective, Sequence | ListConfig) and not isinstance(objective, str)
-        else values[0]
-    )
+    return values[0] if isinstance(objective, str) else values  # names() allowed str or list

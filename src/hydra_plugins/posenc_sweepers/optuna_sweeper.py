@@ -187,7 +187,7 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
         probes = [("this search", first)]
         for key, dist in space.items():
             if isinstance(dist, d.CategoricalDistribution):
-                probes += [(f"{key}={c}", {**first, key: c}) for c in dist.choices[1:]]
+                probes += [(f"runs of {key}={c}", {**first, key: c}) for c in dist.choices[1:]]
         loader = self.hydra_context.config_loader
         loader = getattr(loader, "_loader", loader)  # probes are not jobs: nothing to keep
         names: list[str] | None = None
@@ -200,7 +200,7 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
                     raise
                 raise error from None
             names = objective.names(cfg.get("objective", HEADLINE))
-            objective.check(cfg, where=f"runs of {where}" if where != "this search" else where)
+            objective.check(cfg, where=where)
         return names or [HEADLINE]
 
     def _custom(self) -> Any:

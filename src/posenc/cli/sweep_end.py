@@ -72,8 +72,8 @@ class SweepEnd(Callback):
                 from posenc.tracking import check_store
 
                 check_store(config.tracking_uri, config.get("tracking_timeout") or 10.0)
-            self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
             self.objective = sort_objective(config)
+            self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
         except ConfigError as e:
             raise SweepRefused(e) from None
         from posenc.progress import progress
@@ -154,11 +154,12 @@ class SweepEnd(Callback):
 
 def sort_objective(config: DictConfig) -> str | None:
     """The metric a search chose (its first objective) sorts the sweep's tables; None for
-    the default objective, whose table keeps the usual headline (score for token tasks)."""
-    chosen = config.get("objective")
-    if chosen is None or chosen == HEADLINE:
-        return None
-    return str(chosen) if isinstance(chosen, str) else str(list(chosen)[0])
+    the default objective, whose table keeps the usual headline (score for token tasks).
+    An objective that is no metric refuses the sweep before its first job."""
+    from posenc.objective import names
+
+    first = names(config.get("objective", HEADLINE))[0]  # a misspelt one: refused here
+    return None if first == HEADLINE else first
 
 
 def planned_jobs(config: DictConfig) -> int | None:

@@ -49,6 +49,7 @@ class Task:
 
     vocab_size: int
     n_classes: int
+    kind = "tokens"  # posenc.metrics' kind of run: which metrics it records
 
     def __init__(
         self,
