@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -524,3 +525,245 @@ def test_two_exports_into_a_new_store_at_once_both_succeed(tmp_path):
     for process, (out, err) in zip(both, outcomes, strict=True):
         assert process.returncode == 0, err
         assert "1 created" in out
+
+
+# ================================================================== round four (issue 34)
+# ------------------------------------------------------------------ one run per folder (§1)
+
+
+def test_a_run_folder_held_by_one_process_is_refused_to_another_naming_it(tmp_path):
+    import multiprocessing
+
+    with rf.held(tmp_path):
+        # another process (flock is per open file, so a child sees the lock as a stranger)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            said = pool.apply(_try_to_hold, (str(tmp_path),))
+        assert said.startswith(f"{tmp_path} is in use by another run (pid {os.getpid()} on ")
+        assert said.endswith("nothing was changed")
+    assert not (tmp_path / rf.RUN_LOCK).exists()  # released, and the folder as it was
+    with rf.held(tmp_path):  # free again
+        pass
+
+
+def _try_to_hold(folder: str) -> str:
+    try:
+        with rf.held(Path(folder)):
+            return "held"
+    except rf.RunFolderTaken as e:
+        return str(e)
+
+
+@pytest.mark.slow
+def test_single_runs_started_together_into_one_folder_never_mix(tmp_path, tiny):
+    """Pairs of single runs of two seeds started at the same moment into one folder: the
+    folder ends holding one run whole (run.yaml and metrics.json of the same seed), and a
+    process that lost says so in one line."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    for pair in range(4):
+        folder = tmp_path / f"run{pair}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "posenc.train", *tiny, f"seed={seed}",
+                 f"hydra.run.dir={folder}"],
+                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            )
+            for seed in (0, 1)
+        ]
+        outs = [p.communicate(timeout=300) for p in procs]
+        codes = [p.returncode for p in procs]
+        assert 0 in codes, outs
+        for code, (_, err) in zip(codes, outs, strict=True):
+            if code != 0:
+                assert code == 2 and "Traceback" not in err
+                assert ("is in use by another run" in err) or ("another config" in err), err
+        metrics = json.loads((folder / rf.METRICS).read_text())
+        assert metrics["status"] == "completed"
+        assert rf.read_record(folder)["config"]["seed"] == metrics["seed"]
+        assert not (folder / rf.RUN_LOCK).exists()
+
+
+# ------------------------------------------------------------------ nothing cleared first (§2)
+
+
+@pytest.mark.parametrize("name", [rf.CHECKPOINT, rf.HISTORY, "loss.png", f".{rf.CHECKPOINT}.partial"])
+def test_a_folder_where_a_file_goes_is_refused_before_anything_is_cleared(tmp_path, name):
+    run_inprocess(tmp_path, ["trainer.epochs=1"])
+    (tmp_path / name).unlink(missing_ok=True)
+    (tmp_path / name).mkdir()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(FileExistsError, match=f"{name} is a folder .*nothing was changed"):
+        posenc.run(["trainer.epochs=2", "overwrite=true"], output_dir=tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+# ------------------------------------------------------------------ broken checkpoints (§3)
+
+TEXT = ["dataset=text", "dataset.seq_len=16", "dataset.val_fraction=0.1",
+        "dataset.test_fraction=0.1", "model=lstm", "model.hidden_dim=16", "encoding=none",
+        "trainer.steps=20", "trainer.eval_every=10", "trainer.checkpoint_every=10",
+        "trainer.batch_size=8", "plots=false"]
+
+
+@pytest.fixture(scope="module")
+def interrupted_text_run(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A text run stopped after its checkpoint at step 10: what continuing starts from."""
+    root = tmp_path_factory.mktemp("interrupted")
+    corpus = root / "corpus.txt"
+    corpus.write_text("to be or not to be that is the question\n" * 60, encoding="utf-8")
+    overrides = [*TEXT, f"dataset.path={corpus}"]
+    run = root / "run"
+    run_inprocess(run, overrides)
+    metrics = json.loads((run / rf.METRICS).read_text())
+    metrics.update(status="interrupted", error="terminated (SIGTERM)")
+    (run / rf.METRICS).write_text(json.dumps(metrics))
+    return run, overrides
+
+
+class Payload:
+    """A pickle that would run a command on load: the marker proves it never ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _wrong_shapes(path: Path) -> None:
+    import torch
+
+    payload = torch.load(path, weights_only=True)
+    name = next(k for k in payload["model"] if k.endswith("bias"))
+    payload["model"][name] = torch.zeros(3)
+    torch.save(payload, path)
+
+
+def _break(path: Path, how: str, marker: Path) -> None:
+    import pickle
+
+    import torch
+
+    if how == "random bytes":
+        path.write_bytes(os.urandom(600))
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[:300])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "a foreign dict":
+        torch.save({"weights": torch.zeros(2)}, path)
+    elif how == "wrong shapes":
+        _wrong_shapes(path)
+    elif how == "a pickle payload":
+        path.write_bytes(pickle.dumps(Payload(marker)))
+    elif how == "a payload through torch.save":
+        torch.save({"model": Payload(marker)}, path)
+
+
+BROKEN = {
+    "random bytes": "is not a checkpoint .* nothing in it ran",
+    "truncated": "is truncated or damaged",
+    "empty": "is truncated or damaged",
+    "a foreign dict": "is not a posenc checkpoint: it lacks",
+    "wrong shapes": "does not fit this model",
+    "a pickle payload": "is not a checkpoint .* nothing in it ran",  # protocol 5: unread
+    "a payload through torch.save": "holds a Python object .* nothing in it ran",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", list(BROKEN))
+def test_a_checkpoint_that_cannot_be_read_is_one_line_and_the_run_is_kept(
+    tmp_path, interrupted_text_run, how
+):
+    import shutil
+
+    source, overrides = interrupted_text_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    marker = tmp_path / "PAYLOAD_RAN"
+    _break(run / rf.CHECKPOINT, how, marker)
+    kept = {n: (run / n).read_bytes() for n in (rf.METRICS, rf.HISTORY, rf.CHECKPOINT)}
+    with pytest.raises(ConfigError) as e:
+        posenc.run(overrides, output_dir=run)
+    said = str(e.value)
+    assert "\n" not in said and "weights_only" not in said
+    assert re.match(f"^{re.escape(str(run / rf.CHECKPOINT))}: {BROKEN[how]}", said), said
+    assert said.endswith("resume=false starts it over, overwrite=true replaces it")
+    assert {n: (run / n).read_bytes() for n in kept} == kept  # the interrupted run, as it was
+    assert not marker.exists()
+    # posenc.sample on the same file: the same line, no traceback
+    from posenc.sampling import load_text_model
+
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(run / rf.CHECKPOINT))}: {BROKEN[how]}"):
+        load_text_model(run)
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_garbage_history_row_is_one_line_and_the_run_is_kept(tmp_path, interrupted_text_run):
+    import shutil
+
+    source, overrides = interrupted_text_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    with open(run / rf.HISTORY, "a") as f:
+        f.write("garbage,1,2,3,4,5,6,7\n")
+    kept = (run / rf.HISTORY).read_bytes()
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(run / rf.HISTORY))}: line 4 is not "
+                       "numbers \\('garbage'\\); the interrupted run is kept"):
+        posenc.run(overrides, output_dir=run)
+    assert (run / rf.HISTORY).read_bytes() == kept
+    assert json.loads((run / rf.METRICS).read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_broken_checkpoint_on_the_command_line_is_one_line_exit_2(tmp_path, interrupted_text_run):
+    import shutil
+
+    source, overrides = interrupted_text_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    marker = tmp_path / "PAYLOAD_RAN"
+    _break(run / rf.CHECKPOINT, "a payload through torch.save", marker)
+    result = run_cli([*overrides, f"hydra.run.dir={run}"], tmp_path)
+    assert result.returncode == 2
+    out = result.stdout + result.stderr
+    assert "Traceback" not in out and "weights_only" not in out and not marker.exists()
+    sampled = subprocess.run(
+        [sys.executable, "-m", "posenc.sample", str(run), "--prompt", "to"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert sampled.returncode == 2
+    assert sampled.stderr.strip().splitlines()[-1].endswith("nothing in it ran")
+    assert "Traceback" not in sampled.stderr and "weights_only" not in sampled.stderr
+
+
+# ------------------------------------------------------------------ posenc.sample's edges (§7)
+
+
+@pytest.mark.slow
+def test_sample_edges_are_one_line(tmp_path, interrupted_text_run):
+    import shutil
+
+    from posenc.sampling import generate, load_text_model
+
+    source, _ = interrupted_text_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    model = load_text_model(run)
+    # a temperature so small that logits / temperature overflows: the most likely, no nan
+    assert generate(model, "to", 8, temperature=1e-320) == generate(model, "to", 8, temperature=0)
+    with pytest.raises(ValueError, match="^--context: 0 must be at least 1"):
+        generate(model, "to", 5, context=0)
+    with pytest.raises(ValueError, match="^--seed: 1180591620717411303424 must be between 0"):
+        generate(model, "to", 5, seed=1180591620717411303424)
+    (run / rf.VOCABULARY).write_text(json.dumps({"source": "x"}))
+    with pytest.raises(rf.RunFolderError, match="vocabulary.json is broken: it has no list"):
+        load_text_model(run)
+    shutil.copy(source / rf.VOCABULARY, run / rf.VOCABULARY)
+    metrics = json.loads((run / rf.METRICS).read_text())
+    (run / rf.METRICS).write_text(json.dumps({**metrics, "status": "completed"}))
+    (run / rf.CHECKPOINT).unlink()
+    with pytest.raises(rf.RunFolderError, match="the run completed but its checkpoint was removed"):
+        load_text_model(run)

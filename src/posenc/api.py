@@ -78,7 +78,6 @@ def run(
     """
     from posenc.compose import compose_run
     from posenc.errors import ConfigError
-    from posenc.job import run_job
 
     if isinstance(overrides, str):
         raise TypeError(f"overrides: a list of strings, e.g. [{overrides!r}], not one string")
@@ -93,17 +92,23 @@ def run(
     output_dir = Path(run_dir if output_dir is None else output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
-        claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a name too long, a path through a file
+        raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
+    try:
+        with rf.held(output_dir):  # this process's until the job ends
+            claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
+            if claim != rf.Claim.REUSE:
+                _run_logged(cfg, output_dir, choices, plots, overrides, claim)
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None
-    except OSError as e:  # a name too long, a path through a file
-        raise ConfigError("output_dir", f"cannot use {output_dir}: {e.strerror}") from None
-    if claim == rf.Claim.REUSE:
-        return load_run(output_dir)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
+    return load_run(output_dir)
+
+
+def _run_logged(cfg, output_dir: Path, choices, plots, overrides, claim) -> None:
+    """run_job with the job's log in the folder's train.log, as the CLI writes it."""
+    from posenc.job import run_job
+
     handler = logging.FileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     log.addHandler(handler)  # removed below: one handler per run, never accumulated
@@ -123,4 +128,3 @@ def run(
         log.removeHandler(handler)
         handler.close()
         log.setLevel(previous_level)
-    return load_run(output_dir)

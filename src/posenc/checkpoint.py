@@ -11,6 +11,9 @@ tensors, numbers and strings only, nothing is unpickled as an arbitrary object.
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from posenc.errors import ConfigError
+from posenc.run_folder import CHECKPOINT
 from posenc.training import EarlyStop
 
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -60,9 +64,52 @@ def save(
         partial.unlink(missing_ok=True)
 
 
+class CheckpointError(ConfigError):
+    """A checkpoint.pt that cannot be read or does not fit the model: one line naming the
+    file and what is wrong with it (never torch's advice to unpickle it anyway)."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path, self.problem = Path(path), problem
+        super().__init__(str(path), problem)
+
+    def advising(self, what_to_do: str) -> CheckpointError:
+        return CheckpointError(self.path, f"{self.problem}; {what_to_do}")
+
+
+KEYS = ("model", "optimizer", "scheduler", "step", "seconds", "early_stop", "data_stream")
+
+
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """The checkpoint's contents, weights only."""
-    return torch.load(Path(path), map_location=device, weights_only=True)
+    """The checkpoint's contents, weights only: nothing in it is unpickled as an object.
+    Raises CheckpointError for a file that is not one posenc wrote."""
+    try:
+        with warnings.catch_warnings():  # torch's note on a foreign pickle protocol
+            warnings.simplefilter("ignore")
+            payload = torch.load(Path(path), map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(path, "no such file") from None
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if found:
+            raise CheckpointError(
+                path,
+                f"holds a Python object ({found.group(1)}), which a checkpoint never does; it "
+                "was refused unread and nothing in it ran",
+            ) from None
+        raise CheckpointError(
+            path,
+            "is not a checkpoint (not a file torch.save wrote); it was refused unread and "
+            "nothing in it ran",
+        ) from None
+    except (EOFError, RuntimeError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0][:120] if str(e).strip() else "empty"
+        raise CheckpointError(path, f"is truncated or damaged ({first})") from None
+    if not isinstance(payload, dict) or not set(KEYS) <= set(payload):
+        missing = sorted(set(KEYS) - set(payload)) if isinstance(payload, dict) else KEYS
+        raise CheckpointError(
+            path, f"is not a posenc checkpoint: it lacks {', '.join(missing)}"
+        ) from None
+    return payload
 
 
 def restore(
@@ -72,19 +119,37 @@ def restore(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     data_stream: torch.Generator,
     early_stop: EarlyStop | None,
+    path: Path | str = CHECKPOINT,
 ) -> TrainingState:
-    """Put every saved state back; returns where training stood."""
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if scheduler is not None and payload["scheduler"] is not None:
-        scheduler.load_state_dict(payload["scheduler"])
-    data_stream.set_state(payload["data_stream"].cpu())
-    torch.set_rng_state(payload["torch_rng"].cpu())
-    if payload["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in payload["cuda_rng"]])
-    saved = payload["early_stop"]
-    if early_stop is not None and saved is not None:
-        early_stop.best, early_stop.waited = float(saved[0]), int(saved[1])
-    return TrainingState(
-        int(payload["step"]), float(payload["seconds"]), tuple(saved) if saved else None
-    )
+    """Put every saved state back; returns where training stood. Raises CheckpointError
+    (naming `path`) for states that do not fit this model, optimizer or stream."""
+    try:
+        load_weights(payload, model, path)
+        optimizer.load_state_dict(payload["optimizer"])
+        if scheduler is not None and payload["scheduler"] is not None:
+            scheduler.load_state_dict(payload["scheduler"])
+        data_stream.set_state(payload["data_stream"].cpu())
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        if payload.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in payload["cuda_rng"]])
+        saved = payload["early_stop"]
+        if early_stop is not None and saved is not None:
+            early_stop.best, early_stop.waited = float(saved[0]), int(saved[1])
+        return TrainingState(
+            int(payload["step"]), float(payload["seconds"]), tuple(saved) if saved else None
+        )
+    except CheckpointError:
+        raise
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(path, f"does not fit this run's training state ({first})") from None
+
+
+def load_weights(payload: dict[str, Any], model: nn.Module, path: Path | str) -> None:
+    """The checkpoint's model weights into `model`; CheckpointError when they do not fit."""
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise CheckpointError(path, f"does not fit this model ({detail[:160]})") from None

@@ -334,6 +334,12 @@ def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
         writer.close()
 
 
+CONTINUE_INSTEAD = (
+    "the interrupted run is kept as it was; resume=false starts it over, overwrite=true "
+    "replaces it"
+)
+
+
 def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
     """sampled.fit_steps with history.csv written a row per round, a log line per round
     (every trainer.log_every rounds), a progress bar of the steps on a terminal, and
@@ -345,13 +351,22 @@ def train_task(job: Job, run_dir: Path, bar_on: bool = True) -> History:
     path = run_dir / rf.CHECKPOINT
     start, records = 0, []
     if job.continuing and path.is_file():
-        state = checkpoint.restore(
-            checkpoint.load(path, job.device),
-            *(job.model, job.optimizer, job.scheduler, job.task.generator, early_stop),
-        )
+        try:
+            state = checkpoint.restore(
+                checkpoint.load(path, job.device),
+                *(job.model, job.optimizer, job.scheduler, job.task.generator, early_stop),
+                path=path,
+            )
+            rows = rf.read_history_rows(run_dir)
+        except checkpoint.CheckpointError as e:
+            raise e.advising(CONTINUE_INSTEAD) from None
+        except rf.RunFolderError as e:
+            raise checkpoint.CheckpointError(run_dir / rf.HISTORY, str(e)).advising(
+                CONTINUE_INSTEAD
+            ) from None
         start, job.seconds_before, job.continued_from = state.step, state.seconds, state.step
         fields = [f.name for f in dataclasses.fields(sampled.RoundRecord)]
-        for row in rf.read_history_rows(run_dir):
+        for row in rows:
             if row["step"] <= start:
                 records.append(
                     sampled.RoundRecord(**{**{k: row[k] for k in fields}, "step": int(row["step"])})
@@ -557,6 +572,9 @@ class JobRecord:
         return self
 
     def __exit__(self, kind, error, tb) -> None:
+        if isinstance(error, checkpoint.CheckpointError):  # the interrupted run stays as it was
+            log.error("%s", error)
+            return
         if error is not None:
             self._failed(error)
         self.metrics["ended_at"] = utc_now()

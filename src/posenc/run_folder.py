@@ -28,13 +28,14 @@ broken file means the same everywhere: no `metrics.json` is `incomplete`, an unr
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import json
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,57 @@ class Claim(enum.Enum):
 
 
 class RunFolderTaken(Exception):
-    """A folder holding a run of another config: never written over without overwrite=true."""
+    """A folder holding a run of another config, or in use by another process: never written
+    over without overwrite=true."""
+
+
+RUN_LOCK = ".posenc.run.lock"  # held (flock) by the process running the folder's job
+
+
+@contextlib.contextmanager
+def held(run_dir: Path) -> Iterator[None]:
+    """The run folder for this process alone while it claims and runs its job: a second
+    process is refused (RunFolderTaken, naming the holder) before it reads or writes
+    anything. An flock, so a holder that dies (even by SIGKILL) leaves nothing to clear;
+    the lock file is removed on release."""
+    path = Path(run_dir) / RUN_LOCK
+    fd = _lock(path, run_dir)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before the release: a newcomer makes a new file
+        os.close(fd)
+
+
+def _lock(path: Path, run_dir: Path) -> int:
+    import fcntl
+    import socket
+
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RunFolderTaken(
+                f"{run_dir} cannot be written ({e.strerror}); nothing was changed"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "starting"
+            os.close(fd)
+            raise RunFolderTaken(
+                f"{run_dir} is in use by another run ({holder}); wait for it to end or "
+                "choose another folder; nothing was changed"
+            ) from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:  # not a file its holder removed
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
 
 
 def _experiment(config: dict) -> dict:
@@ -133,6 +184,7 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
             f"{run_dir} cannot be written (permission denied); nothing was changed"
         )
     if not holds_something(run_dir):
+        check_writable(run_dir)
         return Claim.NEW
     try:
         same = _experiment(read_record(run_dir)["config"]) == _experiment(config)
@@ -145,6 +197,7 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
     unfinished = (Status.INTERRUPTED, Status.INCOMPLETE)
     if same and status in unfinished and resume and not overwrite:
         if (run_dir / CHECKPOINT).is_file():
+            check_writable(run_dir)
             log.info("%s holds this run, %s: continued from its checkpoint", run_dir, status)
             return Claim.CONTINUE
     if not (same or overwrite):
@@ -152,16 +205,32 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
             f"{run_dir} already holds a run of another config (status {status}); nothing was "
             "written. Choose a new folder, or add overwrite=true to replace it"
         )
+    check_writable(run_dir)  # before anything is cleared: a refusal loses nothing
     clear(run_dir)
     return Claim.RERUN if same else Claim.OVERWRITE
+
+
+WRITTEN = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL, VOCABULARY)
+WRITTEN = (*WRITTEN, CHECKPOINT, *FIGURES)  # every file of the contract a job writes
+
+
+def check_writable(run_dir: Path) -> None:
+    """Every file a job writes (and the temporary names it writes them under) is a plain
+    file or absent: raises RunFolderTaken before a claim clears or writes anything."""
+    temporary = (f"{METRICS}.tmp", *(f".{n}.partial" for n in (HISTORY, CHECKPOINT, VOCABULARY)))
+    for name in (*WRITTEN, LOG, *temporary):
+        path = Path(run_dir) / name
+        if path.exists() and not path.is_file():
+            raise RunFolderTaken(
+                f"{path} is a folder or special file where the run writes a file; move it "
+                "away and run again; nothing was changed"
+            )
 
 
 def clear(run_dir: Path) -> None:
     """Remove the files this contract writes (figures too), so an old run never mixes in;
     anything else in the folder (a user's notes) is left alone."""
-    names = (RUN, HISTORY, METRICS, LENGTH_EVAL, ENCODING_INITIAL, ENCODING_FINAL, VOCABULARY)
-    names = (*names, CHECKPOINT)
-    for name in (*names, *FIGURES):
+    for name in WRITTEN:
         (Path(run_dir) / name).unlink(missing_ok=True)
     log_file = Path(run_dir) / LOG
     if log_file.is_file():  # emptied, not removed: logging may hold it open
@@ -399,8 +468,27 @@ def read_history_rows(run_dir: Path) -> list[dict[str, float]]:
     """history.csv's rows as exact floats (a continued run rebuilds its rounds from them)."""
     import csv
 
-    with open(Path(run_dir) / HISTORY, encoding="utf-8", newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    path = Path(run_dir) / HISTORY
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RunFolderError(f"cannot be read: {getattr(e, 'strerror', None) or e}") from None
+    for number, row in enumerate(rows, start=2):
+        try:
+            rows[number - 2] = {k: float(v) for k, v in row.items()}
+        except (TypeError, ValueError):
+            bad = next((v for v in row.values() if not _is_float(v)), None)
+            raise RunFolderError(f"line {number} is not numbers ({bad!r})") from None
+    return rows
+
+
+def _is_float(text: Any) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def write_json(path: Path, value: Any) -> None:

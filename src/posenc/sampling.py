@@ -47,23 +47,31 @@ def load_text_model(run_dir: Path | str) -> TextModel:
     is missing or broken."""
     run_dir = Path(run_dir)
     record = rf.read_record(run_dir)
-    symbols = rf.read_vocabulary(run_dir)["symbols"]
+    vocabulary = rf.read_vocabulary(run_dir)
+    symbols = vocabulary.get("symbols") if isinstance(vocabulary, dict) else None
+    if not (isinstance(symbols, list) and symbols and all(isinstance(c, str) for c in symbols)):
+        raise rf.RunFolderError(
+            f"{run_dir / rf.VOCABULARY} is broken: it has no list of symbols (the characters "
+            "in id order)"
+        )
     path = run_dir / rf.CHECKPOINT
+    status = rf.read_metrics(run_dir)["status"]
     if not path.is_file():
-        raise rf.RunFolderError(f"{path}: no such file; the run has not finished a round yet")
+        why = (
+            "the run completed but its checkpoint was removed; sampling needs the trained weights"
+            if status == "completed"
+            else f"the run is {status} and has not finished a round yet"
+        )
+        raise rf.RunFolderError(f"{path}: no such file; {why}")
     config = OmegaConf.create(record["config"])
     seq_len = int(config.dataset.seq_len)
     v = len(symbols)
     spec = Spec(seq_len, feature_dim=v, per_step=True, vocab_size=v, n_classes=v)
     encoding = build(config.encoding, "encoding", _partial_=True)
     model = build(config.model, "model", spec=spec, encoding=encoding)
-    try:
-        payload = checkpoint.load(path)
-        model.load_state_dict(payload["model"])
-    except Exception as e:  # a torn or foreign file: said as the file's fault
-        raise rf.RunFolderError(f"{path} is broken: {e}") from None
+    payload = checkpoint.load(path)  # CheckpointError: one line naming the file
+    checkpoint.load_weights(payload, model, path)
     model.eval()
-    status = rf.read_metrics(run_dir)["status"]
     return TextModel(model, symbols, seq_len, int(payload["step"]), status)
 
 
@@ -83,7 +91,9 @@ def generate(
         raise ValueError(f"--length: {length} must be at least 0")
     if not temperature >= 0:
         raise ValueError(f"--temperature: {temperature} must be at least 0")
-    context = context or text_model.seq_len
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"--seed: {seed} must be between 0 and 2**64 - 1")
+    context = text_model.seq_len if context is None else context
     if context < 1:
         raise ValueError(f"--context: {context} must be at least 1")
     if (reason := text_model.model.unsupported(context)) is not None:
@@ -97,6 +107,7 @@ def generate(
             if temperature == 0:
                 ids.append(int(logits.argmax()))
                 continue
-            probabilities = torch.softmax(logits / temperature, dim=-1)
+            # the best logit at 0 first: a tiny temperature gives -inf elsewhere, never nan
+            probabilities = torch.softmax((logits - logits.max()) / temperature, dim=-1)
             ids.append(int(torch.multinomial(probabilities, 1, generator=generator)))
     return "".join(text_model.symbols[i] for i in ids)

@@ -6,6 +6,7 @@ the exception to the exit code): no exit codes here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -70,18 +71,30 @@ def main(cfg: DictConfig) -> float | None:
         check_tracking_uri(cfg.get("tracking_uri"))
     except ConfigError as e:
         raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
-    try:
-        if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
-            raise rf.RunFolderTaken(f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)")
-        config = OmegaConf.to_container(cfg, resolve=True)
-        claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
-    except rf.RunFolderTaken as e:
-        if sweep_dir is None:
-            raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {e}") from None
-        # said on stderr: the folder's own log stays as it was; the sweep goes on
-        print(f"hydra.sweep.dir: {e}", file=sys.stderr)
-        sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(e))
-        return None
+    with contextlib.ExitStack() as folder:
+        try:
+            if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
+                raise rf.RunFolderTaken(
+                    f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)"
+                )
+            folder.enter_context(rf.held(run_dir))  # this process's until the job ends
+            config = OmegaConf.to_container(cfg, resolve=True)
+            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+        except rf.RunFolderTaken as e:
+            if sweep_dir is None:
+                raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {e}") from None
+            # said on stderr: the folder's own log stays as it was; the sweep goes on
+            print(f"hydra.sweep.dir: {e}", file=sys.stderr)
+            sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(e))
+            return None
+        return run_claimed(cfg, hc, run_dir, sweep_dir, claim)
+
+
+def run_claimed(
+    cfg: DictConfig, hc: DictConfig, run_dir: Path, sweep_dir: Path | None, claim: rf.Claim
+) -> float | list[float] | None:
+    """The job in the folder it holds: reused, or run and recorded."""
+    overrides = list(hc.overrides.task)
     if sweep_dir is not None:
         sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
     if claim == rf.Claim.REUSE:
