@@ -564,9 +564,19 @@ def test_single_runs_started_together_into_one_folder_never_mix(tmp_path, tiny):
         folder = tmp_path / f"run{pair}"
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "posenc.train", *tiny, f"seed={seed}",
-                 f"hydra.run.dir={folder}"],
-                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "posenc.train",
+                    *tiny,
+                    f"seed={seed}",
+                    f"hydra.run.dir={folder}",
+                ],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
             )
             for seed in (0, 1)
         ]
@@ -586,7 +596,9 @@ def test_single_runs_started_together_into_one_folder_never_mix(tmp_path, tiny):
 # ------------------------------------------------------------------ nothing cleared first (§2)
 
 
-@pytest.mark.parametrize("name", [rf.CHECKPOINT, rf.HISTORY, "loss.png", f".{rf.CHECKPOINT}.partial"])
+@pytest.mark.parametrize(
+    "name", [rf.CHECKPOINT, rf.HISTORY, "loss.png", f".{rf.CHECKPOINT}.partial"]
+)
 def test_a_folder_where_a_file_goes_is_refused_before_anything_is_cleared(tmp_path, name):
     run_inprocess(tmp_path, ["trainer.epochs=1"])
     (tmp_path / name).unlink(missing_ok=True)
@@ -599,10 +611,20 @@ def test_a_folder_where_a_file_goes_is_refused_before_anything_is_cleared(tmp_pa
 
 # ------------------------------------------------------------------ broken checkpoints (§3)
 
-TEXT = ["dataset=text", "dataset.seq_len=16", "dataset.val_fraction=0.1",
-        "dataset.test_fraction=0.1", "model=lstm", "model.hidden_dim=16", "encoding=none",
-        "trainer.steps=20", "trainer.eval_every=10", "trainer.checkpoint_every=10",
-        "trainer.batch_size=8", "plots=false"]
+TEXT = [
+    "dataset=text",
+    "dataset.seq_len=16",
+    "dataset.val_fraction=0.1",
+    "dataset.test_fraction=0.1",
+    "model=lstm",
+    "model.hidden_dim=16",
+    "encoding=none",
+    "trainer.steps=20",
+    "trainer.eval_every=10",
+    "trainer.checkpoint_every=10",
+    "trainer.batch_size=8",
+    "plots=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -710,8 +732,11 @@ def test_a_garbage_history_row_is_one_line_and_the_run_is_kept(tmp_path, interru
     with open(run / rf.HISTORY, "a") as f:
         f.write("garbage,1,2,3,4,5,6,7\n")
     kept = (run / rf.HISTORY).read_bytes()
-    with pytest.raises(ConfigError, match=f"^{re.escape(str(run / rf.HISTORY))}: line 4 is not "
-                       "numbers \\('garbage'\\); the interrupted run is kept"):
+    with pytest.raises(
+        ConfigError,
+        match=f"^{re.escape(str(run / rf.HISTORY))}: line 4 is not "
+        "numbers \\('garbage'\\); the interrupted run is kept",
+    ):
         posenc.run(overrides, output_dir=run)
     assert (run / rf.HISTORY).read_bytes() == kept
     assert json.loads((run / rf.METRICS).read_text())["status"] == "interrupted"
@@ -732,7 +757,9 @@ def test_a_broken_checkpoint_on_the_command_line_is_one_line_exit_2(tmp_path, in
     assert "Traceback" not in out and "weights_only" not in out and not marker.exists()
     sampled = subprocess.run(
         [sys.executable, "-m", "posenc.sample", str(run), "--prompt", "to"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert sampled.returncode == 2
     assert sampled.stderr.strip().splitlines()[-1].endswith("nothing in it ran")

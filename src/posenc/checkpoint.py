@@ -26,7 +26,6 @@ from posenc.run_folder import CHECKPOINT
 from posenc.training import EarlyStop
 
 
-
 @dataclass
 class TrainingState:
     """What a step loop carries from one process to the next."""

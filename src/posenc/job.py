@@ -335,8 +335,7 @@ def train(job: Job, run_dir: Path, epoch_bar: bool = True) -> History:
 
 
 CONTINUE_INSTEAD = (
-    "the interrupted run is kept as it was; resume=false starts it over, overwrite=true "
-    "replaces it"
+    "the interrupted run is kept as it was; resume=false starts it over, overwrite=true replaces it"
 )
 
 
