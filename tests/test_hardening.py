@@ -170,12 +170,18 @@ def test_sizes_that_cannot_fit_are_refused_with_the_key_and_the_estimate(tmp_pat
     assert not (tmp_path / rf.HISTORY).exists()  # refused before training
 
 
-@pytest.mark.slow
-def test_a_window_longer_than_the_sequence_allocates_nothing_extra(tmp_path):
-    metrics = run_inprocess(
-        tmp_path, ["dataset=window", "dataset.window=1000000000", "trainer.epochs=1"]
-    )
-    assert metrics["status"] == "completed"
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        (["dataset=window", "dataset.window=1000000000"], "^dataset.window: 1000000000 is longer"),
+        (["dataset=lag", "dataset.lag=20"], "^dataset.lag: 20 is not below dataset.seq_len 20"),
+    ],
+)
+def test_a_rule_whose_targets_carry_nothing_is_refused_before_training(tmp_path, overrides, says):
+    # round four: a window of 1e9 ran "without a word", every target near 0
+    with pytest.raises(ConfigError, match=says):
+        run_inprocess(tmp_path, [*overrides, "trainer.epochs=1"])
+    assert not (tmp_path / rf.HISTORY).exists()
 
 
 @pytest.mark.slow
@@ -348,7 +354,7 @@ def test_a_subdir_that_leaves_the_sweep_folder_is_refused(tmp_path, tiny):
 @pytest.mark.parametrize(
     "overrides, says",
     [
-        ({"encoding": "learnable"}, "^overrides: a list of 'key=value' strings"),
+        ({"seed": "["}, "^seed: cannot read the override 'seed=\\[': no viable alternative"),
         ([1, 2], "^overrides: 1 is not a 'key=value' string"),
         (["trainer.epochs=${oc.env:HOME}"], "^trainer.epochs: .*could not be converted"),
         (["trainer.epochs=${oc.env:POSENC_NO_SUCH_VARIABLE}"], "^trainer.epochs: .*not found"),
@@ -794,3 +800,298 @@ def test_sample_edges_are_one_line(tmp_path, interrupted_text_run):
     (run / rf.CHECKPOINT).unlink()
     with pytest.raises(rf.RunFolderError, match="the run completed but its checkpoint was removed"):
         load_text_model(run)
+
+
+# ------------------------------------------------------------------ sizes before they hang (§4)
+
+CHOMSKY = ["+experiment=chomsky", "trainer.steps=2", "trainer.eval_every=1"]
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        # hung in a billion-length loop before training
+        (
+            ["dataset.max_len=1000000000", "eval.max_length=null"],
+            "^dataset.max_len: .* at most 10000",
+        ),
+        # trained, then sat in a million lengths
+        (
+            ["+experiment=chomsky_lstm", "eval.max_length=1000000", "eval.per_length=1"],
+            "^eval.max_length: .*at most 10000",
+        ),
+        # out of memory at step build, no key named
+        (
+            ["dataset=modular_arithmetic", "dataset.modulus=1000000000"],
+            "^dataset.modulus: .*needs about",
+        ),
+        (["dataset.val_per_length=1000000000"], "^dataset.val_per_length: .*needs about"),
+        # failed only after training
+        (["eval.per_length=1000000000"], "^eval.per_length: .*token positions"),
+        # an overflow traceback
+        (
+            ["dataset=modular_arithmetic", "dataset.modulus=9223372036854775807"],
+            "^dataset.modulus: .*too large",
+        ),
+    ],
+)
+def test_token_task_sizes_are_estimated_before_anything_trains(tmp_path, overrides, says):
+    with pytest.raises(ConfigError, match=says):
+        preset = [] if any(o.startswith("+experiment") for o in overrides) else CHOMSKY[:1]
+        run_inprocess(tmp_path, [*preset, *CHOMSKY[1:], *overrides])
+    assert not (tmp_path / rf.HISTORY).exists()
+
+
+def test_the_bound_on_lengths_admits_the_papers_protocol(tmp_path):
+    from posenc.job import build_job
+    from tests.conftest import compose_cfg
+
+    # Delétang et al.: trained on 1..40, scored to 500
+    cfg = compose_cfg([*CHOMSKY, "dataset.max_len=40", "eval.max_length=500", "eval.per_length=8"])
+    build_job(cfg)
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: os.truncate(p, 16 * 2**30), "^dataset.path: big.txt, a text of .* needs about"),
+        (lambda p: p.write_text("a" * 6000), "^dataset.path: the text has 1 distinct character"),
+    ],
+)
+def test_a_text_that_cannot_fit_or_teach_is_one_line(tmp_path, make, says):
+    path = tmp_path / "big.txt"
+    path.touch()
+    make(path)  # a sparse file: no disk used
+    with pytest.raises(ConfigError, match=says):
+        run_inprocess(tmp_path / "run", ["dataset=text", f"dataset.path={path}", "model=lstm"])
+
+
+def test_an_allocation_failure_without_words_still_says_what(tmp_path, monkeypatch):
+    import posenc.job as job
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()  # Python's own: no message at all
+
+    monkeypatch.setattr(job, "evaluate_lengths", out_of_memory)
+    with pytest.raises(MemoryError):
+        run_inprocess(tmp_path, ["trainer.epochs=1", "eval.lengths=[30]"])
+    error = rf.read_metrics(tmp_path)["error"]
+    assert error == "out of memory at step length_eval: MemoryError, no details given"
+
+
+# ------------------------------------------------------------------ text and paths (§5)
+
+LONG = "x" * 300
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["dataset=text", f"dataset.path=/tmp/{LONG}", "model=lstm"], "dataset.path"),
+        (["dataset=glove_words", f"dataset.vectors=/tmp/{LONG}"], "dataset.vectors"),
+    ],
+)
+def test_a_file_name_the_file_system_refuses_is_one_line(tmp_path, overrides, key):
+    with pytest.raises(ConfigError, match=f"^{key}: cannot use .*: File name too long$"):
+        run_inprocess(tmp_path, overrides)
+
+
+def test_a_store_under_proc_is_refused_before_training():
+    from posenc.tracking import check_store
+
+    with pytest.raises(ConfigError, match="^tracking_uri: /proc/nope cannot be created"):
+        check_store("sqlite:////proc/nope/mlflow.db")
+
+
+@pytest.mark.slow
+def test_a_run_folder_whose_log_cannot_be_opened_is_one_line(tmp_path, tiny):
+    folder = tmp_path / "run"
+    (folder / "train.log").mkdir(parents=True)  # as an immutable folder: the log cannot open
+    result = run_cli([*tiny, f"hydra.run.dir={folder}"], tmp_path)
+    assert result.returncode == 2
+    assert one_line(result).startswith(f"hydra.run.dir: cannot write {folder}/train.log: ")
+
+
+def test_job_folder_names_are_limited_in_bytes_never_cut_inside_a_character():
+    from posenc.sweep_folder import MAX_NAME, job_dir_name
+
+    for value in ("🙂" * 70, "é" * 200, "a" * 300):
+        name = job_dir_name(3, f"dataset.path={value}")
+        assert len(name.encode()) <= MAX_NAME
+        assert name.encode().decode() == name  # whole characters only
+    assert job_dir_name(3, "dataset.path=" + "🙂" * 70) != job_dir_name(
+        3, "dataset.path=" + "🙂" * 71
+    )
+
+
+@pytest.mark.slow
+def test_a_sweep_with_a_long_non_ascii_value_runs_every_job_and_writes_its_tables(tmp_path, tiny):
+    sweep = tmp_path / "sweep"
+    tag = "🙂" * 70  # 280 bytes: a folder name over the file system's 255
+    result = run_cli(
+        ["-m", *tiny, f"+note='{tag}'", "seed=0,1", f"hydra.sweep.dir={sweep}"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list(sweep.glob("*/metrics.json"))) == 2
+    assert (sweep / "summary.csv").is_file()
+
+
+# ------------------------------------------------------------------ the manifest (§6)
+
+
+def test_a_manifest_removed_during_a_sweep_still_counts_its_failed_jobs(tmp_path):
+    from posenc.sweep_folder import MANIFEST, Sweep, record_job
+
+    sweep = Sweep.begin(tmp_path)
+    ok, bad = tmp_path / "a", tmp_path / "b"
+    for folder, status in ((ok, "completed"), (bad, "failed")):
+        folder.mkdir()
+        rf.write_record(folder, [], {}, {"seed": 0})
+        rf.write_metrics(folder, {"status": status})
+        record_job(tmp_path, folder, [], "new")
+    (tmp_path / MANIFEST).unlink()  # deleted while the sweep runs; a later job makes a new one
+    record_job(tmp_path, ok, [], "reuse")
+    jobs, refused = sweep.jobs()
+    sweep.end()
+    assert set(jobs) == {ok.resolve(), bad.resolve()}  # the failed job is not lost
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_manifest_was_removed_exits_1_for_its_failed_job(tmp_path, tiny):
+    sweep = tmp_path / "sweep"
+    script = (
+        "import os, sys\n"
+        "from posenc.cli import app\n"
+        "from posenc import sweep_folder\n"
+        "original = sweep_folder.record_job\n"
+        "def record(sweep_dir, run_dir, overrides, claim, error=None):\n"
+        "    (sweep_dir / sweep_folder.MANIFEST).unlink(missing_ok=True)\n"
+        "    original(sweep_dir, run_dir, overrides, claim, error)\n"
+        "app.sweep_folder.record_job = record\n"
+        "sys.argv = ['posenc.train', *sys.argv[1:]]\n"
+        "from posenc.cli.train import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "-m",
+            *tiny,
+            "trainer.epochs=1,-1",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "was removed or replaced while the sweep ran" in result.stdout + result.stderr
+    assert "trainer.epochs=-1 (failed)" in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ the new commands' edges (§7)
+
+
+def test_report_links_are_relative_paths_that_cannot_be_a_scheme(tmp_path):
+    import pandas as pd
+
+    from posenc.reporting import write_report
+
+    name = "javascript:alert(document.domain)<!--"
+    results = pd.DataFrame(
+        {
+            "run": [name, "encoding=rope,seed=0"],
+            "status": ["failed", "completed"],
+            "encoding": ["none", "rope"],
+            "test_loss": [None, 0.5],
+            "error": ["boom", None],
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "encoding": ["rope"],
+            "n": [1],
+            "n_completed": [1],
+            "test_loss_mean": [0.5],
+            "test_loss_ci_low": [None],
+            "test_loss_ci_high": [None],
+        }
+    )
+    page = write_report(tmp_path, results, summary, "test_loss").read_text()
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs and all(h.startswith("./") for h in hrefs)
+    assert "javascript:" not in "".join(hrefs) and "<!--" not in page
+    assert "./javascript%3Aalert%28document.domain%29%3C%21--/" in hrefs
+
+
+@pytest.mark.slow
+def test_report_on_a_folder_it_cannot_write_is_one_line(tmp_path, monkeypatch, capsys):
+    from posenc.cli import report
+
+    make_runs(tmp_path, 2)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("posenc.reporting.Path.write_text", refuse)
+    with pytest.raises(SystemExit) as e:
+        report.main([str(tmp_path)])
+    assert e.value.code == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1].endswith("report.html: Permission denied")
+    )
+
+
+def test_compare_when_nothing_but_the_baseline_completed_says_so():
+    import pandas as pd
+
+    from posenc.paired import compare_to_baseline
+    from posenc.ranks import rank_across
+
+    results = pd.DataFrame(
+        {
+            "encoding": ["none", "none", "rope", "rope"],
+            "seed": [0, 1, 0, 1],
+            "dataset": ["a"] * 4,
+            "status": ["completed"] * 2 + ["failed"] * 2,
+            "score": [0.5, 0.6, None, None],
+        }
+    )
+    with pytest.raises(KeyError, match="no completed run other than the baseline"):
+        compare_to_baseline(results, {"encoding": "none"}, "score", ["encoding"])
+    results["score"] = None
+    with pytest.raises(KeyError, match="no completed run has a value of score to rank"):
+        rank_across(results, "dataset", "score", ["encoding", "dataset"])
+
+
+@pytest.mark.parametrize(
+    "error_of, says",
+    [
+        ("nsgaii", "ValueError: `population_size` must be greater than or equal to 2."),
+        ("tpe", "TypeError: TPESampler.__init__() got an unexpected keyword argument 'bogus'"),
+    ],
+)
+def test_a_sampler_optuna_refuses_gives_optunas_reason(error_of, says):
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from posenc.compose import composition_error
+
+    node = (
+        {"_target_": "optuna.samplers.NSGAIISampler", "population_size": 1}
+        if error_of == "nsgaii"
+        else {"_target_": "optuna.samplers.TPESampler", "bogus": 3}
+    )
+    with pytest.raises(InstantiationException) as e:
+        instantiate(node)
+    assert str(composition_error(e.value)).endswith(says)
+
+
+def test_a_mapping_passed_to_run_is_its_overrides(tmp_path):
+    a = posenc.run({"trainer.epochs": 1, "seed": 3}, output_dir=tmp_path / "a", plots=False)
+    b = posenc.run(["trainer.epochs=1", "seed=3"], output_dir=tmp_path / "b", plots=False)
+    assert a.metrics["test_loss"] == b.metrics["test_loss"] and a.config == b.config

@@ -8,7 +8,7 @@ result.history.plot(x="epoch", y=["train_loss", "val_loss"])
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ def load_sweep(path: str | Path) -> pd.DataFrame:
 
 
 def run(
-    overrides: Sequence[str] = (),
+    overrides: Sequence[str] | Mapping[str, Any] = (),
     output_dir: str | Path | None = None,
     plots: bool | None = None,
 ) -> RunResult:
@@ -81,9 +81,8 @@ def run(
 
     if isinstance(overrides, str):
         raise TypeError(f"overrides: a list of strings, e.g. [{overrides!r}], not one string")
-    if isinstance(overrides, dict):
-        example = [f"{k}={v}" for k, v in overrides.items()][:2]
-        raise ConfigError("overrides", f"a list of 'key=value' strings, e.g. {example}, not a dict")
+    if isinstance(overrides, Mapping):  # {"encoding": "learnable"}: the same overrides
+        overrides = [f"{k}={v}" for k, v in overrides.items()]
     for value in overrides:
         if not isinstance(value, str):
             raise ConfigError("overrides", f"{value!r} is not a 'key=value' string")

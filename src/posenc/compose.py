@@ -124,8 +124,12 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
             return e.__cause__
         text = str(e)
         key = text.rpartition("full_key: ")[2].split()[0] if "full_key: " in text else "hydra"
-        first = text.split(", set env var HYDRA_FULL_ERROR")[0].splitlines()[0]
-        return ConfigError(key, first)
+        lines = text.split(", set env var HYDRA_FULL_ERROR")[0].splitlines()
+        lines = [line.strip() for line in lines if line.strip() and "full_key:" not in line]
+        cause = e.__cause__
+        # the reason the target gave (Optuna's own words), not only where it failed
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else " ".join(lines[1:])
+        return ConfigError(key, " ".join(f"{lines[0]} {reason}".split()) if lines else reason)
 
     if isinstance(e, MissingConfigException) and e.missing_cfg_file:
         group, _, name = str(e.missing_cfg_file).rpartition("/")
@@ -145,8 +149,28 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
             names = [f.name for f in fields if not f.name.startswith("_")]
             return ConfigError(key, f"no such key; keys: {', '.join(names)}")
         return ConfigError(key, str(cause.msg or type(cause).__name__).splitlines()[0])
+    if isinstance(e, OverrideParseException) and (found := unparsable(overrides)) is not None:
+        return found
     if isinstance(e, ConfigCompositionException | OverrideParseException):
         return ConfigError("overrides", " ".join(str(e).split()))
+    return None
+
+
+def unparsable(overrides: list[str]) -> ConfigError | None:
+    """The first override Hydra's grammar cannot read, named with its key."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        if str(override).startswith("-"):  # a flag of the command line (-m, --help)
+            continue
+        try:
+            parser.parse_overrides([str(override)])
+        except OverrideParseException as e:
+            key = str(override).partition("=")[0].lstrip("+~") or "overrides"
+            why = " ".join(str(e).split()).split(" See https")[0]
+            return ConfigError(key, f"cannot read the override {override!r}: {why}")
     return None
 
 

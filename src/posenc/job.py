@@ -185,6 +185,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
         task=task,
     )
     if task is not None:  # fixed batches of their own seeds: the same for every encoding
+        task.check_fixed_sizes()
         fixed = torch.Generator().manual_seed(length_seed(data_seed, 0))
         job.val = [b.to(device) for b in task.validation(fixed)]
         job.test = [b.to(device) for b in task.testing(fixed)]
@@ -202,26 +203,69 @@ def is_text(task: Task | None) -> bool:
     return getattr(task, "kind", None) == "text"
 
 
+# Token positions one run's length evaluation may read (sequences × their tokens, over every
+# evaluated length): the papers' range test (500 lengths, about 1.3e8 positions) many times
+# over, and more than an hour of forward passes for posenc's small models on a CPU core.
+MAX_EVAL_TOKENS = 2_000_000_000
+
+
 def check_evaluation_sizes(cfg: DictConfig, spec, model: Model, task: Task | None) -> None:
-    """The length evaluation's big allocations, estimated before training: a fixed-split
-    dataset built at each length, and the attention scores of a batch there."""
+    """The length evaluation, estimated before training: how many lengths, the work over all
+    of them, and its big allocations (a fixed-split dataset built at each length, a token
+    task's batch there, the attention scores of a batch there)."""
+    from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS
     from posenc.memory import FLOAT, check_fits
 
     lengths = list(cfg.eval.lengths)
-    if task is not None and cfg.eval.get("max_length") is not None:
-        lengths.append(cfg.eval.max_length)
+    max_length = cfg.eval.get("max_length") if task is not None else None
+    if max_length is not None:
+        unseen = max_length - task.max_len
+        if unseen + len(lengths) > MAX_LENGTHS:
+            raise ConfigError(
+                "eval.max_length",
+                f"{max_length} scores {unseen} lengths past dataset.max_len {task.max_len}; "
+                f"at most {MAX_LENGTHS} lengths are evaluated (the papers score 460)",
+            )
+        lengths.append(max_length)
+    if len(lengths) > MAX_LENGTHS:
+        raise ConfigError("eval.lengths", f"{len(lengths)} lengths; at most {MAX_LENGTHS}")
+    if task is not None and task.kind == "tokens":
+        check_token_evaluation(cfg, task, lengths, max_length)
     for length in lengths:
         tokens = task.model_length(length) if task is not None else length
         if task is None:
             n = int(cfg.dataset.get("n_samples") or 1)
             data = 2 * n * length * spec.feature_dim * FLOAT
             check_fits("eval.lengths", f"{length}: a test set of {n} × {length}", data)
+        elif task.kind == "tokens":
+            per_length = cfg.eval.get("per_length", 1)
+            batch = per_length * tokens * BYTES_PER_TOKEN
+            check_fits("eval.per_length", f"{per_length} sequences of {tokens} tokens", batch)
         if model.attention is not None:
             per_pass = cfg.eval.batch_size if task is None else cfg.eval.get("per_length", 1)
             per_pass = min(per_pass, cfg.eval.batch_size)
             scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
             key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"
             check_fits(key, f"{length}: attention over {tokens} tokens", scores)
+
+
+def check_token_evaluation(
+    cfg: DictConfig, task: Task, lengths: list[int], max_length: int | None
+) -> None:
+    """A token task's length evaluation reads at most MAX_EVAL_TOKENS positions."""
+    per_length = cfg.eval.get("per_length", 1)
+    evaluated = set(lengths)
+    if max_length is not None:
+        evaluated.update(range(task.max_len + 1, max_length + 1))
+    positions = per_length * sum(task.model_length(n) for n in evaluated)
+    if positions > MAX_EVAL_TOKENS:
+        key = "eval.per_length" if per_length > len(evaluated) else "eval.max_length"
+        raise ConfigError(
+            key,
+            f"the length evaluation would read {positions:.3g} token positions "
+            f"({per_length} sequences at each of {len(evaluated)} lengths); at most "
+            f"{MAX_EVAL_TOKENS:.0e}: fewer sequences or lengths",
+        )
 
 
 def check_rope_scalings(cfg: DictConfig, model: Model) -> None:
@@ -597,7 +641,8 @@ class JobRecord:
             self.metrics["error"] = str(error)
             log.error("%s", error)
         elif is_out_of_memory(error):  # one line: the traceback says nothing more
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            text = str(error).strip()
+            first = text.splitlines()[0] if text else f"{type(error).__name__}, no details given"
             self.metrics["error"] = f"out of memory at step {self.step}: {first}"[:1000]
             log.error("%s", self.metrics["error"])
         elif isinstance(error, OSError) and error.errno in DISK_FULL:

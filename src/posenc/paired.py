@@ -73,6 +73,11 @@ def compare_to_baseline(
     base, others = done[is_base], done[~is_base]
     if base.empty:
         raise KeyError(f"--baseline: no completed run has {dict(baseline)}")
+    if others.empty:
+        raise KeyError(
+            f"--baseline: no completed run other than the baseline {dict(baseline)} has a value "
+            f"of {metric} to compare with it (the others failed, or none records it)"
+        )
     context = [k for k in by if k not in baseline]  # matched as well as the seed
     sign = 1.0 if known.better(metric) == known.HIGHER else -1.0
     rows = []

@@ -53,6 +53,11 @@ def rank_across(
     done = results[results["status"] == Status.COMPLETED.value].copy()
     done[metric] = pd.to_numeric(done[metric], errors="coerce")
     done = done[done[metric].notna()]
+    if done.empty:
+        raise KeyError(
+            f"--across: no completed run has a value of {metric} to rank (every run failed, "
+            "or none records it); choose another --metric"
+        )
     done["_group"] = [_label(tuple(r), keys) for r in done[keys].itertuples(index=False)]
     means = done.groupby(["_group", across], sort=True)[metric].mean().unstack(across)
     higher = known.better(metric) == known.HIGHER

@@ -41,6 +41,14 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _href(run: str) -> str:
+    """A link to a run folder: always a relative path (./, each character that could end it
+    or start a scheme percent-encoded), never `javascript:` or another scheme."""
+    from urllib.parse import quote
+
+    return _e("./" + quote(str(run).strip("/"), safe="/") + "/")
+
+
 def _number(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -149,13 +157,13 @@ def write_report(out: Path, results: pd.DataFrame, summary: pd.DataFrame, metric
         parts.append("<p>None: every run completed.</p>")
     else:
         items = "".join(
-            f'<li class="bad"><a href="{_e(r["run"])}/">{_e(r["run"])}</a>: {_e(r["status"])}'
+            f'<li class="bad"><a href="{_href(r["run"])}">{_e(r["run"])}</a>: {_e(r["status"])}'
             f"{': ' + _e(r['error']) if isinstance(r.get('error'), str) else ''}</li>"
             for _, r in bad.iterrows()
         )
         parts.append(f"<ul>{items}</ul>")
     links = "".join(
-        f'<li><a href="{_e(r["run"])}/">{_e(r["run"])}</a> ({_e(r["status"])})</li>'
+        f'<li><a href="{_href(r["run"])}">{_e(r["run"])}</a> ({_e(r["status"])})</li>'
         for _, r in results.iterrows()
     )
     parts += ["<h2>Run folders</h2>", f"<ul>{links}</ul>", "</body></html>"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from typing import Any
 from posenc.errors import ConfigError
 
 LOCK, MANIFEST = ".posenc.lock", "manifest.jsonl"
-MAX_NAME = 120  # a job folder's name, well inside the 255 bytes file systems allow
+log = logging.getLogger("posenc")
+MAX_NAME = 120  # bytes of a job folder's name (UTF-8), well inside the 255 file systems allow
 
 
 def job_dir_name(number: int | str, override_dirname: str) -> str:
@@ -35,9 +37,11 @@ def job_dir_name(number: int | str, override_dirname: str) -> str:
     cannot hold, or a name too long, get a short hash of the overrides so names stay unique."""
     name = override_dirname or f"job{number}"
     safe = name.replace(os.sep, "_").replace("\0", "_")
-    if safe != name or len(safe) > MAX_NAME or safe in (".", ".."):
+    if safe != name or len(safe.encode()) > MAX_NAME or safe in (".", ".."):
         digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-        safe = f"{safe[: MAX_NAME - 11]}-{digest}"
+        # cut by bytes, never inside a character: non-ASCII values take up to 4 bytes each
+        head = safe.encode()[: MAX_NAME - 11].decode("utf-8", errors="ignore")
+        safe = f"{head}-{digest}"
     return safe
 
 
@@ -54,10 +58,13 @@ def _alive(pid: int) -> bool:
 @dataclass
 class Sweep:
     """A sweep under way in `path`, holding its lock; `start` is where its lines begin in the
-    manifest."""
+    manifest, which it holds open (`manifest_fd`): a manifest removed or replaced while the
+    sweep runs is told apart by its inode, which cannot be reused while held, and the lines
+    written before that stay readable."""
 
     path: Path
     start: int = 0
+    manifest_fd: int | None = None
 
     @classmethod
     def begin(cls, path: Path) -> Sweep:
@@ -65,27 +72,58 @@ class Sweep:
         Raises ConfigError (hydra.sweep.dir) when another sweep holds it or the folder
         cannot be made."""
         path = Path(path)
+        manifest = path / MANIFEST
         try:
             path.mkdir(parents=True, exist_ok=True)
-            _take_lock(path / LOCK)
+            fd = os.open(manifest, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as e:
             raise ConfigError(
                 "hydra.sweep.dir", f"cannot create the sweep folder {path}: {e.strerror}"
             ) from None
-        manifest = path / MANIFEST
+        try:
+            _take_lock(path / LOCK)
+        except BaseException:
+            os.close(fd)
+            raise
         # a sweep refused after this (Hydra building a sweeper that cannot be built) ends
         # with no callback: the lock goes with the process
         atexit.register(_release, path / LOCK, os.getpid())
-        return cls(path, manifest.stat().st_size if manifest.is_file() else 0)
+        return cls(path, os.fstat(fd).st_size, fd)
 
     def end(self) -> None:
         (self.path / LOCK).unlink(missing_ok=True)
         atexit.unregister(_release)
+        if self.manifest_fd is not None:
+            os.close(self.manifest_fd)
+            self.manifest_fd = None
+
+    def _entries(self) -> list[dict[str, Any]]:
+        """This sweep's manifest lines: those in the file it opened, from its start (from
+        the beginning if the file was cut shorter), and, where the manifest was removed or
+        replaced meanwhile, every line of the new one."""
+        if self.manifest_fd is None:
+            return read_manifest(self.path, self.start)
+        held = os.fstat(self.manifest_fd)
+        start = self.start if held.st_size >= self.start else 0
+        entries = _parse(os.pread(self.manifest_fd, held.st_size - start, start))
+        try:
+            current = (self.path / MANIFEST).stat().st_ino
+        except OSError:
+            current = None
+        if current != held.st_ino or start != self.start:
+            log.warning(
+                "%s was removed or replaced while the sweep ran: its jobs are read from the "
+                "file it started with and from the new one",
+                self.path / MANIFEST,
+            )
+            if current is not None and current != held.st_ino:
+                entries += read_manifest(self.path, 0)
+        return entries
 
     def jobs(self) -> tuple[list[Path], list[tuple[Path, str]]]:
         """(the job folders this sweep launched or reused, [(folder, why) it was refused])."""
         jobs, refused = {}, {}
-        for entry in read_manifest(self.path, self.start):
+        for entry in self._entries():
             folder = self.path / entry["job"]
             if entry.get("claim") == "refused":
                 refused[folder] = entry.get("error", "refused")
@@ -175,9 +213,12 @@ def read_manifest(sweep_dir: Path, start: int = 0) -> list[dict[str, Any]]:
         return []
     with open(path, "rb") as f:
         f.seek(start)
-        lines = f.read().decode("utf-8", errors="replace").splitlines()
+        return _parse(f.read())
+
+
+def _parse(data: bytes) -> list[dict[str, Any]]:
     entries = []
-    for line in lines:
+    for line in data.decode("utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:

@@ -67,6 +67,18 @@ def bounded(timeout: float) -> Iterator[None]:
             os.environ.pop(k, None)
 
 
+def can_make_in(folder: Path) -> bool:
+    """Whether a folder can really be made in `folder`: tried, not asked of os.access, which
+    says yes to root for /proc and read-only mounts."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".posenc-probe-", dir=folder))
+    except OSError:
+        return False
+    return True
+
+
 def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
     """The tracking store, checked once before anything is exported (or trained): a URI of
     a scheme posenc exports to, without credentials; a SQLite or file store in a folder that
@@ -84,7 +96,7 @@ def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
         path = Path(uri.partition(":///")[2]) if uri.startswith("sqlite") else Path(uri[7:])
         folder = path.parent if uri.startswith("sqlite") else path
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        if existing is None or not existing.is_dir() or not can_make_in(existing):
             raise ConfigError("tracking_uri", f"{folder} cannot be created or written")
         if uri.startswith("sqlite") and path.exists():
             if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):

@@ -72,17 +72,16 @@ def compose_once(hydra_context: Any) -> Any:
 
 @contextlib.contextmanager
 def tables_on_interrupt(hydra_context: Any, config: Any) -> Iterator[None]:
-    """Hydra calls no callback when a sweep is interrupted or refused: tell the callbacks
-    that listen (posenc's SweepEnd writes the tables of the finished jobs, or releases the
-    folder of a sweep refused before its first job), then let it end the sweep."""
+    """Hydra calls no callback when a sweep is interrupted, refused or ended by an error
+    (a job's folder Hydra cannot make): tell the callbacks that listen (posenc's SweepEnd
+    writes the tables of the finished jobs, or releases the folder of a sweep refused
+    before its first job), then let it end the sweep."""
     from posenc.errors import ConfigError
 
     try:
         yield
-    except (KeyboardInterrupt, ConfigError) as e:
-        name = (
-            "on_multirun_interrupted" if isinstance(e, KeyboardInterrupt) else "on_multirun_refused"
-        )
+    except (KeyboardInterrupt, Exception) as e:
+        name = "on_multirun_refused" if isinstance(e, ConfigError) else "on_multirun_interrupted"
         for callback in getattr(hydra_context.callbacks, "callbacks", []):
             hook = getattr(callback, name, None)
             if hook is not None:

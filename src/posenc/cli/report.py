@@ -34,7 +34,11 @@ def run(argv: Sequence[str] | None) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_RUNS
-    print(f"wrote {write_report(out, results, summary, metric)}")
+    try:
+        written = write_report(out, results, summary, metric)
+    except OSError as e:  # a read-only folder
+        p.error(f"cannot write {out / 'report.html'}: {e.strerror}")
+    print(f"wrote {written}")
     return 0
 
 

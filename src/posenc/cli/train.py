@@ -48,6 +48,10 @@ def understood(error: BaseException) -> BaseException:
         return ConfigError(
             "hydra.run.dir", f"cannot create the folder {error.filename}: {error.strerror}"
         )
+    cause = error.__cause__
+    if isinstance(error, ValueError) and isinstance(cause, OSError) and cause.filename:
+        # Hydra opening the job's log (logging.config wraps the OSError)
+        return ConfigError("hydra.run.dir", f"cannot write {cause.filename}: {cause.strerror}")
     return error
 
 

@@ -39,6 +39,7 @@ class Spec:
     per_step: bool  # True: one target per position; False: one per sequence
     vocab_size: int | None = None  # token ids in [0, vocab_size)
     n_classes: int | None = None
+    symbols_key: str = "dataset.vocab_size"  # the key that sets vocab_size and n_classes
 
 
 @dataclass

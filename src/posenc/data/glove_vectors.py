@@ -72,11 +72,17 @@ def read_text_vectors(
     are sorted by frequency). Stops reading as soon as it has them.
     """
     path = Path(path).expanduser()
-    if path.is_dir():
+    try:
+        is_dir, exists, is_file = path.is_dir(), path.exists(), path.is_file()
+    except OSError as e:  # a name the file system refuses (too long, a loop)
+        raise ConfigError(
+            "dataset.vectors", f"cannot use {str(path)[:80]}…: {e.strerror}"
+        ) from None
+    if is_dir:
         raise ConfigError("dataset.vectors", f"{path} is a folder; name a GloVe text file in it")
-    if path.exists() and not path.is_file():  # /dev/zero, a pipe: never read to the end
+    if exists and not is_file:  # /dev/zero, a pipe: never read to the end
         raise ConfigError("dataset.vectors", f"{path} is not a regular file; name a GloVe file")
-    if not path.is_file():
+    if not is_file:
         raise ConfigError("dataset.vectors", f"no such file: {path}; " + HOW_TO_GET_VECTORS)
     try:
         return _read_text_vectors(path, words, top_n)

@@ -65,12 +65,24 @@ def shakespeare() -> tuple[str, str]:
     return text, f"{CORPUS_PACKAGE} {version}: {len(files)} plays ({CORPUS_GLOB})"
 
 
+# Bytes of memory per byte of text while it is read and encoded: the string, its UTF-32
+# copy, np.unique's sort and inverse (int64), the ids (int32).
+MEMORY_PER_BYTE = 25
+
+
 def read_text_file(path: str) -> tuple[str, str]:
+    from posenc.memory import check_fits
+
     file = Path(path).expanduser()
-    if not file.exists():
-        raise ConfigError("dataset.path", f"no such file: {file}")
-    if not file.is_file():
-        raise ConfigError("dataset.path", f"{file} is not a regular file")
+    try:
+        if not file.exists():
+            raise ConfigError("dataset.path", f"no such file: {file}")
+        if not file.is_file():
+            raise ConfigError("dataset.path", f"{file} is not a regular file")
+        size = file.stat().st_size
+    except OSError as e:  # a name the file system refuses (too long, a loop)
+        raise ConfigError("dataset.path", f"cannot use {str(file)[:80]}…: {e.strerror}") from None
+    check_fits("dataset.path", f"{file.name}, a text of {size} bytes,", size * MEMORY_PER_BYTE)
     try:
         return file.read_text(encoding="utf-8"), str(file.resolve())
     except UnicodeDecodeError as e:
@@ -124,6 +136,12 @@ class Text(Task):
             )
         text, self.source = shakespeare() if path is None else read_text_file(path)
         self.symbols, ids = encode(text)
+        if len(self.symbols) < 2:
+            raise ConfigError(
+                "dataset.path",
+                f"the text has {len(self.symbols)} distinct character(s) "
+                f"({''.join(self.symbols)!r}): nothing to predict; use a text of at least two",
+            )
         n = len(ids)
         n_val, n_test = int(n * val_fraction), int(n * test_fraction)
         n_train = n - n_val - n_test
@@ -156,7 +174,14 @@ class Text(Task):
     @property
     def spec(self) -> Spec:
         v = self.vocab_size
-        return Spec(self.seq_len, feature_dim=v, per_step=True, vocab_size=v, n_classes=v)
+        return Spec(
+            self.seq_len,
+            feature_dim=v,
+            per_step=True,
+            vocab_size=v,
+            n_classes=v,
+            symbols_key="dataset.path",
+        )
 
     def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
         """`batch` random windows of n characters from the training part."""
@@ -167,6 +192,9 @@ class Text(Task):
 
     def next_length(self) -> int:
         return self.seq_len
+
+    def check_fixed_sizes(self) -> None:
+        """Validation and test are windows of the text, which is in memory already."""
 
     def validation(self, generator: torch.Generator) -> list[TokenBatch]:
         return [windows(self.val, self.seq_len)]

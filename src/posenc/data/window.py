@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 from posenc.data import Sizes, Splits, gaussian_inputs, takes_sizes
-from posenc.errors import check_at_least
+from posenc.errors import ConfigError, check_at_least
 
 
 @takes_sizes
@@ -18,10 +18,14 @@ def window_dataset(
     `window`)."""
     s = Sizes(**sizes)
     check_at_least("dataset.window", window, 1)
+    if window > s.seq_len:
+        raise ConfigError(
+            "dataset.window",
+            f"{window} is longer than dataset.seq_len {s.seq_len}: every target would be a "
+            "running sum divided by the window (near 0 for a long one), not a moving average; "
+            "choose a window of at most seq_len",
+        )
     x = gaussian_inputs(generator, s.seq_len, s.n_samples, feature_dim)
-    if window > s.seq_len:  # the zeros before the start add nothing: never allocated
-        y = x[:, :, 0].cumsum(1) / window
-    else:
-        padded = F.pad(x[:, :, 0], (window - 1, 0))  # zeros before the start
-        y = padded.unfold(1, window, 1).mean(-1)  # [n, seq_len]
+    padded = F.pad(x[:, :, 0], (window - 1, 0))  # zeros before the start
+    y = padded.unfold(1, window, 1).mean(-1)  # [n, seq_len]
     return s.split(x, y, generator)

@@ -38,6 +38,19 @@ class OneHot(nn.Module):
         return nn.functional.one_hot(x, self.vocab_size).float()
 
 
+def check_vocabulary(spec: Spec, d_model: int | None) -> None:
+    """The layers as wide as the vocabulary (embedding or one-hot, head; with their
+    gradients and two optimizer moments) fit in memory: refused naming the key that set it."""
+    from posenc.memory import check_floats
+
+    if spec.vocab_size is None:
+        return
+    width = d_model or spec.vocab_size
+    symbols = spec.vocab_size + (spec.n_classes or 0)
+    what = f"layers for {spec.vocab_size} symbols and {spec.n_classes} classes, {width} wide"
+    check_floats(spec.symbols_key, what, 4, symbols, width)
+
+
 class Model(nn.Module):
     """projection or token embedding? -> input slot -> body -> head. Subclasses build their
     layers after `super().__init__(spec, encoding, **common)` (input width `self.in_dim`),
@@ -62,6 +75,7 @@ class Model(nn.Module):
         check_at_least("model.d_model", d_model, 1)
         check_finite("model.head_init", head_init)
         self.spec, self.attention = spec, attention
+        check_vocabulary(spec, d_model)
         self.slots = frozenset(SLOTS if attention else (INPUT,))
         self.project = self._make_projection(spec, d_model)
         self.width = spec.feature_dim if d_model is None else d_model

@@ -27,6 +27,13 @@ import torch
 from posenc.data import Spec
 from posenc.errors import ConfigError, check_at_least
 
+# Lengths one run may evaluate, training lengths (each validated every round) or unseen ones
+# (each scored once): every one costs a forward pass at least, and the papers' widest range
+# is 500 (Delétang et al.: trained to 40, tested to 500). 10,000 is twenty times that.
+MAX_LENGTHS = 10_000
+# A token id, a target and a mask per position: what a batch of sequences holds per token.
+BYTES_PER_TOKEN = 8 + 8 + 1
+
 
 @dataclass
 class TokenBatch:
@@ -50,6 +57,7 @@ class Task:
     vocab_size: int
     n_classes: int
     kind = "tokens"  # posenc.metrics' kind of run: which metrics it records
+    symbols_key = "dataset.vocab_size"  # the key that sets vocab_size (Spec.symbols_key)
 
     def __init__(
         self,
@@ -63,6 +71,13 @@ class Task:
         check_at_least("dataset.val_per_length", val_per_length, 1)
         if max_len < min_len:
             raise ConfigError("dataset.max_len", f"{max_len} is below dataset.min_len {min_len}")
+        if max_len - min_len + 1 > MAX_LENGTHS:
+            raise ConfigError(
+                "dataset.max_len",
+                f"{max_len} gives {max_len - min_len + 1} training lengths ({min_len}.."
+                f"{max_len}), each validated every round; at most {MAX_LENGTHS} (the papers "
+                "train on 40)",
+            )
         self.generator = generator  # the training stream: lengths and batches
         self.min_len, self.max_len, self.val_per_length = min_len, max_len, val_per_length
 
@@ -100,6 +115,7 @@ class Task:
             per_step=True,
             vocab_size=self.vocab_size + 1,
             n_classes=self.n_classes,
+            symbols_key=self.symbols_key,
         )
 
     def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
@@ -117,6 +133,20 @@ class Task:
     def fixed(self, generator: torch.Generator, lengths, per_length: int) -> list[TokenBatch]:
         """One seeded batch of `per_length` sequences at each length (validation, test)."""
         return [self.batch(generator, per_length, n) for n in lengths]
+
+    def check_fixed_sizes(self) -> None:
+        """The fixed validation and test batches fit in memory: refused before they are
+        drawn, naming dataset.val_per_length."""
+        from posenc.memory import check_fits
+
+        tokens = sum(self.model_length(n) for n in self.train_lengths)
+        what = (
+            f"validation and test batches of {self.val_per_length} sequences at each of "
+            f"{len(self.train_lengths)} training lengths"
+        )
+        check_fits(
+            "dataset.val_per_length", what, 2 * self.val_per_length * tokens * BYTES_PER_TOKEN
+        )
 
     @property
     def train_lengths(self) -> range:
@@ -145,4 +175,4 @@ def bits(generator: torch.Generator, batch: int, n: int, high: int = 2) -> torch
     return torch.randint(high, (batch, n), generator=generator)
 
 
-__all__ = ["Task", "TokenBatch", "bits"]
+__all__ = ["BYTES_PER_TOKEN", "MAX_LENGTHS", "Task", "TokenBatch", "bits"]

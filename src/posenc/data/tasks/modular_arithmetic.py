@@ -16,11 +16,17 @@ class ModularArithmetic(Task):
     0 × 1 + 4 × 3 − 2 -> 0. Inputs have odd length: an even n is cut to n − 1, as in the
     reference. Vocabulary: the numbers, then + − × _ ; classes: the numbers."""
 
+    symbols_key = "dataset.modulus"
+
     def __init__(
         self, generator, modulus: int = 5, operators: tuple[str, ...] = OPERATORS, **common
     ):
         super().__init__(generator, **common)
         check_at_least("dataset.modulus", modulus, 2)
+        if modulus > 2**62:  # the operators' token ids follow the numbers': int64
+            raise ConfigError(
+                "dataset.modulus", f"{modulus} is too large for token ids; at most 2**62"
+            )
         unknown = [op for op in operators if op not in OPERATORS]
         if unknown or not operators:
             raise ConfigError(
