@@ -1,5 +1,6 @@
 """The real command line, run as a user runs it (subprocesses)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -247,3 +248,36 @@ def test_transformer_sweep_through_the_cli_refuses_attention_encodings_on_an_lst
     ]
     (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
     assert len(pd.read_csv(sweep / "results.csv")) == 4
+
+
+def test_one_list_names_job_folders_and_says_what_is_the_same_experiment():
+    from hydra import compose, initialize_config_dir
+
+    from posenc import run_folder as rf
+    from posenc.compose import config_dir, register_resolvers
+    from posenc.schemas import register_schemas
+
+    register_schemas(config_dir())
+    register_resolvers()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        hydra_cfg = compose("config", return_hydra_config=True)
+    excluded = list(hydra_cfg.hydra.job.config.override_dirname.exclude_keys)
+    assert excluded == list(rf.NOT_THE_EXPERIMENT)
+    assert {"tracking", "tracking_uri"} <= set(excluded)
+
+
+@pytest.mark.slow
+def test_a_finished_sweep_rerun_with_tracking_reuses_and_exports_every_job(tmp_path, tiny):
+    import sqlite3
+
+    sweep = tmp_path / "sweep"
+    grid = ["-m", *tiny, "encoding=none,sinusoidal", f"hydra.sweep.dir={sweep}"]
+    first = run_cli(grid, tmp_path)
+    assert first.returncode == 0, first.stderr
+    store = tmp_path / "mlflow.db"
+    again = run_cli([*grid, "tracking=mlflow", f"tracking_uri=sqlite:///{store}"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    claims = [json.loads(line)["claim"] for line in (sweep / "manifest.jsonl").open()]
+    assert claims == ["new", "new", "reuse", "reuse"]
+    with sqlite3.connect(store) as db:
+        assert db.execute("select count(*) from runs").fetchone()[0] == 2

@@ -24,15 +24,20 @@ def config_dir() -> str:
 
 
 def register_resolvers() -> None:
-    """`${posenc.stamp:}` (a new folder's time) and `${posenc.job_dir:N,OVERRIDES}` (a sweep
-    job's folder), used by conf/config.yaml. Cached per config, as Hydra's own `now`."""
+    """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
+    `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder) and
+    `${posenc.not_the_experiment:}` (the keys left out of its name), used by
+    conf/config.yaml."""
     from omegaconf import OmegaConf
 
-    from posenc.run_folder import timestamp
+    from posenc.run_folder import NOT_THE_EXPERIMENT, timestamp
     from posenc.sweep_folder import job_dir_name
 
     OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("posenc.job_dir", job_dir_name, replace=True)
+    OmegaConf.register_new_resolver(
+        "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
+    )
 
 
 def build(cfg: Any, key: str, **kwargs: Any) -> Any:

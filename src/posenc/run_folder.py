@@ -91,13 +91,16 @@ class RunFolderError(ValueError):
 
 # ---------------------------------------------------------------- claiming a folder
 
-# Keys that change how a job runs, not what it computes: ignored when comparing configs.
-# objective: what a search reads from a run, not what the run computes
+# Keys that change how a job runs, not what it computes: ignored when comparing configs,
+# and left out of a sweep job's folder name (conf/config.yaml reads this list). objective:
+# what a search reads from a run; tracking: where its results are copied.
 NOT_THE_EXPERIMENT = (
     "overwrite",
     "resume",
     "plots",
     "print_config",
+    "tracking",
+    "tracking_uri",
     "tracking_timeout",
     "objective",
 )
