@@ -787,6 +787,8 @@ def test_sample_edges_are_one_line(tmp_path, interrupted_text_run):
     model = load_text_model(run)
     # a temperature so small that logits / temperature overflows: the most likely, no nan
     assert generate(model, "to", 8, temperature=1e-320) == generate(model, "to", 8, temperature=0)
+    with pytest.raises(ValueError, match="^--length: 1000000000000 must be between 0 and 1000000"):
+        generate(model, "to", 10**12)  # a day of forward passes, then printed at once
     with pytest.raises(ValueError, match="^--context: 0 must be at least 1"):
         generate(model, "to", 5, context=0)
     with pytest.raises(ValueError, match="^--seed: 1180591620717411303424 must be between 0"):

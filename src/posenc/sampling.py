@@ -23,6 +23,9 @@ from posenc.data import Spec
 from posenc.models import Model
 
 
+MAX_LENGTH = 1_000_000  # characters one call draws: minutes on a CPU, a megabyte printed
+
+
 @dataclass
 class TextModel:
     model: Model
@@ -87,8 +90,11 @@ def generate(
     `temperature` (0: the most likely) given the last `context` characters."""
     if not prompt:
         raise ValueError("--prompt: give at least one character to start from")
-    if length < 0:
-        raise ValueError(f"--length: {length} must be at least 0")
+    if not 0 <= length <= MAX_LENGTH:
+        raise ValueError(
+            f"--length: {length} must be between 0 and {MAX_LENGTH} (one forward pass a "
+            "character, printed at the end)"
+        )
     if not temperature >= 0:
         raise ValueError(f"--temperature: {temperature} must be at least 0")
     if not 0 <= seed < 2**64:
