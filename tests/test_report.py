@@ -78,7 +78,7 @@ def test_the_report_is_one_self_contained_page(sweep):
     assert "Against the baseline" in page and "95% CI" in page
     assert "encoding=learnable,seed=0" in page and "encoding.max_len" in page  # the failure
     for run in ("encoding=none,seed=0", "encoding=sinusoidal,seed=1"):
-        assert f'href="{run}/"' in page
+        assert f'href="./{run}/"' in page
     assert "torch" in page and "python" in page  # the environment of the runs
     # a key only the failed run sets (encoding.max_len) is missing for the others, and
     # missing matches missing: the baseline pairs are found

@@ -87,7 +87,7 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
             payload = torch.load(Path(path), map_location=device, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(path, "no such file") from None
-    except pickle.UnpicklingError as e:
+    except (pickle.UnpicklingError, IndexError, KeyError, TypeError, AttributeError) as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found:
             raise CheckpointError(

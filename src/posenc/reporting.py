@@ -46,7 +46,7 @@ def _href(run: str) -> str:
     or start a scheme percent-encoded), never `javascript:` or another scheme."""
     from urllib.parse import quote
 
-    return _e("./" + quote(str(run).strip("/"), safe="/") + "/")
+    return _e("./" + quote(str(run).strip("/"), safe="/=,") + "/")
 
 
 def _number(value: Any) -> str:

@@ -22,7 +22,6 @@ from posenc.compose import build
 from posenc.data import Spec
 from posenc.models import Model
 
-
 MAX_LENGTH = 1_000_000  # characters one call draws: minutes on a CPU, a megabyte printed
 
 
