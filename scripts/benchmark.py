@@ -26,6 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from posenc.compose import compose_config
 from posenc.job import build_job
+from posenc.kinds import loop_kind
+from posenc.schemas import TrainerConfig
 from posenc.training import fit
 
 
@@ -51,7 +53,8 @@ def run_posenc(model, splits, epochs, batch_size, device) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     sync(device)
     start = time.perf_counter()
-    fit(model, splits, opt, epochs, batch_size, torch.Generator().manual_seed(1))
+    trainer = TrainerConfig(epochs=epochs, batch_size=batch_size)
+    fit(loop_kind(splits, trainer, str(device), seeds=(0, 1)), model, opt)
     sync(device)
     return time.perf_counter() - start
 
@@ -134,7 +137,7 @@ def median_times(models: dict, splits, epochs, batch_size, device, repeats) -> d
 def transformer_tables(args, device: torch.device) -> None:
     base = ["model=transformer", f"trainer.device={device}"]
     job = build_job(compose_config([*base, "encoding=sinusoidal"]))
-    splits, spec = job.splits, job.splits.spec
+    splits, spec = job.kind.data, job.kind.spec
     torch.manual_seed(0)
     bare = BareTransformer(spec.feature_dim, spec.seq_len).to(device)
     steps = args.epochs * -(-len(splits.train) // args.batch_size)
@@ -158,7 +161,7 @@ def transformer_tables(args, device: torch.device) -> None:
     for encoding in ("none", "sinusoidal", "rope", "alibi", "relative"):
         job = build_job(compose_config([*base, *data, f"encoding={encoding}"]))
         models[encoding] = job.model
-    splits = job.splits
+    splits = job.kind.data
     steps = -(-len(splits.train) // args.batch_size)
     t = median_times(models, splits, 1, args.batch_size, device, args.repeats)
     print(f"\nper-step cost at seq_len {length} (batch {args.batch_size}, {steps} steps per run)")
@@ -191,7 +194,7 @@ def main() -> None:
 
 def lstm_table(args, device: torch.device) -> None:
     job = build_job(compose_config(["+experiment=sinusoidal_lstm", f"trainer.device={device}"]))
-    splits, template = job.splits, job.model
+    splits, template = job.kind.data, job.model
     steps = args.epochs * -(-len(splits.train) // args.batch_size)
 
     loops = {"posenc fit()": run_posenc, "DataLoader": run_dataloader, "bare slicing": run_bare}
@@ -224,11 +227,11 @@ def spin() -> None:
 def thread_table(args) -> None:
     """Steps/s of each model at its default sizes (dataset weighted_sum, batch 32) against
     torch's thread count, on idle cores and with every core kept busy by another process:
-    the evidence behind trainer.num_threads=null (posenc.job.auto_threads)."""
+    the evidence behind trainer.num_threads=null (posenc.resources.auto_threads)."""
     import multiprocessing as mp
     import os
 
-    from posenc.job import auto_threads
+    from posenc.resources import auto_threads
 
     cores = os.cpu_count() or 1
     counts = sorted({1, 2, cores} & set(range(1, cores + 1)))
@@ -258,13 +261,13 @@ def thread_table(args) -> None:
         try:
             for name, overrides in models.items():
                 job = build_job(compose_config([*overrides, "trainer.device=cpu"]))
-                steps = args.epochs * -(-len(job.splits.train) // 32)
+                steps = args.epochs * -(-len(job.kind.data.train) // 32)
                 rates = {}
                 for n in counts:
                     torch.set_num_threads(n)
                     t = median_times(
                         {name: job.model},
-                        job.splits,
+                        job.kind.data,
                         args.epochs,
                         32,
                         torch.device("cpu"),

@@ -1,4 +1,4 @@
-"""Token-task training speed: posenc's step loop (sampled.fit_steps: a batch drawn at a random
+"""Token-task training speed: posenc's step loop (posenc.training.fit: a batch drawn at a random
 length each step, cross-entropy, accuracy counted on the device, a history row per round)
 against a bare loop on the same model, optimizer and batches (the same sampler and seed, no
 accuracy, no rounds). Prints a table of steps per second and the ratio.
@@ -20,9 +20,11 @@ import time
 import torch
 from torch import nn
 
-from posenc import sampled
 from posenc.compose import compose_job
 from posenc.job import build_job
+from posenc.kinds import loop_kind
+from posenc.schemas import TrainerConfig
+from posenc.training import fit
 
 
 def sync(device: torch.device) -> None:
@@ -41,14 +43,17 @@ def bare(model, task, optimizer, steps, batch_size, device) -> None:
 
 
 def posenc_loop(model, task, optimizer, steps, batch_size, device, val, eval_every) -> None:
-    sampled.fit_steps(model, task, optimizer, steps, batch_size, val, eval_every, device=device)
+    trainer = TrainerConfig(steps=steps, batch_size=batch_size, eval_every=eval_every)
+    kind = loop_kind(task, trainer, str(device))
+    kind.val = val
+    fit(kind, model, optimizer)
 
 
 def timed(run, job, steps, device) -> float:
     """Steps per second of `run` on fresh copies of the job's model, optimizer and sampler."""
     model = copy.deepcopy(job.model)
     optimizer = type(job.optimizer)(model.parameters(), **job.optimizer.defaults)
-    task = copy.deepcopy(job.task)
+    task = copy.deepcopy(job.kind.data)
     sync(device)
     start = time.perf_counter()
     run(model, task, optimizer, steps)
@@ -76,7 +81,7 @@ def main() -> None:
         )
         job = build_job(cfg)
         b = job.trainer.batch_size
-        val = job.val if args.validation else job.val[:1]
+        val = job.kind.val if args.validation else job.kind.val[:1]
         every = job.trainer.eval_every if args.validation else args.steps
         runs = {
             "bare": lambda m, t, o, n, b=b: bare(m, t, o, n, b, device),

@@ -1,4 +1,4 @@
-"""Text training speed: posenc's step loop on a text job (sampled.fit_steps: random windows
+"""Text training speed: posenc's step loop on a text job (posenc.training.fit: random windows
 of the training text, next-character cross-entropy, accuracy counted on the device, a
 history row per round, a checkpoint written atomically every round) against a bare loop on
 the same model, optimizer and batches (the same sampler and seed; no rounds, no
@@ -25,10 +25,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from posenc import checkpoint, sampled
+from posenc import checkpoint
 from posenc.compose import compose_job
 from posenc.data.tasks import TokenBatch
 from posenc.job import build_job
+from posenc.kinds import loop_kind
+from posenc.schemas import TrainerConfig
+from posenc.training import fit
 
 
 def sync(device: torch.device) -> None:
@@ -49,15 +52,12 @@ def bare(model, task, optimizer, steps, batch_size, device, **_) -> None:
 def posenc_loop(model, task, optimizer, steps, batch_size, device, val, every, folder) -> None:
     path = Path(folder) / checkpoint.CHECKPOINT
     state = lambda step: checkpoint.TrainingState(step, 0.0, None)  # noqa: E731
-    sampled.fit_steps(
+    kind = loop_kind(task, TrainerConfig(steps=steps, batch_size=batch_size, eval_every=every))
+    kind.val, kind.device = val, device
+    fit(
+        kind,
         model,
-        task,
         optimizer,
-        steps,
-        batch_size,
-        val,
-        every,
-        device=device,
         checkpoint=lambda step: checkpoint.save(
             path, model, optimizer, None, task.generator, state(step)
         ),
@@ -69,7 +69,7 @@ def timed(run, job, steps, device, **kwargs) -> float:
     """Steps per second of `run` on fresh copies of the job's model, optimizer and sampler."""
     model = copy.deepcopy(job.model)
     optimizer = type(job.optimizer)(model.parameters(), **job.optimizer.defaults)
-    task = copy.copy(job.task)  # the text is shared; the stream is its own
+    task = copy.copy(job.kind.data)  # the text is shared; the stream is its own
     task.generator = torch.Generator().manual_seed(0)
     sync(device)
     start = time.perf_counter()
@@ -99,11 +99,11 @@ def main() -> None:
             ["+experiment=train_short_test_long", f"encoding={name}", f"trainer.device={device}"]
         )
         job = build_job(cfg)
-        val = job.val
+        val = job.kind.val
         if not args.validation:
-            first = job.val[0]
+            first = job.kind.val[0]
             val = [TokenBatch(first.x[:1], first.y[:1], first.mask[:1])]
-        chars = job.trainer.batch_size * job.task.seq_len
+        chars = job.trainer.batch_size * job.kind.data.seq_len
         with tempfile.TemporaryDirectory() as folder:
             loops = {
                 "bare": (bare, {}),

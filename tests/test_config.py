@@ -42,7 +42,7 @@ def test_every_combination_builds_and_runs_a_step(dataset, encoding, model, opti
         + TINY
     )
     job = build_job(cfg)
-    x, y = job.splits.train.x, job.splits.train.y
+    x, y = job.kind.data.train.x, job.kind.data.train.y
     assert x.shape[1:] == (5, 3)
     loss = torch.nn.functional.mse_loss(job.model(x), y)
     loss.backward()

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from posenc import job as job_module
+from posenc.kinds import Kind
 
 from .conftest import read_metrics, run_cli, run_dirs, run_inprocess
 
@@ -16,16 +17,16 @@ def _boom(*args, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("target", "step", "overrides"),
+    ("where", "target", "step", "overrides"),
     [
-        ("evaluate_lengths", "length_eval", ["eval.lengths=[12]"]),
-        ("outcome", "test", []),
+        (Kind, "evaluate_lengths", "length_eval", ["eval.lengths=[12]"]),
+        (job_module, "outcome", "test", []),
     ],
 )
 def test_a_crash_after_training_is_failed_with_its_step(
-    tmp_path, tiny, monkeypatch, target, step, overrides
+    tmp_path, tiny, monkeypatch, where, target, step, overrides
 ):
-    monkeypatch.setattr(job_module, target, _boom)
+    monkeypatch.setattr(where, target, _boom)
     with pytest.raises(RuntimeError, match="boom"):
         run_inprocess(tmp_path, [*tiny, *overrides])
     metrics = read_metrics(tmp_path)

@@ -186,7 +186,7 @@ def test_a_rule_whose_targets_carry_nothing_is_refused_before_training(tmp_path,
 
 @pytest.mark.slow
 def test_an_allocation_that_still_fails_is_one_line_and_failed(tmp_path, monkeypatch):
-    import posenc.job as job
+    from posenc.kinds import Kind
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError(
@@ -194,7 +194,7 @@ def test_an_allocation_that_still_fails_is_one_line_and_failed(tmp_path, monkeyp
             "allocate memory: you tried to allocate 8000000000000 bytes."
         )
 
-    monkeypatch.setattr(job, "evaluate_lengths", out_of_memory)
+    monkeypatch.setattr(Kind, "evaluate_lengths", out_of_memory)
     with pytest.raises(RuntimeError):
         run_inprocess(tmp_path, ["trainer.epochs=1", "eval.lengths=[30]"])
     metrics = rf.read_metrics(tmp_path)
@@ -869,12 +869,12 @@ def test_a_text_that_cannot_fit_or_teach_is_one_line(tmp_path, make, says):
 
 
 def test_an_allocation_failure_without_words_still_says_what(tmp_path, monkeypatch):
-    import posenc.job as job
+    from posenc.kinds import Kind
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()  # Python's own: no message at all
 
-    monkeypatch.setattr(job, "evaluate_lengths", out_of_memory)
+    monkeypatch.setattr(Kind, "evaluate_lengths", out_of_memory)
     with pytest.raises(MemoryError):
         run_inprocess(tmp_path, ["trainer.epochs=1", "eval.lengths=[30]"])
     error = rf.read_metrics(tmp_path)["error"]

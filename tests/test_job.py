@@ -164,13 +164,13 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
         def __getattr__(self, name):
             return getattr(self.file, name)
 
-    def init(self, path, columns=run_folder.HISTORY_COLUMNS):
+    def init(self, path, columns=run_folder.HISTORY_COLUMNS, after=None):
         self._file = FillingDisk(open(path, "wb", buffering=0))
         self.path, self.columns = path, run_folder.HISTORY_COLUMNS
         self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
 
     monkeypatch.setattr(run_folder.HistoryWriter, "__init__", init)
-    from posenc.job import DiskFull
+    from posenc.record import DiskFull
 
     with pytest.raises(DiskFull, match="disk is full"):
         run_inprocess(tmp_path, [*tiny, "trainer.epochs=3"])

@@ -163,8 +163,9 @@ def test_refusals_name_the_key_before_training(tmp_path, corpus, overrides, key)
     assert not (tmp_path / "run" / rf.HISTORY).exists()
 
 
-def test_checkpoints_belong_to_step_trained_runs(tmp_path):
-    with pytest.raises(ConfigError, match="^trainer.checkpoint_every: .*trains by epochs"):
+def test_a_regression_checkpoint_ends_an_epoch(tmp_path):
+    # the default dataset: 800 training sequences in batches of 32, 25 steps an epoch
+    with pytest.raises(ConfigError, match="^trainer.checkpoint_every: 10 .* 25 steps of an epoch"):
         run_inprocess(tmp_path, ["trainer.epochs=1", "trainer.checkpoint_every=10"])
 
 

@@ -9,15 +9,18 @@ import json
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from posenc import run_folder as rf
-from posenc import sampled
 from posenc.comparison import format_summary, load_results, summarize
 from posenc.data.tasks import TokenBatch
 from posenc.errors import ConfigError
+from posenc.kinds import tokens
 from posenc.metrics import headline
 from posenc.plots import plot_sweep
+from posenc.schemas import TrainerConfig
+from posenc.training import fit
 from tests.conftest import run_inprocess
 
 TINY = [
@@ -54,7 +57,7 @@ def test_accuracy_counts_only_masked_positions_at_the_blanks():
     # predictions at the blanks: row 0 right, wrong, (unscored); row 1 right, (unscored) x2;
     # the input positions predict class 0 everywhere and must not count
     predicted = torch.tensor([[0, 0, 1, 0, 2], [0, 0, 2, 1, 1]])
-    loss, accuracy = sampled.evaluate(Fixed(predicted, 3), [TokenBatch(x, y, mask)])
+    loss, accuracy = tokens.evaluate(Fixed(predicted, 3), [TokenBatch(x, y, mask)])
     assert accuracy == pytest.approx(2 / 3)
     logits = Fixed(predicted, 3).logits[:, 2:]
     expected = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
@@ -163,7 +166,12 @@ def test_a_rounds_train_loss_is_pooled_over_target_positions_like_validation():
     model = Constant()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the loss stays put
     val = task.fixed(torch.Generator().manual_seed(1), [3], 4)
-    history = sampled.fit_steps(model, task, optimizer, 6, 5, val, eval_every=6)
+    cfg = OmegaConf.create({"dataset": {}, "eval": {"lengths": []}})
+    kind = tokens.Tokens(
+        task, cfg, TrainerConfig(steps=6, batch_size=5, eval_every=6), "cpu", (0, 0)
+    )
+    kind.val = val
+    history = fit(kind, model, optimizer)
     total, targets = 0.0, 0
     for _ in range(6):
         batch = replay.batch(replay.generator, 5, replay.next_length())

@@ -10,7 +10,7 @@ import torch
 
 from posenc import schedulers
 from posenc.errors import ConfigError
-from posenc.job import SMALL_MODEL, auto_threads
+from posenc.resources import SMALL_MODEL, auto_threads
 
 from .conftest import compose_cfg, read_metrics, run_inprocess
 
@@ -93,7 +93,11 @@ def test_early_stopping_records_its_reason_and_step(tmp_path, tiny):
 
 
 def test_gradient_clipping_bounds_the_step():
+    from omegaconf import OmegaConf
+
     from posenc.data import Split, Splits
+    from posenc.kinds.regression import Regression
+    from posenc.schemas import TrainerConfig
     from posenc.training import fit
 
     torch.manual_seed(0)
@@ -102,7 +106,9 @@ def test_gradient_clipping_bounds_the_step():
     data = Splits(Split(x, y), Split(x, y), Split(x, y))
     before = model.weight.detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    fit(model, data, optimizer, 1, 8, torch.Generator(), grad_clip=0.25)
+    cfg = OmegaConf.create({"dataset": {}, "eval": {"lengths": []}})
+    kind = Regression(data, cfg, TrainerConfig(epochs=1, batch_size=8), "cpu", (0, 0))
+    fit(kind, model, optimizer, grad_clip=0.25)
     # one SGD step of lr 1 moves the weights by the clipped gradient: norm 0.25
     assert (model.weight.detach() - before).norm().item() == pytest.approx(0.25, rel=1e-5)
 

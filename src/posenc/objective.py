@@ -61,11 +61,9 @@ def _target(cfg: DictConfig, key: str) -> Any:
 
 
 def dataset_kind(cfg: DictConfig) -> str:
-    """regression, tokens or text, from the dataset's `_target_` alone (nothing is built)."""
-    from posenc.data.tasks import Task
-
-    target = _target(cfg, "dataset")
-    return target.kind if isinstance(target, type) and issubclass(target, Task) else m.REGRESSION
+    """regression, tokens or text: the `kind` the dataset's `_target_` declares (a function
+    that returns posenc.data.Splits declares none: regression); nothing is built."""
+    return getattr(_target(cfg, "dataset"), "kind", m.REGRESSION)
 
 
 def recorded(cfg: DictConfig) -> frozenset[str]:

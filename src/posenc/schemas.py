@@ -61,13 +61,14 @@ class TrainerConfig:
     shuffle: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     log_every: int = 1  # log one line every N epochs (the first and last always)
-    num_threads: Optional[int] = None  # torch CPU threads; null: posenc.job.auto_threads  # noqa: UP045
+    num_threads: Optional[int] = None  # torch CPU threads; null: resources.auto_threads  # noqa: UP045
     grad_clip: Optional[float] = None  # clip the gradients' global norm to this  # noqa: UP045
     limit_batches: Optional[int] = None  # at most this many batches per epoch  # noqa: UP045
     overfit_batches: Optional[int] = None  # the same first N batches every epoch  # noqa: UP045
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
-    # step-trained runs (token tasks, text): a checkpoint every N steps (a multiple of
-    # eval_every), to continue an interrupted run; null: only the trained model, at the end
+    # a checkpoint every N optimizer steps (ending a round: a multiple of an epoch's steps,
+    # or of eval_every), to continue an interrupted run; null: only the trained model, at
+    # the end
     checkpoint_every: Optional[int] = None  # noqa: UP045
 
     @property

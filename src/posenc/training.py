@@ -1,37 +1,33 @@
-"""The training loop: epochs of mini-batches sliced from in-memory tensors, then evaluation.
+"""The one training loop, for every kind of run: optimizer steps in rounds (an epoch, or
+trainer.eval_every steps), the batches made by the kind (posenc.kinds), validation after
+each round; early stopping, schedulers, clipping, divergence, SIGTERM and checkpoints are
+written here once.
 
-Batches are index slices along a seeded permutation (no DataLoader, no per-sample Python),
-and the loss stays on the device until the end of the epoch, so the loop adds next to
-nothing to the model's own cost.
+The kinds keep each round's losses on the device until the round ends, so the loop adds
+next to nothing to the model's own cost.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from posenc.data import Split, Splits
 from posenc.signals import interrupt_reason
 from posenc.status import Status
 
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    seconds: float
+if TYPE_CHECKING:
+    from posenc.kinds import Kind
 
 
 @dataclass
 class History:
-    records: list[EpochRecord] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
     status: Status = Status.COMPLETED
     reason: str | None = None  # why it stopped early
     interruption: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM: re-raised once recorded
@@ -68,30 +64,6 @@ class History:
     def best_val_loss(self) -> float | None:
         finite = [r.val_loss for r in self.records if math.isfinite(r.val_loss)]
         return min(finite) if finite else None
-
-
-def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
-    """Mean squared error over a whole split."""
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), device=data.x.device)
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x, y = data.x[start : start + batch_size], data.y[start : start + batch_size]
-            total += nn.functional.mse_loss(model(x), y, reduction="sum")
-    model.train(was_training)
-    return total.item() / data.y.numel()
-
-
-def _epoch_mean(losses: list[torch.Tensor], sizes: list[int]) -> float:
-    """Per-sample mean from per-batch means."""
-    weights = torch.tensor(sizes, dtype=torch.float32, device=losses[0].device)
-    return (torch.stack(losses) @ weights).item() / sum(sizes)
-
-
-def batches_per_epoch(n: int, batch_size: int, max_batches: int | None = None) -> int:
-    full = -(-n // batch_size)
-    return full if max_batches is None else min(full, max_batches)
 
 
 @dataclass
@@ -133,65 +105,49 @@ def optimizer_step(
     return step
 
 
-def _epoch(
-    model: nn.Module,
-    data: Split,
-    order: torch.Tensor,
-    batch_size: int,
-    batches: int,
-    step: Callable[[torch.Tensor], None],
-) -> tuple[list[torch.Tensor], list[int]]:
-    """One epoch: `batches` slices of `order`, a `step` on each loss; the per-batch losses
-    stay on the device (no host sync per step)."""
-    order = order.to(data.x.device)
-    losses, sizes = [], []
-    for b in range(batches):
-        idx = order[b * batch_size : (b + 1) * batch_size]
-        x, y = data.x.index_select(0, idx), data.y.index_select(0, idx)
-        loss = nn.functional.mse_loss(model(x), y)
-        step(loss)
-        losses.append(loss.detach())
-        sizes.append(len(idx))
-    return losses, sizes
-
-
 def fit(
+    kind: Kind,
     model: nn.Module,
-    splits: Splits,
     optimizer: torch.optim.Optimizer,
-    epochs: int,
-    batch_size: int,
-    generator: torch.Generator,
-    shuffle: bool = True,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_round: Callable[[Any], None] | None = None,
     *,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     grad_clip: float | None = None,
     early_stop: EarlyStop | None = None,
-    max_batches: int | None = None,
-    fixed_batches: bool = False,
+    start: int = 0,
+    records: Sequence[Any] = (),
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_every: int | None = None,
 ) -> History:
-    """Train for `epochs` of at most `max_batches` batches (`fixed_batches`: the same first
-    ones every epoch, in order); the scheduler steps after every optimizer step. Stops early
-    on a non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by `early_stop`
-    (completed, with `stopped_early` saying why)."""
-    history = History()
-    n = len(splits.train)
-    step = optimizer_step(model, optimizer, scheduler, grad_clip)
+    """Train for `kind.total_steps` optimizer steps in rounds of `kind.round_steps` (an
+    epoch, or trainer.eval_every steps), the kind making each round's batches; after each
+    round, validation and the round's record. Stops on a non-finite loss (diverged), Ctrl-C
+    or SIGTERM (interrupted), or by `early_stop` on the validation loss (completed, with
+    `stopped_early`).
+
+    A continued run passes the step it stood at (`start`, every state already restored) and
+    its rounds so far. `checkpoint(step)` is called after every round that ends at a
+    multiple of `checkpoint_every`, and once more when training completes."""
+    history = History(records=list(records), steps=start)
+    step_on = optimizer_step(model, optimizer, scheduler, grad_clip)
+    total = kind.total_steps
     model.train()
     try:
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            random = shuffle and not fixed_batches
-            order = torch.randperm(n, generator=generator) if random else torch.arange(n)
-            batches = batches_per_epoch(n, batch_size, max_batches)
-            losses, sizes = _epoch(model, splits.train, order, batch_size, batches, step)
-            history.steps += len(losses)
-            train_loss = _epoch_mean(losses, sizes)
-            val_loss = evaluate(model, splits.val)
-            record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start)
-            if history.end_round(record, on_epoch, early_stop, "epochs", epoch < epochs):
+        step = start
+        while step < total:
+            began = time.perf_counter()
+            n = min(kind.round_steps, total - step)
+            stats = kind.train_round(model, step_on, n)
+            step += n
+            history.steps = step
+            val = kind.validate(model)
+            record = kind.record(step, stats, val, time.perf_counter() - began)
+            if history.end_round(record, on_round, early_stop, kind.unit, step < total):
                 break
+            if checkpoint and checkpoint_every and step < total and step % checkpoint_every == 0:
+                checkpoint(step)
+        if checkpoint is not None and history.status == Status.COMPLETED:
+            checkpoint(step)  # the trained model: for sampling, fine-tuning, a continued run
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
         history.reason = interrupt_reason(e)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -56,6 +57,7 @@ class Splits:
     train: Split
     val: Split
     test: Split
+    kind: ClassVar[str] = "regression"  # posenc.kinds: how a job trains it
 
     @property
     def spec(self) -> Spec:

@@ -1,0 +1,205 @@
+"""Kinds of run: one object per kind owns everything that differs between them, so the job
+and the training loop (posenc.training.fit) never branch on the kind.
+
+Contract: a kind is a `Kind` subclass, one module per member, listed in `KINDS` under its
+`name`: the `kind` its dataset declares and metrics.json records. The job builds it from the
+built dataset and the config; it provides
+
+- refusals, before the model is built: `check()` (keys of another kind, its own limits),
+  `check_model(model)` and `check_evaluation(model)` (the length evaluation's sizes);
+- the batch source: `round_steps` (optimizer steps per round: an epoch, or
+  `trainer.eval_every` steps), `total_steps`, `train_round(model, step, n)` (n optimizer
+  steps, each `step(loss)`; returns the round's `RoundStats`), `validate(model)`, and
+  `stream` (the seeded generator of the batches, saved in a checkpoint);
+- the history: `columns` (history.csv), `record(step, stats, val, seconds)`,
+  `record_from_row(row)` (a continued run's rounds), `x_of(step)` (the first column:
+  epoch or step), `unit` (what early stopping's patience counts), `round_line(record)`;
+- the results: `outcome(model, history, completed)` (what a fit adds to metrics.json),
+  `lengths()`, `model_length(length)`, `length_row(model, length)`, `after_lengths(rows)`
+  (metrics of all the rows: a token task's score) and `done(metrics)` (the log's result);
+- `describe(...)` (the log's data line) and `files(run_dir)` (files of its own).
+
+Members: `regression` (fixed splits, real targets, MSE, rounds of one epoch), `tokens`
+(sampled token tasks: cross-entropy, masked accuracy), `text` (windows of a corpus: bits
+per character). Adding a kind is one module and its entry in `KINDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from posenc.errors import ConfigError, check_at_least
+from posenc.memory import FLOAT, check_fits
+from posenc.metrics import BASE_FAMILIES, LENGTH_FAMILIES
+
+log = logging.getLogger("posenc")
+Step = Callable[[torch.Tensor], None]
+
+
+def length_seed(seed: int, length: int) -> int:
+    """A seed stream of its own for the test set at each evaluation length."""
+    return int(np.random.SeedSequence(seed, spawn_key=(length,)).generate_state(1)[0])
+
+
+@dataclass
+class RoundStats:
+    """What a round of training steps measured: its loss and accuracy (None: no classes)."""
+
+    loss: float
+    accuracy: float | None = None
+
+
+class Kind:
+    """What every kind shares: the checkpoint rule, the RoPE-scaled rows of the length
+    evaluation, the length metrics' names, the attention-size check."""
+
+    name: str
+    columns: tuple[str, ...]
+    unit: str  # what early stopping's patience counts
+    round_name: str  # what one round is, for messages
+    LENGTH_COLUMNS = {"test_loss": "loss", "accuracy": "accuracy", "bpc": "bpc"}
+    stream: torch.Generator
+    round_steps: int
+    total_steps: int
+
+    def __init__(self, data: Any, cfg: DictConfig, trainer: Any, device: torch.device, seeds):
+        """`trainer`: the checked TrainerConfig; `seeds`: (data, order) streams' seeds."""
+        self.data, self.cfg, self.trainer, self.device = data, cfg, trainer, device
+        self.target = cfg.dataset.get("_target_", "").rpartition(".")[2]
+
+    @property
+    def spec(self):
+        return self.data.spec
+
+    def check(self) -> None:
+        every = self.trainer.checkpoint_every
+        check_at_least("trainer.checkpoint_every", every, 1)
+        if every is not None and every % self.round_steps:
+            raise ConfigError(
+                "trainer.checkpoint_every",
+                f"{every} must be a multiple of the {self.round_steps} steps of "
+                f"{self.round_name}: a checkpoint ends a round, so a continued run repeats none",
+            )
+
+    def check_model(self, model: nn.Module) -> None:
+        """Refusals of a model this kind cannot train."""
+
+    def prepare(self) -> None:
+        """What is made once the config is checked: data on the device, fixed batches."""
+
+    def x_of(self, step: int) -> int:
+        """The first history column of the round that ends at `step`."""
+        return step
+
+    def model_length(self, length: int) -> int:
+        return length
+
+    def after_lengths(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Metrics of all the length rows together (a token task's score)."""
+        return {}
+
+    def files(self, run_dir: Path) -> None:
+        """Files of this kind's own in the run folder."""
+
+    def show_fit(self, model: nn.Module) -> None:
+        """Anything the log shows of the fit after the outcome."""
+
+    def evaluated_lengths(self) -> list[int]:
+        """Every length the length evaluation visits as trained."""
+        return list(self.cfg.eval.lengths)
+
+    # --- the length evaluation ----------------------------------------------------------
+    def evaluate_lengths(self, model: nn.Module) -> list[dict[str, Any]]:
+        """The trained model at each evaluated length, one row per length; then, for RoPE,
+        eval.lengths again under each of eval.rope_scalings, the factor being the length
+        over the training length (rows with `scaling`)."""
+        rows = [self.length_row(model, length) for length in self.evaluated_lengths()]
+        encoding = model.encoding
+        if not hasattr(encoding, "rescaled"):
+            return rows
+        for scaling in self.cfg.eval.get("rope_scalings") or ():
+            for length in self.cfg.eval.lengths:
+                factor = self.model_length(length) / self.spec.seq_len
+                try:
+                    with encoding.rescaled(scaling, factor):
+                        row = self.length_row(model, length)
+                except ConfigError as e:
+                    row = {"length": length, "loss": None, "status": "unsupported"}
+                    row["reason"] = str(e)
+                rows.append({**row, "scaling": scaling})
+        return rows
+
+    def length_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """metrics.json's family@L values of the length rows (family_scaling@L for a
+        scaling): the families posenc.metrics says this kind records."""
+        families = [f for f in BASE_FAMILIES if self.name in LENGTH_FAMILIES[f].kinds]
+        out = {}
+        for row in rows:
+            suffix = f"_{row['scaling']}" if row.get("scaling") else ""
+            for family in families:
+                out[f"{family}{suffix}@{row['length']}"] = self.family_value(family, row)
+        return out
+
+    def family_value(self, family: str, row: dict[str, Any]) -> Any:
+        return row.get(self.LENGTH_COLUMNS[family])
+
+    def check_evaluation(self, model: nn.Module) -> None:
+        """The attention scores of one evaluation pass at each length fit in memory."""
+        if model.attention is None:
+            return
+        cfg = self.cfg
+        for length in self.sized_lengths():
+            tokens = self.model_length(length)
+            per_pass = min(self.per_pass(), cfg.eval.batch_size)
+            scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
+            key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"
+            check_fits(key, f"{length}: attention over {tokens} tokens", scores)
+
+    def sized_lengths(self) -> list[int]:
+        """The lengths whose sizes bound the evaluation's (the longest ones included)."""
+        return list(self.cfg.eval.lengths)
+
+    def per_pass(self) -> int:
+        return self.cfg.eval.batch_size
+
+
+def kinds() -> dict[str, type[Kind]]:
+    from posenc.kinds.regression import Regression
+    from posenc.kinds.text import Text
+    from posenc.kinds.tokens import Tokens
+
+    return {k.name: k for k in (Regression, Tokens, Text)}
+
+
+def kind_of(data: Any) -> type[Kind]:
+    """The kind a built dataset declares (`kind`)."""
+    known = kinds()
+    name = getattr(data, "kind", None)
+    if name not in known:
+        raise ConfigError(
+            "dataset._target_",
+            "must return posenc.data.Splits or be a posenc.data.tasks.Task (a kind of run: "
+            f"{', '.join(known)})",
+        )
+    return known[name]
+
+
+def loop_kind(data: Any, trainer: Any, device: str = "cpu", seeds=(0, 0)) -> Kind:
+    """The kind of `data` for the training loop alone, evaluated at no other length: for
+    benchmarks and tests that drive posenc.training.fit directly."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"seed": 0, "dataset": {}, "eval": {"lengths": [], "batch_size": 4096}})
+    return kind_of(data)(data, cfg, trainer, torch.device(device), seeds)
+
+
+__all__ = ["Kind", "RoundStats", "Step", "kind_of", "kinds", "loop_kind", "length_seed"]

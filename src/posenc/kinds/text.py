@@ -1,0 +1,82 @@
+"""kind=text: character-level language modelling (posenc.data.text), trained by steps like
+a token task, with a target at every position; the metric is bits per character.
+
+Validation, test and the length evaluation read the held-out text in non-overlapping
+windows (Press et al. 2022). history.csv carries the losses in nats and in bpc;
+vocabulary.json records the symbols, so a trained run can be sampled from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from posenc.data.text import bits_per_character, perplexity
+from posenc.errors import ConfigError
+from posenc.kinds.tokens import RoundRecord, Tokens
+
+
+@dataclass
+class TextRecord(RoundRecord):
+    @property
+    def train_bpc(self) -> float:  # nats -> bits per character
+        return bits_per_character(self.train_loss)
+
+    @property
+    def val_bpc(self) -> float:
+        return bits_per_character(self.val_loss)
+
+
+class Text(Tokens):
+    name = "text"
+    columns = (
+        "step",
+        "train_loss",
+        "train_bpc",
+        "train_accuracy",
+        "val_loss",
+        "val_bpc",
+        "val_accuracy",
+        "seconds",
+    )
+    record_type = TextRecord
+
+    def check(self) -> None:
+        if self.max_length is not None:
+            raise ConfigError(
+                "eval.max_length",
+                "scores a token task's unseen lengths; for text list the lengths in eval.lengths",
+            )
+        super().check()
+
+    def check_model(self, model: nn.Module) -> None:
+        if (found := model.sees_future()) is not None:
+            key, why = found
+            raise ConfigError(key, f"{why} (dataset=text: the target is the next character)")
+
+    def family_value(self, family: str, row: dict[str, Any]) -> Any:
+        if family == "perplexity":
+            return perplexity(row.get("loss"))
+        return row.get(self.LENGTH_COLUMNS[family])
+
+    def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
+        out = super().outcome(model, history, completed)
+        last = history.records[-1] if history.records else None
+        out["final_val_bpc"] = bits_per_character(last.val_loss if last else None)
+        out["test_bpc"] = bits_per_character(out["test_loss"])
+        out["test_perplexity"] = perplexity(out["test_loss"])
+        return out
+
+    def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
+        row = super().length_row(model, length)
+        if row["status"] == "ok":
+            row["bpc"] = bits_per_character(row["loss"])
+        return row
+
+    def files(self, run_dir: Path) -> None:
+        from posenc import run_folder as rf
+
+        rf.write_json(Path(run_dir) / rf.VOCABULARY, self.data.vocabulary())

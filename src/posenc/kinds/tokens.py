@@ -1,0 +1,303 @@
+"""kind=tokens: the sampled token tasks (posenc.data.tasks), trained by steps.
+
+A round is `trainer.eval_every` steps, each a batch at a length drawn by the task from its
+own stream (the paper's curriculum); cross-entropy over the target positions, accuracy
+masked to the positions the task scores. Validation and test are fixed batches at every
+training length, drawn from a stream of their own, the same for every encoding. Scored at
+the unseen lengths max_len + 1 .. eval.max_length (the paper's score: their mean accuracy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
+from posenc.errors import ConfigError, check_at_least
+from posenc.kinds import Kind, RoundStats, Step, length_seed, log
+from posenc.memory import check_fits
+
+DEFAULT_STEPS = 10_000  # the reference's experiments/example.py
+# Token positions one run's length evaluation may read (sequences × their tokens, over every
+# evaluated length): the papers' range test (500 lengths, about 1.3e8 positions) many times
+# over, and more than an hour of forward passes for posenc's small models on a CPU core.
+MAX_EVAL_TOKENS = 2_000_000_000
+
+
+@dataclass
+class RoundRecord:
+    """One round: the last `trainer.eval_every` steps (their loss per target position and
+    accuracy per scored position, pooled like the validation set's) and the validation set."""
+
+    step: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+
+def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean cross-entropy over every target position, correct predictions at the scored
+    positions, scored positions); the model's logits are read at the blanks only."""
+    logits = model(batch.x)[:, -batch.y.shape[1] :]
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch.y.flatten())
+    correct = (logits.argmax(-1) == batch.y) & batch.mask
+    return loss, correct.sum(), batch.mask.sum()
+
+
+def evaluate(
+    model: nn.Module, batches: Sequence[TokenBatch], batch_size: int = 4096
+) -> tuple[float, float]:
+    """(loss, accuracy) over fixed batches: the loss per target position, the accuracy per
+    scored position, both pooled over every sequence."""
+    was_training = model.training
+    model.eval()
+    device = batches[0].x.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    counted = torch.zeros((), device=device, dtype=torch.long)
+    targets = 0
+    with torch.no_grad():
+        for whole in batches:
+            for start in range(0, len(whole), batch_size):
+                part = TokenBatch(
+                    *(t[start : start + batch_size] for t in (whole.x, whole.y, whole.mask))
+                )
+                loss, right, scored = scores(model, part)
+                loss_sum += loss * part.y.numel()
+                correct += right
+                counted += scored
+                targets += part.y.numel()
+    model.train(was_training)
+    return loss_sum.item() / targets, correct.item() / max(counted.item(), 1)
+
+
+def range_lengths(task: Task, max_length: int | None, extra: Sequence[int] = ()) -> list[int]:
+    """The unseen lengths a task is scored on: max_len + 1 .. max_length (the paper's range;
+    the reference example.py starts one later), plus any extra lengths."""
+    unseen = range(task.max_len + 1, (max_length or task.max_len) + 1)
+    return sorted({*unseen, *extra})
+
+
+def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | None, str | None]:
+    """The paper's network score: mean accuracy over the lengths max_len + 1 .. max_length;
+    (None, reason) when one of them could not run, never a mean over fewer lengths."""
+    unseen = [r for r in rows if task.max_len < r["length"] <= max_length]
+    if not unseen:
+        return None, None
+    missing = [r for r in unseen if r["status"] != "ok"]
+    if missing:
+        first = missing[0]
+        return None, f"unsupported at length {first['length']}: {first['reason']}"
+    return sum(r["accuracy"] for r in unseen) / len(unseen), None
+
+
+class Tokens(Kind):
+    name = "tokens"
+    columns = ("step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+    round_name = "a round (trainer.eval_every)"
+    bar_unit = "step"
+    record_type = RoundRecord
+
+    def __init__(self, data: Task, cfg, trainer, device, seeds):
+        super().__init__(data, cfg, trainer, device, seeds)
+        self.stream = data.generator  # the task draws lengths and batches from it
+        self.data_seed = seeds[0]
+        self.round_steps = trainer.eval_every
+        self.total_steps = trainer.steps or DEFAULT_STEPS
+        self.unit = f"rounds of {trainer.eval_every} steps"
+        self.val: list[TokenBatch] = []
+        self.test: list[TokenBatch] = []
+
+    @property
+    def max_length(self) -> int | None:
+        return self.cfg.eval.get("max_length")
+
+    def check(self) -> None:
+        for key in ("limit_batches", "overfit_batches"):
+            if getattr(self.trainer, key) is not None:
+                raise ConfigError(
+                    f"trainer.{key}",
+                    f"cuts a fixed split's epochs; {self.target} is sampled: set trainer.steps "
+                    "instead",
+                )
+        super().check()
+        check_at_least("eval.per_length", self.cfg.eval.get("per_length"), 1)
+        max_length = self.max_length
+        if max_length is not None and max_length <= self.data.max_len:
+            raise ConfigError(
+                "eval.max_length",
+                f"{max_length} must exceed dataset.max_len {self.data.max_len}: the score is "
+                "the mean accuracy over the lengths past the training range",
+            )
+
+    def check_evaluation(self, model: nn.Module) -> None:
+        """At most MAX_LENGTHS lengths and MAX_EVAL_TOKENS token positions; each length's
+        batch fits in memory; then the attention's sizes."""
+        task, per_length = self.data, self.cfg.eval.get("per_length", 1)
+        lengths = self.sized_lengths()
+        if self.max_length is not None:
+            unseen = self.max_length - task.max_len
+            if unseen + len(lengths) - 1 > MAX_LENGTHS:
+                raise ConfigError(
+                    "eval.max_length",
+                    f"{self.max_length} scores {unseen} lengths past dataset.max_len "
+                    f"{task.max_len}; at most {MAX_LENGTHS} lengths are evaluated (the papers "
+                    "score 460)",
+                )
+        if len(lengths) > MAX_LENGTHS:
+            raise ConfigError("eval.lengths", f"{len(lengths)} lengths; at most {MAX_LENGTHS}")
+        self.check_positions(per_length)
+        for length in lengths:
+            tokens = task.model_length(length)
+            batch = per_length * tokens * BYTES_PER_TOKEN
+            check_fits("eval.per_length", f"{per_length} sequences of {tokens} tokens", batch)
+        super().check_evaluation(model)
+
+    def check_positions(self, per_length: int) -> None:
+        evaluated = set(self.evaluated_lengths())
+        positions = per_length * sum(self.data.model_length(n) for n in evaluated)
+        if positions > MAX_EVAL_TOKENS:
+            key = "eval.per_length" if per_length > len(evaluated) else "eval.max_length"
+            raise ConfigError(
+                key,
+                f"the length evaluation would read {positions:.3g} token positions "
+                f"({per_length} sequences at each of {len(evaluated)} lengths); at most "
+                f"{MAX_EVAL_TOKENS:.0e}: fewer sequences or lengths",
+            )
+
+    def sized_lengths(self) -> list[int]:
+        lengths = list(self.cfg.eval.lengths)
+        return lengths + [self.max_length] if self.max_length is not None else lengths
+
+    def evaluated_lengths(self) -> list[int]:
+        return range_lengths(self.data, self.max_length, self.cfg.eval.lengths)
+
+    def per_pass(self) -> int:
+        return self.cfg.eval.get("per_length", 1)
+
+    def prepare(self) -> None:
+        """The fixed validation and test batches, from a stream of their own."""
+        self.data.check_fixed_sizes()
+        fixed = torch.Generator().manual_seed(length_seed(self.data_seed, 0))
+        self.val = [b.to(self.device) for b in self.data.validation(fixed)]
+        self.test = [b.to(self.device) for b in self.data.testing(fixed)]
+
+    # --- training -----------------------------------------------------------------------
+    def train_round(self, model: nn.Module, step: Step, n: int) -> RoundStats:
+        """`n` steps, each a batch at the task's next length; the loss per target position
+        and the accuracy per scored position over the round."""
+        task, size = self.data, self.trainer.batch_size
+        losses, correct, counted, targets = [], [], [], []
+        for _ in range(n):
+            batch = task.batch(task.generator, size, task.next_length()).to(self.device)
+            loss, right, scored = scores(model, batch)
+            step(loss)
+            losses.append(loss.detach() * batch.y.numel())  # summed over its targets
+            targets.append(batch.y.numel())
+            correct.append(right)
+            counted.append(scored)
+        loss = torch.stack(losses).sum().item() / sum(targets)
+        accuracy = torch.stack(correct).sum().item() / max(torch.stack(counted).sum().item(), 1)
+        return RoundStats(loss, accuracy)
+
+    def validate(self, model: nn.Module) -> tuple[float, float]:
+        return evaluate(model, self.val)
+
+    # --- the history ----------------------------------------------------------------------
+    def record(self, step: int, stats: RoundStats, val: tuple, seconds: float):
+        return self.record_type(step, stats.loss, stats.accuracy, *val, seconds)
+
+    def record_from_row(self, row: dict[str, float]):
+        fields = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+        return self.record_type(int(row["step"]), *(row[k] for k in fields))
+
+    def round_line(self, r: RoundRecord) -> str:
+        return (
+            f"step {r.step}/{self.total_steps}  train_loss {r.train_loss:.6f}  "
+            f"train_accuracy {r.train_accuracy:.4f}  val_loss {r.val_loss:.6f}  "
+            f"val_accuracy {r.val_accuracy:.4f}  ({r.seconds:.2f}s)"
+        )
+
+    def postfix(self, r: RoundRecord) -> dict[str, str]:
+        return {"val_loss": f"{r.val_loss:.4g}", "val_accuracy": f"{r.val_accuracy:.3f}"}
+
+    # --- results ------------------------------------------------------------------------
+    def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
+        last = history.records[-1] if history.records else None
+        accuracies = [r.val_accuracy for r in history.records if math.isfinite(r.val_accuracy)]
+        test = evaluate(model, self.test) if completed else (None, None)
+        return {
+            "final_train_accuracy": last.train_accuracy if last else None,
+            "final_val_accuracy": last.val_accuracy if last else None,
+            "best_val_accuracy": max(accuracies) if accuracies else None,
+            "test_loss": test[0],
+            "test_accuracy": test[1],
+        }
+
+    def model_length(self, length: int) -> int:
+        return self.data.model_length(length)
+
+    def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
+        """The task's test batch at one length (fresh seeded sequences): loss and accuracy;
+        `unsupported` with the reason where it cannot run."""
+        task, cfg = self.data, self.cfg
+        row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
+        tokens = task.model_length(length)
+        reason = model.unsupported(tokens) or task.too_long(length)
+        if reason is not None:
+            where = (
+                f"{tokens} tokens at length {length}" if tokens != length else f"length {length}"
+            )
+            return {**row, "status": "unsupported", "reason": f"{where}: {reason}"}
+        generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+        batch = task.evaluation(generator, length, cfg.eval.per_length).to(self.device)
+        loss, accuracy = evaluate(model, [batch], cfg.eval.batch_size)
+        row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
+        log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
+        return row
+
+    def after_lengths(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The score over the unseen lengths (eval.max_length), as trained."""
+        if self.max_length is None:
+            return {}
+        as_trained = [r for r in rows if not r.get("scaling")]
+        value, reason = score(as_trained, self.data, self.max_length)
+        if reason:
+            log.warning("score unsupported: %s", reason)
+            return {"score": value, "score_unsupported": reason}
+        log.info(
+            "score (mean accuracy at lengths %d..%d): %.4f",
+            *(self.data.max_len + 1, self.max_length, value),
+        )
+        return {"score": value}
+
+    # --- the log ------------------------------------------------------------------------
+    def describe(self) -> str:
+        task, spec = self.data, self.spec
+        return (
+            f"data: {type(task).__name__} sampled at input lengths {task.min_len}.."
+            f"{task.max_len} (up to {spec.seq_len} tokens), {task.vocab_size} symbols, "
+            f"{task.n_classes} classes"
+        )
+
+    def rounds_done(self, metrics: dict[str, Any]) -> str:
+        return f"{metrics['steps']} steps"
+
+    def done(self, metrics: dict[str, Any]) -> list[str]:
+        losses = ("final_train_loss", "final_val_loss", "test_loss", "best_val_loss")
+        accuracies = ("final_train_accuracy", "final_val_accuracy", "test_accuracy")
+        return [
+            "final train {:.6f}, val {:.6f}, test {:.6f}, best val {:.6f}".format(
+                *(metrics[k] for k in losses)
+            ),
+            "accuracy: final train {:.4f}, val {:.4f}, test {:.4f}".format(
+                *(metrics[k] for k in accuracies)
+            ),
+        ]

@@ -1,0 +1,125 @@
+"""metrics.json of one job, from before the build to its end, however it ends; and run.yaml,
+what the job was asked to do."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from posenc import checkpoint
+from posenc import run_folder as rf
+from posenc.environment import describe
+from posenc.errors import ConfigError
+from posenc.memory import is_out_of_memory
+from posenc.signals import interrupt_reason
+from posenc.status import Status
+
+log = logging.getLogger("posenc")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class DiskFull(RuntimeError):
+    """The run folder's disk is full: the run is recorded as failed where the disk allows."""
+
+
+def utc_now() -> str:
+    """The time now, UTC, ISO 8601 to the millisecond (metrics.json's started_at/ended_at)."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JobRecord:
+    """metrics.json of one job, written when the job ends, however it ends.
+
+    The status is `failed` until `finish` sets the outcome after the last step the job was
+    asked for: a crash at any step (training, test, length evaluation, encoding tables) is
+    recorded as `failed` with `failed_step` and the error, never as `completed`. A sweep
+    counts such a run as not done and reruns it.
+    """
+
+    def __init__(self, run_dir: Path, metrics: dict[str, Any]):
+        self.run_dir, self.metrics, self.step = run_dir, metrics, "build"
+
+    def update(self, **values: Any) -> None:
+        self.metrics.update(values)
+
+    def finish(self, status: Status) -> None:
+        self.step = None
+        self.metrics["status"] = status.value
+
+    def __enter__(self) -> JobRecord:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if isinstance(error, checkpoint.CheckpointError):  # the interrupted run stays as it was
+            log.error("%s", error)
+            return
+        if error is not None:
+            self._failed(error)
+        self.metrics["ended_at"] = utc_now()
+        try:
+            rf.write_metrics(self.run_dir, self.metrics)
+        except OSError as e:  # even the small metrics file does not fit
+            log.error("could not write %s: %s", rf.METRICS, e.strerror)
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise DiskFull(self.metrics["error"]) from None
+
+    def _failed(self, error: BaseException) -> None:
+        if self.metrics["status"] == Status.INTERRUPTED:
+            return  # recorded by the training loop, re-raised after it
+        if isinstance(error, KeyboardInterrupt):
+            self.metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(error))
+            return
+        self.metrics["status"] = Status.FAILED.value
+        if self.step != "build":  # a refusal happens while building: no step to name
+            self.metrics["failed_step"] = self.step
+        if isinstance(error, ConfigError):
+            self.metrics["error"] = str(error)
+            log.error("%s", error)
+        elif is_out_of_memory(error):  # one line: the traceback says nothing more
+            text = str(error).strip()
+            first = text.splitlines()[0] if text else f"{type(error).__name__}, no details given"
+            self.metrics["error"] = f"out of memory at step {self.step}: {first}"[:1000]
+            log.error("%s", self.metrics["error"])
+        elif isinstance(error, OSError) and error.errno in DISK_FULL:
+            where = error.filename or self.run_dir
+            self.metrics["error"] = f"the disk is full: {where}: {error.strerror}"
+            log.error("%s", self.metrics["error"])
+        else:
+            self.metrics["error"] = f"{type(error).__name__}: {error}"
+            # Hydra 1.3 does not put a failed job's traceback in its log: do it here.
+            log.error("job failed at step %s:\n%s", self.step, traceback.format_exc())
+
+
+def start_record(
+    cfg: DictConfig,
+    run_dir: Path,
+    choices: Mapping[str, Any],
+    overrides: Sequence[str],
+    continuing: bool = False,
+) -> dict[str, Any]:
+    """run.yaml written, and the metrics known before the build (status failed until the
+    job says otherwise); a continued run keeps the time it first started."""
+    started_at = rf.read_metrics(run_dir).get("started_at") if continuing else None
+    choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
+    config = OmegaConf.to_container(cfg, resolve=True)
+    environment = describe(str(cfg.trainer.get("device")))
+    rf.write_record(run_dir, overrides, choices, config, environment)
+    metrics: dict[str, Any] = {
+        "status": Status.FAILED.value,
+        "started_at": started_at or utc_now(),
+        **{g: choices.get(g) for g in rf.GROUPS},
+        "seed": cfg.seed,
+        # the training length: a token task's longest input length
+        "seq_len": cfg.dataset.get("seq_len", cfg.dataset.get("max_len")),
+    }
+    if choices.get("experiment"):
+        metrics["experiment"] = choices["experiment"]
+    return metrics

@@ -1,0 +1,97 @@
+"""Every kind of run through the one loop: a regression run checkpoints and continues like a
+step-trained one, and metrics.json names its kind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+
+from posenc import run_folder as rf
+from posenc.kinds import kinds
+
+from .conftest import run_inprocess
+
+STOPPER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from posenc.kinds.regression import Regression
+
+    stop_at, calls, train_round = int(os.environ["STOP_AT_EPOCH"]), [0], Regression.train_round
+
+    def counted(self, *args):  # SIGTERM, as Slurm sends it, during a fixed epoch
+        calls[0] += 1
+        if calls[0] == stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return train_round(self, *args)
+
+    Regression.train_round = counted
+    sys.argv = ["posenc.train", *sys.argv[1:]]
+    from posenc.cli.train import main
+    main()
+    """
+)
+
+
+def train(args: list[str], cwd, stop_at: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    command = [sys.executable, "-m", "posenc.train", *args]
+    if stop_at is not None:
+        command = [sys.executable, "-c", STOPPER, *args]
+        env["STOP_AT_EPOCH"] = str(stop_at)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def without_seconds(run_dir) -> str:
+    lines = (run_dir / rf.HISTORY).read_text().splitlines()
+    return "\n".join(line.rsplit(",", 1)[0] for line in lines)
+
+
+def test_a_regression_run_stopped_by_sigterm_continues_to_the_same_history(tmp_path, tiny):
+    # 52 training sequences in batches of 16: 4 steps an epoch, a checkpoint every 2 epochs
+    args = [
+        *tiny,
+        "trainer.epochs=6",
+        "trainer.checkpoint_every=8",
+        "optimizer=adam",
+        "scheduler=cosine",
+        "model=lstm",
+    ]
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    done = train([*args, f"hydra.run.dir={whole}"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    cut = train([*args, f"hydra.run.dir={stopped}"], tmp_path, stop_at=4)
+    assert cut.returncode == 143, cut.stderr
+    metrics = json.loads((stopped / rf.METRICS).read_text())
+    assert metrics["status"] == "interrupted" and metrics["kind"] == "regression"
+    assert pd.read_csv(stopped / rf.HISTORY)["epoch"].tolist() == [1, 2, 3]
+    assert torch.load(stopped / rf.CHECKPOINT, weights_only=True)["step"] == 8
+
+    again = train([*args, f"hydra.run.dir={stopped}"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert without_seconds(stopped) == without_seconds(whole)  # no duplicate, no missing row
+    a = json.loads((whole / rf.METRICS).read_text())
+    b = json.loads((stopped / rf.METRICS).read_text())
+    assert b["status"] == "completed" and b["continued_from_step"] == 8
+    for key in ("final_train_loss", "final_val_loss", "test_loss", "best_val_loss", "steps"):
+        assert a[key] == b[key]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind"),
+    [
+        ([], "regression"),
+        (["dataset=parity_check", "dataset.max_len=4", "trainer.steps=4"], "tokens"),
+    ],
+)
+def test_metrics_name_the_kind_of_run(tmp_path, tiny, overrides, kind):
+    base = [o for o in tiny if not o.startswith("dataset.")] if overrides else tiny
+    metrics = run_inprocess(tmp_path, [*base, *overrides, "trainer.eval_every=2"])
+    assert metrics["kind"] == kind
+    assert kind in kinds()
