@@ -24,11 +24,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from posenc.compose import compose_config
-from posenc.job import build_job
-from posenc.kinds import loop_kind
-from posenc.schemas import TrainerConfig
-from posenc.training import fit
+from posenc.config.compose import compose_config
+from posenc.config.schemas import TrainerConfig
+from posenc.jobs.job import build_job
+from posenc.jobs.kinds import loop_kind
+from posenc.jobs.loop import fit
 
 
 class SampleDataset(Dataset):
@@ -227,11 +227,11 @@ def spin() -> None:
 def thread_table(args) -> None:
     """Steps/s of each model at its default sizes (dataset weighted_sum, batch 32) against
     torch's thread count, on idle cores and with every core kept busy by another process:
-    the evidence behind trainer.num_threads=null (posenc.resources.auto_threads)."""
+    the evidence behind trainer.num_threads=null (posenc.jobs.resources.auto_threads)."""
     import multiprocessing as mp
     import os
 
-    from posenc.resources import auto_threads
+    from posenc.jobs.resources import auto_threads
 
     cores = os.cpu_count() or 1
     counts = sorted({1, 2, cores} & set(range(1, cores + 1)))

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from posenc import run_folder as rf
-from posenc.comparison import compare, save_tables
-from posenc.compose import compose_job
-from posenc.plots import plot_sweep
+from posenc.analysis.comparison import compare, save_tables
+from posenc.analysis.plots import plot_sweep
+from posenc.config.compose import compose_job
+from posenc.store import run_folder as rf
 
 
 def write_runs(root: Path, n: int, epochs: int = 20) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from benchmark_compare import write_runs
 
-from posenc.tracking import export_mlflow
+from posenc.store.tracking import export_mlflow
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Token-task training speed: posenc's step loop (posenc.training.fit: a batch drawn at a random
+"""Token-task training speed: posenc's step loop (posenc.jobs.loop.fit: a batch drawn at a random
 length each step, cross-entropy, accuracy counted on the device, a history row per round)
 against a bare loop on the same model, optimizer and batches (the same sampler and seed, no
 accuracy, no rounds). Prints a table of steps per second and the ratio.
@@ -20,11 +20,11 @@ import time
 import torch
 from torch import nn
 
-from posenc.compose import compose_job
-from posenc.job import build_job
-from posenc.kinds import loop_kind
-from posenc.schemas import TrainerConfig
-from posenc.training import fit
+from posenc.config.compose import compose_job
+from posenc.config.schemas import TrainerConfig
+from posenc.jobs.job import build_job
+from posenc.jobs.kinds import loop_kind
+from posenc.jobs.loop import fit
 
 
 def sync(device: torch.device) -> None:

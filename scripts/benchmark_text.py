@@ -1,4 +1,4 @@
-"""Text training speed: posenc's step loop on a text job (posenc.training.fit: random windows
+"""Text training speed: posenc's step loop on a text job (posenc.jobs.loop.fit: random windows
 of the training text, next-character cross-entropy, accuracy counted on the device, a
 history row per round, a checkpoint written atomically every round) against a bare loop on
 the same model, optimizer and batches (the same sampler and seed; no rounds, no
@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from posenc import checkpoint
-from posenc.compose import compose_job
+from posenc.config.compose import compose_job
+from posenc.config.schemas import TrainerConfig
 from posenc.data.tasks import TokenBatch
-from posenc.job import build_job
-from posenc.kinds import loop_kind
-from posenc.schemas import TrainerConfig
-from posenc.training import fit
+from posenc.jobs.job import build_job
+from posenc.jobs.kinds import loop_kind
+from posenc.jobs.loop import fit
+from posenc.store import checkpoint
 
 
 def sync(device: torch.device) -> None:

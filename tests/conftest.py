@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from posenc.compose import compose_config, compose_job
+from posenc.config.compose import compose_config, compose_job
 
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
@@ -20,7 +20,7 @@ def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
 
 
 def run_inprocess(tmp_path: Path, overrides: list[str]) -> dict:
-    from posenc.job import run_job
+    from posenc.jobs.job import run_job
 
     overrides = ["plots=false", *overrides]
     cfg, choices = compose_job(overrides)

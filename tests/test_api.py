@@ -6,7 +6,7 @@ import pytest
 
 import posenc
 from posenc.errors import ConfigError
-from posenc.run_folder import RunFolderError
+from posenc.store.run_folder import RunFolderError
 
 from .conftest import run_cli, run_dirs
 

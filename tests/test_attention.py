@@ -12,7 +12,7 @@ from posenc.encodings.alibi import ALiBi, alibi_slopes
 from posenc.encodings.relative import RelativeBias, t5_bucket
 from posenc.encodings.rope import RoPE
 from posenc.errors import ConfigError
-from posenc.job import build_job
+from posenc.jobs.job import build_job
 from posenc.models.transformer import Transformer
 
 from .conftest import compose_cfg

@@ -194,7 +194,7 @@ def test_console_script_and_wheel_install(tmp_path, tiny):
     work = tmp_path / "elsewhere"
     work.mkdir()
     where = subprocess.run(
-        [sys.executable, "-c", "import posenc.compose as c; print(c.config_dir())"],
+        [sys.executable, "-c", "import posenc.config.compose as c; print(c.config_dir())"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -253,9 +253,9 @@ def test_transformer_sweep_through_the_cli_refuses_attention_encodings_on_an_lst
 def test_one_list_names_job_folders_and_says_what_is_the_same_experiment():
     from hydra import compose, initialize_config_dir
 
-    from posenc import run_folder as rf
-    from posenc.compose import config_dir, register_resolvers
-    from posenc.schemas import register_schemas
+    from posenc.config.compose import config_dir, register_resolvers
+    from posenc.config.schemas import register_schemas
+    from posenc.store import run_folder as rf
 
     register_schemas(config_dir())
     register_resolvers()

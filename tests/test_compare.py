@@ -10,9 +10,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from posenc import run_folder as rf
-from posenc.cli.sweep_end import SweepEnd
-from posenc.comparison import compare, load_results, summarize
+from posenc.analysis.comparison import compare, load_results, summarize
+from posenc.jobs.sweep_end import SweepEnd
+from posenc.store import run_folder as rf
 
 from .conftest import read_metrics, run_cli, run_dirs
 
@@ -286,8 +286,8 @@ def test_compare_into_a_closed_pipe_exits_quietly(sweep):
 
 
 def test_sweep_end_fails_the_sweep_for_a_job_that_left_no_metrics(tmp_path):
-    from posenc.exits import ExitCode, SweepIncomplete, exit_code
-    from posenc.sweep_folder import record_job
+    from posenc.jobs.exits import ExitCode, SweepIncomplete, exit_code
+    from posenc.store.sweep_folder import record_job
 
     m = {"status": "completed", "final_val_loss": 0.3}
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
@@ -324,7 +324,7 @@ def test_runs_sort_in_natural_order(tmp_path):
 
 
 def test_plot_follows_the_metric_and_grouping_compare_used(tmp_path, monkeypatch, capsys):
-    from posenc import plots
+    from posenc.analysis import plots
     from posenc.cli.compare import main as compare_main
     from posenc.cli.plot import main as plot_main
 

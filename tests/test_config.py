@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from posenc.compose import config_dir
+from posenc.config.compose import config_dir
+from posenc.config.schemas import locate, runtime_args
 from posenc.errors import ConfigError
-from posenc.job import build_job
-from posenc.schemas import locate, runtime_args
+from posenc.jobs.job import build_job
 
 from .conftest import compose_cfg
 

@@ -6,8 +6,8 @@ import textwrap
 import pandas as pd
 import pytest
 
-from posenc import job as job_module
-from posenc.kinds import Kind
+from posenc.jobs import job as job_module
+from posenc.jobs.kinds import Kind
 
 from .conftest import read_metrics, run_cli, run_dirs, run_inprocess
 
@@ -139,7 +139,7 @@ def test_rerunning_a_folder_leaves_the_users_own_files_alone(tmp_path, tiny, aga
 
 @pytest.mark.slow
 def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tiny):
-    from posenc.drawer import FigureDrawer
+    from posenc.analysis.drawer import FigureDrawer
 
     metrics = run_inprocess(tmp_path, [*tiny, "encoding=learnable"])
     (tmp_path / "encoding_final.npy").write_bytes(b"not an array")
@@ -154,8 +154,8 @@ def test_a_figure_that_cannot_be_drawn_costs_a_warning_not_the_run(tmp_path, tin
 
 @pytest.mark.slow
 def test_a_run_with_figures_draws_them(tmp_path, tiny):
-    from posenc.compose import compose_job
-    from posenc.job import run_job
+    from posenc.config.compose import compose_job
+    from posenc.jobs.job import run_job
 
     cfg, choices = compose_job([*tiny, "encoding=learnable", "plots=true"])
     metrics = run_job(cfg, tmp_path, choices)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from posenc import run_folder as rf
 from posenc.errors import ConfigError
-from posenc.tracking import export_mlflow
+from posenc.store import run_folder as rf
+from posenc.store.tracking import export_mlflow
 
 from .conftest import read_metrics, run_cli, run_dirs
 
@@ -73,7 +73,7 @@ def test_export_matches_the_run_folders_and_does_not_duplicate(sweep, tmp_path):
     for run in runs:
         folder = sweep / "S" / run.data.tags["posenc.run_dir"].rsplit("/", 1)[-1]
         metrics = read_metrics(folder)
-        assert run.data.tags["posenc.status"] == metrics["status"]
+        assert run.data.tags["posenc.store.status"] == metrics["status"]
         assert run.data.params["encoding"] == "learnable"
         assert run.data.params["seed"] == str(metrics["seed"])
         assert run.data.params["dataset.seq_len"] in ("6", "8")
@@ -156,7 +156,10 @@ def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
         found = json.loads(urllib.request.urlopen(request, timeout=30).read())["runs"]
         assert len(found) == 4
         statuses = sorted(
-            t["value"] for r in found for t in r["data"]["tags"] if t["key"] == "posenc.status"
+            t["value"]
+            for r in found
+            for t in r["data"]["tags"]
+            if t["key"] == "posenc.store.status"
         )
         assert statuses == ["completed", "completed", "failed", "failed"]
         for run in found:  # the run folder's own times, and its dataset as an input
@@ -172,7 +175,7 @@ def test_the_tracking_server_serves_the_exported_runs(sweep, tmp_path):
         got = json.loads(urllib.request.urlopen(url, timeout=30).read())["experiment"]
         kind = {t["key"]: t["value"] for t in got["tags"]}["mlflow.experimentKind"]
         assert kind == "custom_model_development"
-        from posenc.tracking import runs_table_url
+        from posenc.store.tracking import runs_table_url
 
         runs = [Path(t["value"]) for r in found for t in r["data"]["tags"]
                 if t["key"] == "posenc.run_dir"]  # fmt: skip

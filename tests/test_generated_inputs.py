@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import posenc
-from posenc.compose import compose_config, config_dir
+from posenc.config.compose import compose_config, config_dir
 from posenc.errors import ConfigError
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 import posenc
-from posenc import run_folder as rf
 from posenc.errors import ConfigError
+from posenc.store import run_folder as rf
 from tests.conftest import run_cli, run_inprocess
 
 
@@ -130,7 +130,7 @@ def test_optuna_mistakes_on_the_command_line(tmp_path, tiny, overrides, key):
     )
     assert result.returncode == 2, result.stderr
     assert one_line(result).startswith(f"{key}: ")
-    from posenc.sweep_folder import LOCK
+    from posenc.store.sweep_folder import LOCK
 
     assert not (sweep / LOCK).exists()  # the folder is free again
     assert not list(sweep.glob("*/run.yaml"))  # no trial ran
@@ -186,7 +186,7 @@ def test_a_rule_whose_targets_carry_nothing_is_refused_before_training(tmp_path,
 
 @pytest.mark.slow
 def test_an_allocation_that_still_fails_is_one_line_and_failed(tmp_path, monkeypatch):
-    from posenc.kinds import Kind
+    from posenc.jobs.kinds import Kind
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError(
@@ -256,7 +256,7 @@ def edit_metrics(folder: Path, values: dict) -> None:
 )
 @pytest.mark.slow
 def test_a_malformed_run_is_corrupt_with_the_reason_and_the_rest_stands(tmp_path, change, reason):
-    from posenc.comparison import format_summary, load_results, summarize
+    from posenc.analysis.comparison import format_summary, load_results, summarize
 
     runs = make_runs(tmp_path, 3)
     edit_metrics(runs[0], change)
@@ -277,7 +277,7 @@ def test_a_malformed_run_is_corrupt_with_the_reason_and_the_rest_stands(tmp_path
 )
 @pytest.mark.slow
 def test_a_history_with_bad_epochs_is_broken_and_draws_no_curve(tmp_path, rows, says, caplog):
-    from posenc.plots import _val_curve
+    from posenc.analysis.plots import _val_curve
 
     (run,) = make_runs(tmp_path, 1)
     (run / rf.HISTORY).write_text("epoch,train_loss,val_loss,seconds\n" + "\n".join(rows) + "\n")
@@ -305,7 +305,7 @@ def test_compare_on_a_folder_it_cannot_write_prints_the_tables_and_says_so(tmp_p
 
 @pytest.mark.parametrize("content", ["", "garbage{", '{"pid": "x"}', "[]"])
 def test_an_empty_or_garbled_lock_names_the_file_and_how_to_clear_it(tmp_path, content):
-    from posenc.sweep_folder import LOCK, Sweep
+    from posenc.store.sweep_folder import LOCK, Sweep
 
     (tmp_path / LOCK).write_text(content)
     with pytest.raises(ConfigError, match=f"^hydra.sweep.dir: the lock file .*{LOCK} is empty"):
@@ -317,7 +317,7 @@ def test_an_empty_or_garbled_lock_names_the_file_and_how_to_clear_it(tmp_path, c
 def test_a_lock_naming_a_live_process_that_is_not_a_sweep_says_so(tmp_path):
     import socket
 
-    from posenc.sweep_folder import LOCK, Sweep
+    from posenc.store.sweep_folder import LOCK, Sweep
 
     other = subprocess.Popen(["sleep", "60"])
     try:
@@ -466,7 +466,7 @@ def test_a_dead_tracker_costs_seconds_and_one_line_before_training(tmp_path, tin
     ],
 )
 def test_a_store_that_cannot_be_written_is_one_line(tmp_path, uri, says):
-    from posenc.tracking import check_store
+    from posenc.store.tracking import check_store
 
     (tmp_path / "afile").write_text("a file")
     (tmp_path / "notadb.db").write_text("text")
@@ -481,7 +481,7 @@ def test_a_store_that_cannot_be_written_is_one_line(tmp_path, uri, says):
 def test_an_export_cut_short_is_repaired_by_the_next(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from posenc import tracking
+    from posenc.store import tracking
 
     runs = make_runs(tmp_path / "sweep", 2)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -721,7 +721,7 @@ def test_a_checkpoint_that_cannot_be_read_is_one_line_and_the_run_is_kept(
     assert {n: (run / n).read_bytes() for n in kept} == kept  # the interrupted run, as it was
     assert not marker.exists()
     # posenc.sample on the same file: the same line, no traceback
-    from posenc.sampling import load_text_model
+    from posenc.jobs.sampling import load_text_model
 
     with pytest.raises(ConfigError, match=f"^{re.escape(str(run / rf.CHECKPOINT))}: {BROKEN[how]}"):
         load_text_model(run)
@@ -779,7 +779,7 @@ def test_a_broken_checkpoint_on_the_command_line_is_one_line_exit_2(tmp_path, in
 def test_sample_edges_are_one_line(tmp_path, interrupted_text_run):
     import shutil
 
-    from posenc.sampling import generate, load_text_model
+    from posenc.jobs.sampling import generate, load_text_model
 
     source, _ = interrupted_text_run
     run = tmp_path / "run"
@@ -845,7 +845,7 @@ def test_token_task_sizes_are_estimated_before_anything_trains(tmp_path, overrid
 
 
 def test_the_bound_on_lengths_admits_the_papers_protocol(tmp_path):
-    from posenc.job import build_job
+    from posenc.jobs.job import build_job
     from tests.conftest import compose_cfg
 
     # Delétang et al.: trained on 1..40, scored to 500
@@ -869,7 +869,7 @@ def test_a_text_that_cannot_fit_or_teach_is_one_line(tmp_path, make, says):
 
 
 def test_an_allocation_failure_without_words_still_says_what(tmp_path, monkeypatch):
-    from posenc.kinds import Kind
+    from posenc.jobs.kinds import Kind
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()  # Python's own: no message at all
@@ -899,7 +899,7 @@ def test_a_file_name_the_file_system_refuses_is_one_line(tmp_path, overrides, ke
 
 
 def test_a_store_under_proc_is_refused_before_training():
-    from posenc.tracking import check_store
+    from posenc.store.tracking import check_store
 
     with pytest.raises(ConfigError, match="^tracking_uri: /proc/nope cannot be created"):
         check_store("sqlite:////proc/nope/mlflow.db")
@@ -915,7 +915,7 @@ def test_a_run_folder_whose_log_cannot_be_opened_is_one_line(tmp_path, tiny):
 
 
 def test_job_folder_names_are_limited_in_bytes_never_cut_inside_a_character():
-    from posenc.sweep_folder import MAX_NAME, job_dir_name
+    from posenc.store.sweep_folder import MAX_NAME, job_dir_name
 
     for value in ("🙂" * 70, "é" * 200, "a" * 300):
         name = job_dir_name(3, f"dataset.path={value}")
@@ -942,7 +942,7 @@ def test_a_sweep_with_a_long_non_ascii_value_runs_every_job_and_writes_its_table
 
 
 def test_a_manifest_removed_during_a_sweep_still_counts_its_failed_jobs(tmp_path):
-    from posenc.sweep_folder import MANIFEST, Sweep, record_job
+    from posenc.store.sweep_folder import MANIFEST, Sweep, record_job
 
     sweep = Sweep.begin(tmp_path)
     ok, bad = tmp_path / "a", tmp_path / "b"
@@ -1001,7 +1001,7 @@ def test_a_sweep_whose_manifest_was_removed_exits_1_for_its_failed_job(tmp_path,
 def test_report_links_are_relative_paths_that_cannot_be_a_scheme(tmp_path):
     import pandas as pd
 
-    from posenc.reporting import write_report
+    from posenc.analysis.reporting import write_report
 
     name = "javascript:alert(document.domain)<!--"
     results = pd.DataFrame(
@@ -1039,7 +1039,7 @@ def test_report_on_a_folder_it_cannot_write_is_one_line(tmp_path, monkeypatch, c
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("posenc.reporting.Path.write_text", refuse)
+    monkeypatch.setattr("posenc.analysis.reporting.Path.write_text", refuse)
     with pytest.raises(SystemExit) as e:
         report.main([str(tmp_path)])
     assert e.value.code == 2
@@ -1051,8 +1051,8 @@ def test_report_on_a_folder_it_cannot_write_is_one_line(tmp_path, monkeypatch, c
 def test_compare_when_nothing_but_the_baseline_completed_says_so():
     import pandas as pd
 
-    from posenc.paired import compare_to_baseline
-    from posenc.ranks import rank_across
+    from posenc.analysis.paired import compare_to_baseline
+    from posenc.analysis.ranks import rank_across
 
     results = pd.DataFrame(
         {
@@ -1081,7 +1081,7 @@ def test_a_sampler_optuna_refuses_gives_optunas_reason(error_of, says):
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
-    from posenc.compose import composition_error
+    from posenc.config.compose import composition_error
 
     node = (
         {"_target_": "optuna.samplers.NSGAIISampler", "population_size": 1}

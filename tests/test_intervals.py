@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from posenc.comparison import format_summary, summarize
+from posenc.analysis.comparison import format_summary, summarize
 
 
 def results_table(values: dict[str, list[float]]) -> pd.DataFrame:

@@ -146,7 +146,7 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
     failed saying so, and no temporary file is left."""
     import errno
 
-    from posenc import run_folder
+    from posenc.store import run_folder
 
     class FillingDisk:
         """The real file, until the disk fills up halfway through the third write."""
@@ -170,7 +170,7 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
         self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
 
     monkeypatch.setattr(run_folder.HistoryWriter, "__init__", init)
-    from posenc.record import DiskFull
+    from posenc.jobs.record import DiskFull
 
     with pytest.raises(DiskFull, match="disk is full"):
         run_inprocess(tmp_path, [*tiny, "trainer.epochs=3"])
@@ -186,7 +186,7 @@ def test_run_yaml_records_the_environment(tmp_path):
 
     import torch
 
-    from posenc import run_folder as rf
+    from posenc.store import run_folder as rf
 
     run_inprocess(tmp_path, ["trainer.epochs=1", "dataset.n_samples=40"])
     env = rf.read_record(tmp_path)["environment"]
@@ -196,12 +196,12 @@ def test_run_yaml_records_the_environment(tmp_path):
 
 
 def test_a_crash_before_the_record_is_logged(tmp_path, monkeypatch, caplog):
-    import posenc.job
+    import posenc.jobs.job
 
     def broken(*args, **kwargs):
         raise RuntimeError("cannot write the record")
 
-    monkeypatch.setattr(posenc.job, "start_record", broken)
+    monkeypatch.setattr(posenc.jobs.job, "start_record", broken)
     with pytest.raises(RuntimeError):
         run_inprocess(tmp_path, ["trainer.epochs=1"])
     assert "job failed before it started" in caplog.text

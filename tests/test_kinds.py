@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc import run_folder as rf
-from posenc.kinds import kinds
+from posenc.jobs.kinds import kinds
+from posenc.store import run_folder as rf
 
 from .conftest import run_inprocess
 
 STOPPER = textwrap.dedent(
     """
     import os, signal, sys
-    from posenc.kinds.regression import Regression
+    from posenc.jobs.kinds.regression import Regression
 
     stop_at, calls, train_round = int(os.environ["STOP_AT_EPOCH"]), [0], Regression.train_round
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hydra.errors import MissingConfigException
 
-from posenc.compose import composition_error
+from posenc.config.compose import composition_error
 
 from .conftest import read_metrics, run_cli, run_dirs, wait_for_history
 

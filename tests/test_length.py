@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc import run_folder as rf
-from posenc.comparison import compare
+from posenc.analysis.comparison import compare
+from posenc.analysis.plots import plot_sweep
 from posenc.data.lag import lag_dataset
 from posenc.data.reverse import reverse_dataset
 from posenc.data.window import window_dataset
@@ -17,7 +17,7 @@ from posenc.encodings.base import RandomPositions
 from posenc.encodings.fire import FIRE
 from posenc.encodings.rope import RoPE
 from posenc.errors import ConfigError
-from posenc.plots import plot_sweep
+from posenc.store import run_folder as rf
 
 from .conftest import read_metrics, run_inprocess
 

@@ -8,7 +8,7 @@ import torch
 from posenc.data import Spec
 from posenc.encodings import AttentionBias, NoEncoding, Sinusoidal
 from posenc.errors import ConfigError
-from posenc.job import build_job
+from posenc.jobs.job import build_job
 from posenc.models import LSTM, Linear, TanhFFN
 
 from .conftest import compose_cfg

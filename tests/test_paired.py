@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from posenc.paired import compare_to_baseline, parse_baseline
+from posenc.analysis.paired import compare_to_baseline, parse_baseline
 
 
 def sweep(values: dict[str, np.ndarray], metric: str = "final_val_loss") -> pd.DataFrame:
@@ -116,7 +116,7 @@ def test_compare_writes_comparison_csv(tmp_path):
     import subprocess
     import sys
 
-    from posenc import run_folder as rf
+    from posenc.store import run_folder as rf
 
     from .conftest import run_inprocess
 

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from posenc.ranks import iqm, probability_of_improvement, rank_across, stratified_bootstrap_iqm
+from posenc.analysis.ranks import (
+    iqm,
+    probability_of_improvement,
+    rank_across,
+    stratified_bootstrap_iqm,
+)
 
 
 def table(metric: str, means: dict[tuple[str, str], list[float]]) -> pd.DataFrame:

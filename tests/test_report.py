@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from posenc import run_folder as rf
 from posenc.errors import ConfigError
+from posenc.store import run_folder as rf
 
 from .conftest import run_inprocess
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from posenc import metrics as m
-from posenc import objective
-from posenc.compose import compose_job, config_dir
+from posenc.config import objective
+from posenc.config.compose import compose_job, config_dir
 from posenc.errors import ConfigError
 from tests.conftest import run_cli, run_inprocess
 

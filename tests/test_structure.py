@@ -105,13 +105,13 @@ def test_no_library_module_imports_a_command():
 
 def test_no_module_level_state_decides_an_exit_code():
     """`global` statements and sys.exit outside the command layer were how module state
-    decided exit codes; the exit policy is posenc.exits, fed by typed exceptions."""
+    decided exit codes; the exit policy is posenc.jobs.exits, fed by typed exceptions."""
     for path in SRC.rglob("*.py"):
         tree = ast.parse(path.read_text())
         name = module_name(path)
         for node in ast.walk(tree):
             assert not isinstance(node, ast.Global), f"{name}: global statement"
-            if name.startswith("posenc.cli") or name == "posenc.exits":
+            if name.startswith("posenc.cli") or name == "posenc.jobs.exits":
                 continue
             if isinstance(node, ast.Attribute) and node.attr == "exit":
                 assert getattr(node.value, "id", None) != "sys", f"{name}: sys.exit"
@@ -127,7 +127,7 @@ FAMILIES = {
 @pytest.mark.parametrize("package", sorted(FAMILIES))
 def test_package_docstrings_list_their_members(package):
     """Every built-in option (a YAML in conf/<group>/) is named in its package's docstring."""
-    from posenc.compose import config_dir
+    from posenc.config.compose import config_dir
 
     group, _ = FAMILIES[package]
     doc = importlib.import_module(package).__doc__

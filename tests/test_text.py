@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc import run_folder as rf
 from posenc.data.text import Text, encode, shakespeare, windows
 from posenc.errors import ConfigError
+from posenc.store import run_folder as rf
 from tests.conftest import run_inprocess
 
 # Some English with a fixed, varied alphabet: enough characters for tiny models.
@@ -404,7 +404,7 @@ def test_sample_is_seeded_and_refuses_in_one_line(tmp_path, corpus):
 
 @pytest.mark.slow
 def test_greedy_sampling_follows_the_model(tmp_path, corpus):
-    from posenc.sampling import generate, load_text_model
+    from posenc.jobs.sampling import generate, load_text_model
 
     run_inprocess(tmp_path, tiny(corpus, "trainer.steps=60"))
     model = load_text_model(tmp_path)
@@ -424,8 +424,8 @@ def test_greedy_sampling_follows_the_model(tmp_path, corpus):
 def test_a_text_sweep_ends_in_bpc_by_length_with_the_scalings(tmp_path, corpus):
     from matplotlib import image
 
-    from posenc.comparison import load_results, summarize
-    from posenc.plots import plot_sweep
+    from posenc.analysis.comparison import load_results, summarize
+    from posenc.analysis.plots import plot_sweep
 
     for encoding in ("rope", "alibi"):
         for seed in (0, 1):

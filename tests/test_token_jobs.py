@@ -12,15 +12,15 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from posenc import run_folder as rf
-from posenc.comparison import format_summary, load_results, summarize
+from posenc.analysis.comparison import format_summary, load_results, summarize
+from posenc.analysis.plots import plot_sweep
+from posenc.config.schemas import TrainerConfig
 from posenc.data.tasks import TokenBatch
 from posenc.errors import ConfigError
-from posenc.kinds import tokens
+from posenc.jobs.kinds import tokens
+from posenc.jobs.loop import fit
 from posenc.metrics import headline
-from posenc.plots import plot_sweep
-from posenc.schemas import TrainerConfig
-from posenc.training import fit
+from posenc.store import run_folder as rf
 from tests.conftest import run_inprocess
 
 TINY = [

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc import schedulers
 from posenc.errors import ConfigError
-from posenc.resources import SMALL_MODEL, auto_threads
+from posenc.jobs.resources import SMALL_MODEL, auto_threads
+from posenc.optim import schedulers
 
 from .conftest import compose_cfg, read_metrics, run_inprocess
 
@@ -95,10 +95,10 @@ def test_early_stopping_records_its_reason_and_step(tmp_path, tiny):
 def test_gradient_clipping_bounds_the_step():
     from omegaconf import OmegaConf
 
+    from posenc.config.schemas import TrainerConfig
     from posenc.data import Split, Splits
-    from posenc.kinds.regression import Regression
-    from posenc.schemas import TrainerConfig
-    from posenc.training import fit
+    from posenc.jobs.kinds.regression import Regression
+    from posenc.jobs.loop import fit
 
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1, bias=False)
@@ -114,8 +114,8 @@ def test_gradient_clipping_bounds_the_step():
 
 
 def test_debug_fast_runs_one_batch_for_two_epochs_without_figures(tmp_path):
-    from posenc.compose import compose_job
-    from posenc.job import run_job
+    from posenc.config.compose import compose_job
+    from posenc.jobs.job import run_job
 
     cfg, choices = compose_job(["+debug=fast"])
     metrics = run_job(cfg, tmp_path, choices)  # figures as the config says
@@ -176,7 +176,7 @@ def test_no_progress_bar_when_the_output_is_not_a_terminal(monkeypatch):
 def test_a_sweep_bar_counts_its_planned_jobs():
     from omegaconf import OmegaConf
 
-    from posenc.cli.sweep_end import planned_jobs
+    from posenc.jobs.sweep_end import planned_jobs
 
     def config(task, sweeper=None):
         return OmegaConf.create({"hydra": {"overrides": {"task": task}, "sweeper": sweeper or {}}})

@@ -4,7 +4,9 @@
 command line.
 """
 
-__version__ = "0.1.0"
+import importlib.metadata
+
+__version__ = importlib.metadata.version("posenc")
 __all__ = ["load_run", "load_sweep", "run"]
 
 

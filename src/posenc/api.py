@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from posenc import run_folder as rf
 from posenc.errors import check_tracking_uri
+from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's job log
@@ -55,7 +55,7 @@ def load_run(path: str | Path) -> RunResult:
 
 def load_sweep(path: str | Path) -> pd.DataFrame:
     """The results table of every run folder below `path` (what results.csv holds)."""
-    from posenc.comparison import load_results
+    from posenc.analysis.comparison import load_results
 
     path = Path(path)
     if not path.exists():
@@ -76,7 +76,7 @@ def run(
     posenc.errors.ConfigError before any training. plots=None follows the `plots` key
     (null: on, as for a single CLI run).
     """
-    from posenc.compose import compose_run
+    from posenc.config.compose import compose_run
     from posenc.errors import ConfigError
 
     if isinstance(overrides, str):
@@ -106,7 +106,7 @@ def run(
 
 def _run_logged(cfg, output_dir: Path, choices, plots, overrides, claim) -> None:
     """run_job with the job's log in the folder's train.log, as the CLI writes it."""
-    from posenc.job import run_job
+    from posenc.jobs.job import run_job
 
     handler = logging.FileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -1,6 +1,6 @@
 """Sizes that cannot fit: the big allocations (data, tables, attention, parameters)
 estimated before they are made, and refused with the key and the estimate against the
-machine's memory, in one line. What still runs out of memory is recorded by posenc.job as
+machine's memory, in one line. What still runs out of memory is recorded by posenc.jobs.job as
 one line too (`is_out_of_memory`)."""
 
 from __future__ import annotations

@@ -16,6 +16,21 @@ CLASSES = frozenset({TOKENS, TEXT})  # runs of class targets
 ONLY_TOKENS, ONLY_TEXT = frozenset({TOKENS}), frozenset({TEXT})
 
 
+def run_kind(metrics: dict) -> str:
+    """The kind of run metrics.json records; a folder written before posenc recorded it is
+    read by what only that kind records."""
+    if metrics.get("kind") in KINDS:
+        return metrics["kind"]
+    if metrics.get("test_bpc") is not None:
+        return TEXT
+    return TOKENS if metrics.get("test_accuracy") is not None else REGRESSION
+
+
+def kinds_in(table) -> set[str]:
+    """The kinds of run among a results table's rows (posenc.analysis.comparison.load_results)."""
+    return {run_kind(row) for row in table.to_dict("records")}
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -51,7 +66,7 @@ _ALL = (
 )
 METRICS = {m.name: m for m in _ALL}
 SUMMARY = tuple(METRICS)  # summarised over seeds, in this order
-# metrics on one bounded scale, [0, 1]: comparable across tasks (posenc.ranks aggregates them)
+# metrics on one bounded scale, [0, 1]: comparable across tasks (analysis.ranks aggregates)
 BOUNDED = frozenset(
     {"score", "test_accuracy", "final_val_accuracy", "final_train_accuracy", "best_val_accuracy"}
 )

@@ -1,5 +1,5 @@
 """Keyword parameters of a class or function, as posenc reads them: the one place that
-decides which keys an option has (posenc.schemas) and which build-time arguments an encoding
+decides which keys an option has (posenc.config.schemas) and which build-time arguments an encoding
 declares (posenc.models.base)."""
 
 from __future__ import annotations

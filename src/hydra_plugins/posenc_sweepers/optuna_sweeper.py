@@ -7,7 +7,7 @@ nsgaii, grid; motpe refused), `params` with `interval(...)`, `tag(log, interval(
 `choice(...)`, `range(...)`), which pins optuna < 3 and whose SQLite storage fails with
 SQLAlchemy 2. Trials run through whatever launcher is configured, `n_jobs` at a time.
 
-Each trial returns the value of the top-level `objective` (posenc.objective; a list for
+Each trial returns the value of the top-level `objective` (posenc.config.objective; a list for
 several, a Pareto front): checked before the first trial against what the space's runs
 record, and its direction against `direction`. A job that failed or has no value for its
 objective (unsupported at a length) is a failed trial, with the reason; the study goes on.
@@ -38,7 +38,7 @@ from hydra_plugins.posenc_sweepers.caching import (
     tables_on_interrupt,
 )
 from hydra_plugins.posenc_sweepers.samplers import distribution
-from posenc import objective
+from posenc.config import objective
 from posenc.errors import ConfigError
 from posenc.metrics import HEADLINE
 
@@ -178,7 +178,7 @@ class OptunaSweeper(ValidatesOnce, Sweeper):
         key, the other keys at their first value."""
         import optuna.distributions as d
 
-        from posenc.compose import composition_error
+        from posenc.config.compose import composition_error
 
         first = {
             k: (v.choices[0] if isinstance(v, d.CategoricalDistribution) else v.low)
@@ -372,7 +372,7 @@ def failure(result: Any, run_dir: Optional[str], names: list[str]) -> str:  # no
         return f"the job raised {type(e).__name__}: {e}"
     if not run_dir:
         return "the job returned no value"
-    from posenc import run_folder as rf
+    from posenc.store import run_folder as rf
 
     _, reason = objective.outcome(rf.read_metrics(Path(run_dir)), names, Path(run_dir))
     return reason or "the job returned no value"
@@ -421,7 +421,7 @@ def write_results(study: Any, names: list[str], directions: list[str], sweep_dir
                 for t in sorted(front, key=lambda t: sign * t.values[0])
             ],
         }
-        from posenc.plots import plot_pareto_front
+        from posenc.analysis.plots import plot_pareto_front
 
         on_front = {t.number for t in front}
         points = [(t.values, _label(t), t.number in on_front) for t in complete]

@@ -1,6 +1,6 @@
 """The Hydra application behind `python -m posenc.train`: one job per call of `main`.
 
-It reports what happened only by returning (a sweep goes on) or raising (posenc.exits maps
+It reports what happened only by returning (a sweep goes on) or raising (posenc.jobs.exits maps
 the exception to the exit code): no exit codes here.
 """
 
@@ -17,14 +17,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from posenc import objective, sweep_folder
-from posenc import run_folder as rf
-from posenc.compose import config_dir, register_resolvers
+from posenc.config import objective
+from posenc.config.compose import config_dir, register_resolvers
+from posenc.config.schemas import register_schemas
 from posenc.errors import ConfigError, check_tracking_uri
-from posenc.exits import ExitCode, JobEnded
-from posenc.job import run_job
-from posenc.schemas import register_schemas
-from posenc.status import Status
+from posenc.jobs.exits import ExitCode, JobEnded
+from posenc.jobs.job import run_job
+from posenc.store import run_folder as rf
+from posenc.store import sweep_folder
+from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
 register_schemas(config_dir())
@@ -123,7 +124,7 @@ def run_claimed(
             return None
         raise JobEnded(ExitCode.FAILED) from None
     if cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end (SweepEnd)
-        from posenc.tracking import export_quietly
+        from posenc.store.tracking import export_quietly
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics, cfg, run_dir)

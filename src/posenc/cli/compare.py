@@ -12,7 +12,7 @@ from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_
 
 def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) -> int:
     """compare and plot: one parser, the tables computed once."""
-    from posenc.comparison import (
+    from posenc.analysis.comparison import (
         format_summary,
         group_keys,
         load_results,
@@ -21,9 +21,14 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         saved_choices,
         summarize,
     )
+    from posenc.analysis.paired import (
+        COMPARISON,
+        compare_to_baseline,
+        format_comparison,
+        parse_baseline,
+    )
+    from posenc.analysis.ranks import RANKS, format_ranks, rank_across
     from posenc.metrics import headline
-    from posenc.paired import COMPARISON, compare_to_baseline, format_comparison, parse_baseline
-    from posenc.ranks import RANKS, format_ranks, rank_across
 
     p = paths_parser(prog, doc)
     add_grouping(p)
@@ -82,14 +87,14 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
             if paired is not None:
                 written.append(Path(out) / COMPARISON)
                 paired.to_csv(written[-1], index=False)
-                from posenc.plots import plot_comparison
+                from posenc.analysis.plots import plot_comparison
 
                 written.append(plot_comparison(Path(out), paired, group_keys(summary), metric))
             if across is not None:
                 written.append(Path(out) / RANKS)
                 across.to_csv(written[-1], index=False)
         if not write_tables or args.plots:
-            from posenc.plots import plot_sweep
+            from posenc.analysis.plots import plot_sweep
 
             written += plot_sweep(out, results, summary, metric)
     except OSError as e:  # a read-only folder: what was printed is what there is

@@ -1,5 +1,5 @@
 """`python -m posenc.export mlflow PATH [PATH ...] [--tracking-uri URI] [--experiment NAME]`:
-copy run folders into an MLflow store (posenc.tracking does the copying)."""
+copy run folders into an MLflow store (posenc.store.tracking does the copying)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 from posenc.cli import EXIT_NO_RUNS, parse_paths, quiet_pipe
 from posenc.errors import ConfigError
-from posenc.exits import ExitCode, exit_code
+from posenc.jobs.exits import ExitCode, exit_code
 
 
 def run(argv: Sequence[str] | None) -> int:
-    from posenc.tracking import DEFAULT_URI, export_mlflow, runs_table_url
+    from posenc.store.tracking import DEFAULT_URI, export_mlflow, runs_table_url
 
     parser = argparse.ArgumentParser(
         prog="python -m posenc.export", description="Export run folders to an experiment tracker."

@@ -1,5 +1,5 @@
 """`python -m posenc.report PATH [--by KEY,KEY] [--metric NAME]`: report.html of a sweep
-folder (posenc.reporting), following the folder's last summary unless told otherwise."""
+folder (posenc.analysis.reporting), following the folder's last summary unless told otherwise."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_
 
 
 def run(argv: Sequence[str] | None) -> int:
-    from posenc.comparison import load_results, output_folder, saved_choices, summarize
+    from posenc.analysis.comparison import load_results, output_folder, saved_choices, summarize
+    from posenc.analysis.reporting import write_report
     from posenc.metrics import headline
-    from posenc.reporting import write_report
 
     p = paths_parser(
         "python -m posenc.report", "Write report.html: one self-contained page of a sweep."

@@ -1,5 +1,5 @@
 """`python -m posenc.sample RUN_DIR --prompt TEXT --length N`: text from a trained text run
-(posenc.sampling), printed to standard output. Exit 2 for a mistake, said in one line."""
+(posenc.jobs.sampling), printed to standard output. Exit 2 for a mistake, said in one line."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def run(argv: Sequence[str] | None) -> int:
         help="characters the model reads (default: the training length, a sliding window)",
     )
     args = p.parse_args(argv)
-    from posenc.run_folder import RunFolderError
-    from posenc.sampling import generate, load_text_model
+    from posenc.jobs.sampling import generate, load_text_model
+    from posenc.store.run_folder import RunFolderError
 
     try:
         model = load_text_model(args.run_dir)

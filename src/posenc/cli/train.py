@@ -1,6 +1,6 @@
 """`python -m posenc.train [overrides]` runs one job, `-m` a sweep.
 
-Exit codes (posenc.exits): 0 done (a diverged run is a result), 1 a job crashed or a sweep
+Exit codes (posenc.jobs.exits): 0 done (a diverged run is a result), 1 a job crashed or a sweep
 had a job that did not complete, 2 a configuration mistake (nothing trained), 130 Ctrl-C,
 143 SIGTERM.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 # Light (no torch, no Hydra), and imported before anything a Ctrl-C could cut short.
 from posenc.errors import ConfigError
-from posenc.exits import JobEnded, SweepIncomplete, SweepRefused, exit_code
-from posenc.signals import handle_sigterm
+from posenc.jobs.exits import JobEnded, SweepIncomplete, SweepRefused, exit_code
+from posenc.jobs.signals import handle_sigterm
 
 
 @contextlib.contextmanager
@@ -40,7 +40,7 @@ def understood(error: BaseException) -> BaseException:
     ConfigError they are (unless the user asked for Hydra's own tracebacks)."""
     if not isinstance(error, Exception) or os.environ.get("HYDRA_FULL_ERROR") == "1":
         return error  # Ctrl-C may have cut an import short: import nothing for it
-    from posenc.compose import composition_error
+    from posenc.config.compose import composition_error
 
     if (config_error := composition_error(error, sys.argv[1:])) is not None:
         return config_error

@@ -5,7 +5,7 @@ takes a seeded `generator` plus its own keyword arguments and returns `Splits`: 
 and test tensors x [n, seq_len, feature_dim] and y [n] (one target per sequence) or
 [n, seq_len] (one per position), float32. Every random draw comes from `generator`, so the
 same seed gives the same data. Its signature's defaults are the option's defaults (see
-posenc.schemas); the keys every dataset shares (`Sizes`: seq_len, n_samples, val_fraction,
+posenc.config.schemas); the keys every dataset shares (`Sizes`: seq_len, n_samples, val_fraction,
 test_fraction) are its `**sizes`, declared once with `@takes_sizes`.
 
 Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe vectors), and the
@@ -57,7 +57,7 @@ class Splits:
     train: Split
     val: Split
     test: Split
-    kind: ClassVar[str] = "regression"  # posenc.kinds: how a job trains it
+    kind: ClassVar[str] = "regression"  # posenc.jobs.kinds: how a job trains it
 
     @property
     def spec(self) -> Spec:
@@ -88,7 +88,7 @@ class Sizes:
 
 
 def takes_sizes(dataset: Callable[..., Splits]) -> Callable[..., Splits]:
-    """Marks a dataset function whose `**sizes` are the keys of `Sizes`: posenc.schemas
+    """Marks a dataset function whose `**sizes` are the keys of `Sizes`: posenc.config.schemas
     follows the mark, so those keys and their defaults are written once, on `Sizes`."""
     dataset.shared_keys = Sizes
     return dataset

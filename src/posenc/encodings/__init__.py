@@ -17,7 +17,7 @@ model is built, with one line.
 
 - `positions` are integer position ids (a tensor), not a length: evaluation at other lengths,
   offsets and randomized positions need no special case.
-- Every option's keys and defaults are its constructor's keyword arguments (posenc.schemas
+- Every option's keys and defaults are its constructor's keyword arguments (posenc.config.schemas
   derives the schema); conf/encoding/<option>.yaml names the class and what differs.
 - `table()` returns what describes the encoding, saved in the run folder as
   `encoding_initial.npy` / `encoding_final.npy` (float32): input tables `[positions, dim]`;

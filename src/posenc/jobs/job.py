@@ -1,6 +1,6 @@
 """One job: build (config -> kind, model, optimizer) -> fit -> record (the run folder).
 Shared by the CLI and the notebook API. Everything that differs between kinds of run is the
-kind's (posenc.kinds): this module never asks which kind it holds."""
+kind's (posenc.jobs.kinds): this module never asks which kind it holds."""
 
 from __future__ import annotations
 
@@ -16,19 +16,20 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from posenc import checkpoint, objective
-from posenc import run_folder as rf
-from posenc.compose import build
-from posenc.drawer import FigureDrawer
+from posenc.analysis.drawer import FigureDrawer
+from posenc.config import objective
+from posenc.config.compose import build
+from posenc.config.schemas import TrainerConfig
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
-from posenc.kinds import Kind, kind_of
+from posenc.jobs.kinds import Kind, kind_of
+from posenc.jobs.loop import EarlyStop, History, fit
+from posenc.jobs.record import DiskFull, JobRecord, start_record, utc_now
+from posenc.jobs.resources import auto_threads, resolve_device, seeds
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
-from posenc.record import DiskFull, JobRecord, start_record, utc_now
-from posenc.resources import auto_threads, resolve_device, seeds
-from posenc.schemas import TrainerConfig
-from posenc.status import Status
-from posenc.training import EarlyStop, History, fit
+from posenc.store import checkpoint
+from posenc.store import run_folder as rf
+from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
 SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)
@@ -79,7 +80,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     objective.check(cfg)
     check_tracking(cfg.get("tracking"))
     if cfg.get("tracking"):  # a store that is down is said now, not after training
-        from posenc.tracking import check_store
+        from posenc.store.tracking import check_store
 
         check_store(cfg.tracking_uri, cfg.get("tracking_timeout") or 10.0)
     check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
@@ -127,7 +128,7 @@ def check_rope_scalings(cfg: DictConfig, model: Model) -> None:
 
 
 def train(job: Job, run_dir: Path, bar_on: bool = True) -> History:
-    """The one loop (posenc.training.fit) with history.csv written a row per round, a log
+    """The one loop (posenc.jobs.loop.fit) with history.csv written a row per round, a log
     line every trainer.log_every rounds, a progress bar on a terminal (plain lines in logs
     and CI), and checkpoint.pt (every trainer.checkpoint_every steps and at the end); a
     continued run starts from its checkpoint."""
@@ -223,7 +224,7 @@ def run_job(
     writing metrics.json with status failed; Ctrl-C and SIGTERM are re-raised once the run is
     recorded `interrupted`. A diverged run is a result: it returns normally.
     `plots` None follows cfg.plots (null counts as on); `parallel_jobs`: how many jobs share
-    this machine's cores (posenc.resources.auto_threads); `epoch_bar`: a progress bar on a
+    this machine's cores (posenc.jobs.resources.auto_threads); `epoch_bar`: a progress bar on a
     terminal; `continuing`: the folder holds an interrupted run of this config
     (run_folder.Claim.CONTINUE), which goes on from its checkpoint.
     """

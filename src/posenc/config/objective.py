@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
-from posenc import metrics as m
+import posenc.metrics as m
 from posenc.errors import ConfigError
 
 KEY = "objective"
@@ -144,7 +144,7 @@ def outcome(metrics: dict[str, Any], objective: Any, run_dir: Path | None = None
     """(values, None) for a completed run with every objective finite; (None, reason)
     otherwise, the reason read from the run folder (the length rows say why a length was
     unsupported)."""
-    from posenc.status import Status
+    from posenc.store.status import Status
 
     wanted = names(objective)
     if metrics.get("status") != Status.COMPLETED:
@@ -165,7 +165,7 @@ def _reason(name: str, metrics: dict[str, Any], run_dir: Path | None) -> str:
         return str(metrics["score_unsupported"])
     parsed = m.split_length(name)
     if parsed is not None and run_dir is not None:
-        from posenc import run_folder as rf
+        from posenc.store import run_folder as rf
 
         scaling = m.split_scaling(parsed[0])[1]
         for row in rf.read_length_eval(run_dir):

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from posenc.compose import build
+from posenc.config.compose import build
 from posenc.data import Split
 from posenc.errors import ConfigError
-from posenc.kinds import Kind, RoundStats, Step, length_seed, log
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log
 from posenc.memory import FLOAT, check_fits
 
 

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from posenc import metrics as known
-from posenc.comparison import same_value
-from posenc.status import Status
+import posenc.metrics as known
+from posenc.analysis.comparison import same_value
+from posenc.store.status import Status
 
 COMPARISON = "comparison.csv"
 COLUMNS = (
@@ -132,7 +132,7 @@ def compare_to_baseline(
 def _paired(diff: np.ndarray, confidence: float, sign: float) -> dict:
     from scipy import stats
 
-    from posenc.statistics import interval
+    from posenc.analysis.statistics import interval
 
     low, high = interval(diff.tolist(), confidence)
     same = np.all(diff == diff[0])

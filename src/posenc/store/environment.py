@@ -37,16 +37,16 @@ def git_commit(path: str) -> str | None:
 def describe(device: str | None = None) -> dict[str, Any]:
     """Versions of posenc, torch and Python, the git commit of posenc's source, the machine
     (OS, architecture, cores) and the device the job asked for."""
-    import torch
+    import importlib.metadata
 
-    import posenc
+    import torch
 
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
-        "posenc": posenc.__version__,
+        "posenc": importlib.metadata.version("posenc"),
         "torch": str(torch.__version__),  # a str subclass that YAML cannot write
         "python": sys.version.split()[0],
-        "git_commit": git_commit(str(Path(posenc.__file__).resolve().parent)),
+        "git_commit": git_commit(str(Path(__file__).resolve().parents[1])),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -1,6 +1,6 @@
-"""A run's figures drawn by a child process (posenc.run_figures run as a program): it imports
-matplotlib and loads its fonts on another core while the model trains, since that start
-costs more than the drawing itself."""
+"""A run's figures drawn by a child process (posenc.analysis.run_figures run as a program): it
+imports matplotlib and loads its fonts on another core while the model trains, since that
+start costs more than the drawing itself."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class FigureDrawer:
     def __init__(self):
         try:
             self.child = subprocess.Popen(
-                [sys.executable, "-m", "posenc.run_figures"],
+                [sys.executable, "-m", "posenc.analysis.run_figures"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -34,7 +34,7 @@ class FigureDrawer:
     def draw(self, run_dir: Path, metrics: dict[str, Any]) -> None:
         try:
             if self.child is None:
-                from posenc.run_figures import plot_run
+                from posenc.analysis.run_figures import plot_run
 
                 plot_run(run_dir, metrics)
                 return

@@ -1,5 +1,5 @@
 """A sweep's figures: loss_curves.png, length_generalization.png and summary.png, from the
-tables of posenc.comparison (run paths relative to the sweep folder); for token tasks
+tables of posenc.analysis.comparison (run paths relative to the sweep folder); for token tasks
 accuracy_by_length.png and scores.png (task × model/encoding) instead of the loss by length;
 for text bpc_by_length.png (bits per character, RoPE's scalings dashed)."""
 
@@ -13,10 +13,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from posenc import run_folder as rf
-from posenc.comparison import group_keys, same_value
-from posenc.metrics import HEADLINE, TASK_HEADLINE, better, length_metrics, split_length
-from posenc.run_figures import _log_scale_if_positive, _save
+from posenc.analysis.comparison import group_keys, same_value
+from posenc.analysis.run_figures import _log_scale_if_positive, _save
+from posenc.metrics import (
+    HEADLINE,
+    REGRESSION,
+    TASK_HEADLINE,
+    better,
+    kinds_in,
+    length_metrics,
+    split_length,
+)
+from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
 
@@ -123,7 +131,7 @@ def plot_loss_curves(
             alpha=0.1,
             linewidth=0,
         )
-    x = "step" if "steps" in done and "epochs_completed" not in done else "epoch"
+    x = "epoch" if kinds_in(done) <= {REGRESSION} else "step"
     ax.set_xlabel(x)
     ax.set_ylabel(f"validation {'cross-entropy' if x == 'step' else 'MSE'} (mean ± std over seeds)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 
 from posenc.errors import ConfigError
-from posenc.signals import Terminated
+from posenc.jobs.signals import Terminated
 
 
 class ExitCode(enum.IntEnum):

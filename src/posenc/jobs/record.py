@@ -12,13 +12,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from posenc import checkpoint
-from posenc import run_folder as rf
-from posenc.environment import describe
 from posenc.errors import ConfigError
+from posenc.jobs.signals import interrupt_reason
 from posenc.memory import is_out_of_memory
-from posenc.signals import interrupt_reason
-from posenc.status import Status
+from posenc.store import checkpoint
+from posenc.store import run_folder as rf
+from posenc.store.environment import describe
+from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -3,7 +3,7 @@ and reader.
 
 - `run.yaml`, when the job starts: `overrides` (as given), `choices` (the option of each
   group), `config` (the composed config) and `environment` (versions, git commit, machine:
-  posenc.environment).
+  posenc.store.environment).
 - `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`; for a
   sampled token task a row per evaluation round:
   `step,train_loss,train_accuracy,val_loss,val_accuracy,seconds`.
@@ -16,7 +16,7 @@ and reader.
 - text (dataset=text): `vocabulary.json`, the symbols in id order and the text's source;
   history.csv adds `train_bpc` and `val_bpc`.
 - `checkpoint.pt` (step-trained runs: token tasks, text): the last training state
-  (posenc.checkpoint), to continue an interrupted run and to sample from a trained one.
+  (posenc.store.checkpoint), to continue an interrupted run and to sample from a trained one.
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
 - `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
 
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from posenc.status import Status
+from posenc.store.status import Status
 
 if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
     import pandas as pd
@@ -77,7 +77,7 @@ TEXT_HISTORY_COLUMNS = (  # text: the losses in nats and in bits per character
 )
 HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS, TEXT_HISTORY_COLUMNS)
 VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
-CHECKPOINT = "checkpoint.pt"  # step-trained runs: posenc.checkpoint
+CHECKPOINT = "checkpoint.pt"  # step-trained runs: posenc.store.checkpoint
 GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -529,8 +529,8 @@ def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:
 
 
 def history_x(columns: Iterable[str]) -> str:
-    """The history's x axis: `epoch`, or `step` for a sampled task."""
-    return "step" if "step" in columns else "epoch"
+    """The history's x axis: its first column (`epoch` or `step`, as the kind wrote it)."""
+    return next(iter(columns))
 
 
 def read_table(run_dir: Path, name: str) -> np.ndarray | None:

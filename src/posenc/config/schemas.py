@@ -25,7 +25,7 @@ from omegaconf import MISSING
 
 from posenc.metrics import HEADLINE
 from posenc.signatures import locate, parameters
-from posenc.tracking import DEFAULT_URI
+from posenc.store.tracking import DEFAULT_URI
 
 GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 
@@ -40,9 +40,9 @@ def runtime_args(group: str) -> frozenset[str]:
     elif group == "model":
         from posenc.models.base import RECEIVES
     elif group == "scheduler":
-        from posenc.schedulers import RECEIVES
+        from posenc.optim.schedulers import RECEIVES
     else:
-        from posenc.optimizers import RECEIVES
+        from posenc.optim.optimizers import RECEIVES
     return frozenset(RECEIVES)
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
-from posenc.kinds import Kind, RoundStats, Step, length_seed, log
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log
 from posenc.memory import check_fits
 
 DEFAULT_STEPS = 10_000  # the reference's experiments/example.py

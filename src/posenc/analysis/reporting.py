@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from posenc import metrics as known
-from posenc import run_folder as rf
-from posenc.comparison import group_keys
-from posenc.status import Status
+import posenc.metrics as known
+from posenc.analysis.comparison import group_keys
+from posenc.store import run_folder as rf
+from posenc.store.status import Status
 
 REPORT = "report.html"
 FIGURE_ORDER = (

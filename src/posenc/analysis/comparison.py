@@ -2,7 +2,7 @@
 
 `load_results` gives one row per run, `summarize` the mean and std over the completed runs of
 each group; `save_tables` writes them as results.csv and summary.csv; `format_summary` is the
-table a sweep and `python -m posenc.compare` print. Figures belong to posenc.plots, the
+table a sweep and `python -m posenc.compare` print. Figures belong to posenc.analysis.plots, the
 commands to posenc.cli. Metric names and directions come from posenc.metrics.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from posenc import metrics as known
-from posenc import run_folder as rf
-from posenc.status import Status
+import posenc.metrics as known
+from posenc.store import run_folder as rf
+from posenc.store.status import Status
 
 RESULTS, SUMMARY = "results.csv", "summary.csv"
 MAX_PRINTED_LENGTHS = 8  # more per-length columns are left to summary.csv and the figures
@@ -141,7 +141,7 @@ def summarize(
     `_std`, `_sem`, `_median` and the `confidence` interval of the mean (`_ci_low`,
     `_ci_high`: Student-t, or a bootstrap seeded by `seed`; NaN below two values). Best
     first by `metric`."""
-    from posenc.statistics import METHODS, interval
+    from posenc.analysis.statistics import METHODS, interval
 
     if ci not in METHODS:
         raise KeyError(f"--ci: {ci!r} is not one of {', '.join(METHODS)}")
@@ -256,11 +256,13 @@ def format_summary(
     view = summary[keys + ["n", "n_completed"]].copy()
     names = [c.removesuffix("_mean") for c in summary.columns]
     lengths = known.length_metrics(names)
-    if known.TASK_HEADLINE in names:  # token tasks: accuracy, every length only if few
-        main = (known.TASK_HEADLINE, "test_accuracy", known.HEADLINE)
+    kinds = known.kinds_in(results[results["status"] == "completed"])
+    if known.TOKENS in kinds:  # token tasks: accuracy, every length only if few
+        scored = (known.TASK_HEADLINE,) if known.TASK_HEADLINE in names else ()
+        main = (*scored, "test_accuracy", known.HEADLINE)
         accuracy = [m for m in lengths if m.startswith("accuracy@")]
         lengths = accuracy if len(accuracy) <= MAX_PRINTED_LENGTHS else []
-    elif "test_bpc" in names:  # text: bits per character, by length
+    elif known.TEXT in kinds:  # text: bits per character, by length
         main = ("test_bpc",)
         lengths = [m for m in lengths if m.startswith("bpc@")]
     else:

@@ -20,14 +20,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from posenc import run_folder as rf
 from posenc.errors import ConfigError
 from posenc.progress import progress
+from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
 
 DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # the one default; Config.tracking_uri reads it
-RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "posenc.status"
+RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "posenc.store.status"
 KIND_TAG = "mlflow.experimentKind"  # values in MLflow 3.x's UI: custom_model_development, …
 MLFLOW_STATUS = {"completed": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 EXTRA = "posenc[mlflow]"

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from posenc import run_folder as rf
+from posenc.store import run_folder as rf
 
 DPI = 110
 
@@ -184,7 +184,7 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
 
 
 def serve() -> None:
-    """A drawing process (posenc.drawer.FigureDrawer): import matplotlib and load its fonts
+    """A drawing process (posenc.analysis.drawer.FigureDrawer): import matplotlib and load its fonts
     while the job trains, then draw the run folder named on stdin; says `ok` or the error."""
     import json
     import sys

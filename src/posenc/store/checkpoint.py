@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from posenc.errors import ConfigError
-from posenc.run_folder import CHECKPOINT
-from posenc.training import EarlyStop
+from posenc.store.run_folder import CHECKPOINT
 
 
 @dataclass
@@ -117,7 +116,7 @@ def restore(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     data_stream: torch.Generator,
-    early_stop: EarlyStop | None,
+    early_stop: Any,  # posenc.jobs.loop.EarlyStop, or None
     path: Path | str = CHECKPOINT,
 ) -> TrainingState:
     """Put every saved state back; returns where training stood. Raises CheckpointError

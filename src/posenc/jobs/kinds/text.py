@@ -16,7 +16,7 @@ from torch import nn
 
 from posenc.data.text import bits_per_character, perplexity
 from posenc.errors import ConfigError
-from posenc.kinds.tokens import RoundRecord, Tokens
+from posenc.jobs.kinds.tokens import RoundRecord, Tokens
 
 
 @dataclass
@@ -77,6 +77,6 @@ class Text(Tokens):
         return row
 
     def files(self, run_dir: Path) -> None:
-        from posenc import run_folder as rf
+        from posenc.store import run_folder as rf
 
         rf.write_json(Path(run_dir) / rf.VOCABULARY, self.data.vocabulary())

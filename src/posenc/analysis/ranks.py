@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from posenc import metrics as known
-from posenc.status import Status
+import posenc.metrics as known
+from posenc.store.status import Status
 
 RANKS = "ranks.csv"
 RESAMPLES = 2000
@@ -45,7 +45,7 @@ def rank_across(
     resamples: int = RESAMPLES,
 ) -> pd.DataFrame:
     """One row per group (the `by` keys other than `across`), best mean rank first."""
-    from posenc.statistics import interval
+    from posenc.analysis.statistics import interval
 
     if across not in results.columns:
         raise KeyError(f"--across: no column {across!r}; choose from {', '.join(by)}")
@@ -135,7 +135,7 @@ def _bounded(table, done, across, metric, keys, baseline, confidence, seed, resa
     table["iqm_ci_high"] = [b[1] for b in bounds]
     base_keys = {k: v for k, v in (baseline or {}).items() if k in keys}
     if base_keys:
-        from posenc.comparison import same_value
+        from posenc.analysis.comparison import same_value
 
         hit = np.logical_and.reduce([same_value(table[k], v) for k, v in base_keys.items()])
         matches = [lab for lab, h in zip(labels, hit, strict=True) if h]

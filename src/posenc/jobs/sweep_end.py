@@ -11,12 +11,12 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from posenc import run_folder as rf
 from posenc.errors import ConfigError, check_tracking_uri
-from posenc.exits import SweepIncomplete, SweepRefused
+from posenc.jobs.exits import SweepIncomplete, SweepRefused
 from posenc.metrics import HEADLINE
-from posenc.status import NOT_DONE
-from posenc.sweep_folder import Sweep
+from posenc.store import run_folder as rf
+from posenc.store.status import NOT_DONE
+from posenc.store.sweep_folder import Sweep
 
 log = logging.getLogger("posenc")
 
@@ -69,7 +69,7 @@ class SweepEnd(Callback):
             check_subdir(config)
             check_tracking_uri(config.get("tracking_uri"))
             if config.get("tracking"):  # before any job: a dead store costs seconds, not a sweep
-                from posenc.tracking import check_store
+                from posenc.store.tracking import check_store
 
                 check_store(config.tracking_uri, config.get("tracking_timeout") or 10.0)
             self.objective = sort_objective(config)
@@ -115,7 +115,12 @@ class SweepEnd(Callback):
         sweep = self.sweep
         jobs, refused = sweep.jobs()
         try:
-            from posenc.comparison import format_summary, load_results, save_tables, summarize
+            from posenc.analysis.comparison import (
+                format_summary,
+                load_results,
+                save_tables,
+                summarize,
+            )
             from posenc.metrics import headline
 
             results = load_results([sweep.path])
@@ -128,14 +133,14 @@ class SweepEnd(Callback):
                 print(format_summary(sweep.path, results, summary, metric))
                 save_tables(sweep.path, results, summary, metric)
                 if self.plots:
-                    from posenc.plots import plot_sweep
+                    from posenc.analysis.plots import plot_sweep
 
                     plot_sweep(sweep.path, results, summary, metric)
-                from posenc.reporting import write_report
+                from posenc.analysis.reporting import write_report
 
                 write_report(sweep.path, results, summary, metric)
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
-                from posenc.tracking import export_quietly
+                from posenc.store.tracking import export_quietly
 
                 export_quietly(jobs, uri, timeout or 10.0)
         except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
@@ -156,7 +161,7 @@ def sort_objective(config: DictConfig) -> str | None:
     """The metric a search chose (its first objective) sorts the sweep's tables; None for
     the default objective, whose table keeps the usual headline (score for token tasks).
     An objective that is no metric refuses the sweep before its first job."""
-    from posenc.objective import names
+    from posenc.config.objective import names
 
     first = names(config.get("objective", HEADLINE))[0]  # a misspelt one: refused here
     return None if first == HEADLINE else first

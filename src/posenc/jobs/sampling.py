@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from posenc import checkpoint
-from posenc import run_folder as rf
-from posenc.compose import build
+from posenc.config.compose import build
 from posenc.data import Spec
 from posenc.models import Model
+from posenc.store import checkpoint
+from posenc.store import run_folder as rf
 
 MAX_LENGTH = 1_000_000  # characters one call draws: minutes on a CPU, a megabyte printed
 

@@ -1,5 +1,5 @@
 """The one training loop, for every kind of run: optimizer steps in rounds (an epoch, or
-trainer.eval_every steps), the batches made by the kind (posenc.kinds), validation after
+trainer.eval_every steps), the batches made by the kind (posenc.jobs.kinds), validation after
 each round; early stopping, schedulers, clipping, divergence, SIGTERM and checkpoints are
 written here once.
 
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from posenc.signals import interrupt_reason
-from posenc.status import Status
+from posenc.jobs.signals import interrupt_reason
+from posenc.store.status import Status
 
 if TYPE_CHECKING:
-    from posenc.kinds import Kind
+    from posenc.jobs.kinds import Kind
 
 
 @dataclass

@@ -11,8 +11,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from posenc.config.schemas import register_schemas
 from posenc.errors import ConfigError
-from posenc.schemas import register_schemas
 
 
 def config_dir() -> str:
@@ -20,7 +20,7 @@ def config_dir() -> str:
     packaged = Path(str(files("posenc"))) / "conf"
     if (packaged / "config.yaml").is_file():
         return str(packaged)
-    return str(Path(__file__).resolve().parents[2] / "conf")
+    return str(Path(__file__).resolve().parents[3] / "conf")
 
 
 def register_resolvers() -> None:
@@ -30,8 +30,8 @@ def register_resolvers() -> None:
     conf/config.yaml."""
     from omegaconf import OmegaConf
 
-    from posenc.run_folder import NOT_THE_EXPERIMENT, timestamp
-    from posenc.sweep_folder import job_dir_name
+    from posenc.store.run_folder import NOT_THE_EXPERIMENT, timestamp
+    from posenc.store.sweep_folder import job_dir_name
 
     OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("posenc.job_dir", job_dir_name, replace=True)
