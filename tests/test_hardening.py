@@ -423,7 +423,7 @@ def test_a_dead_tracker_costs_seconds_and_one_line_before_training(tmp_path, tin
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
-    said = result.stdout.strip().splitlines()[-1]  # a job's refusal is its log's last line
+    said = result.stderr.strip().splitlines()[-1]  # refused before the folder is claimed
     assert said.endswith("tracking_uri: http://127.0.0.1:9 did not answer within 2s "
                          "(connection refused); start the server, or raise tracking_timeout "
                          "(--timeout)")  # fmt: skip

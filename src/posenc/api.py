@@ -18,6 +18,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from posenc.errors import check_tracking_uri
+from posenc.jobs import preflight
 from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
@@ -88,6 +89,7 @@ def run(
             raise ConfigError("overrides", f"{value!r} is not a 'key=value' string")
     cfg, choices, run_dir = compose_run(list(overrides))
     check_tracking_uri(cfg.get("tracking_uri"))
+    preflight.check_store(cfg)  # a dead store is said before the folder is claimed
     output_dir = Path(run_dir if output_dir is None else output_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     try:

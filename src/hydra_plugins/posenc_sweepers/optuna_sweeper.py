@@ -436,22 +436,21 @@ def _label(trial: Any) -> str:
 
 def _conf_from_signature() -> type:
     """The sweeper's config schema, one field per constructor keyword with the signature's
-    default (written once, there); numbers typed, the rest free as in the official plugin.
-    The sampler is an option of the hydra/sweeper/sampler group (conf/hydra/sweeper/sampler),
+    default (written once, there), typed as posenc.config.schemas types every option. The
+    sampler is an option of the hydra/sweeper/sampler group (conf/hydra/sweeper/sampler),
     tpe unless chosen."""
     import dataclasses
-    import inspect
 
     from omegaconf import MISSING
+
+    from posenc.config.schemas import fields_of
 
     fields: list[tuple[str, Any, Any]] = [
         ("_target_", str, field(default=f"{__name__}.OptunaSweeper")),
         ("defaults", list[Any], field(default_factory=lambda: [{"sampler": "tpe"}])),
         ("sampler", Any, MISSING),
+        *fields_of(OptunaSweeper, skip={"sampler"}),
     ]
-    for p in list(inspect.signature(OptunaSweeper.__init__).parameters.values())[2:]:
-        kind = p.annotation if p.annotation in ("int", "float", int, float) else Any
-        fields.append((p.name, {"int": int, "float": float}.get(kind, kind), p.default))
     return dataclasses.make_dataclass("OptunaSweeperConf", fields)
 
 

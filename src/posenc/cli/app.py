@@ -21,6 +21,7 @@ from posenc.config import objective
 from posenc.config.compose import config_dir, register_resolvers
 from posenc.config.schemas import register_schemas
 from posenc.errors import ConfigError, check_tracking_uri
+from posenc.jobs import preflight
 from posenc.jobs.exits import ExitCode, JobEnded
 from posenc.jobs.job import run_job
 from posenc.store import run_folder as rf
@@ -70,6 +71,8 @@ def main(cfg: DictConfig) -> float | None:
     overrides = list(hc.overrides.task)
     try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
         check_tracking_uri(cfg.get("tracking_uri"))
+        if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
+            preflight.check_store(cfg)
     except ConfigError as e:
         raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
     with contextlib.ExitStack() as folder:

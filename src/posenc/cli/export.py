@@ -12,6 +12,7 @@ from pathlib import Path
 from posenc.cli import EXIT_NO_RUNS, parse_paths, quiet_pipe
 from posenc.errors import ConfigError
 from posenc.jobs.exits import ExitCode, exit_code
+from posenc.store import TRACKING_TIMEOUT
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -28,7 +29,10 @@ def run(argv: Sequence[str] | None) -> int:
         "--experiment", help="one MLflow experiment for all (default: one per sweep folder)"
     )
     p.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds to reach the store (default 10)"
+        "--timeout",
+        type=float,
+        default=TRACKING_TIMEOUT,
+        help=f"seconds to reach the store (default {TRACKING_TIMEOUT:g})",
     )
     args = parse_paths(parser, argv)
     try:

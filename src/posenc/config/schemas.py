@@ -15,6 +15,7 @@ import collections.abc
 import dataclasses
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -25,9 +26,7 @@ from omegaconf import MISSING
 
 from posenc.metrics import HEADLINE
 from posenc.signatures import locate, parameters
-from posenc.store.tracking import DEFAULT_URI
-
-GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
+from posenc.store import GROUPS, TRACKING_TIMEOUT, TRACKING_URI
 
 
 def runtime_args(group: str) -> frozenset[str]:
@@ -103,8 +102,8 @@ class Config:
     overwrite: bool = False  # replace a run of another config in the same folder
     resume: bool = True  # reuse a completed run of the same config; continue an interrupted one
     tracking: Optional[str] = None  # mlflow: export runs and sweeps when they end  # noqa: UP045
-    tracking_uri: str = DEFAULT_URI
-    tracking_timeout: float = 10.0  # seconds to reach the tracking store before giving up
+    tracking_uri: str = TRACKING_URI
+    tracking_timeout: float = TRACKING_TIMEOUT  # seconds to reach the store, then give up
     # what the job returns to a sweeper (a search): a metric name, or a list of them
     objective: Any = HEADLINE
 
@@ -134,10 +133,20 @@ def _omegaconf_type(hint: Any) -> Any:
 def schema_of(target_path: str, group: str) -> type:
     """A dataclass with `_target_` and one typed field per user-settable parameter."""
     target = locate(target_path)
-    runtime = runtime_args(group)
-    fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=target_path))]
+    fields = [
+        ("_target_", str, field(default=target_path)),
+        *fields_of(target, runtime_args(group)),
+    ]
+    return dataclasses.make_dataclass(f"{target.__name__}Schema", fields)
+
+
+def fields_of(target: Any, skip: Iterable[str] = ()) -> list[tuple[str, Any, Any]]:
+    """One typed dataclass field per keyword parameter of `target` (its default, or MISSING),
+    leaving out those in `skip` (supplied at build time, never a config key)."""
+    skip = set(skip)
+    fields: list[tuple[str, Any, Any]] = []
     for p, hint in parameters(target):
-        if p.name in runtime or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+        if p.name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
         kind = _omegaconf_type(hint)
         if p.default is p.empty:
@@ -147,7 +156,7 @@ def schema_of(target_path: str, group: str) -> type:
         else:
             default = field(default=p.default)
         fields.append((p.name, kind, default))
-    return dataclasses.make_dataclass(f"{target.__name__}Schema", fields)
+    return fields
 
 
 _registered: set[str] = set()

@@ -120,6 +120,23 @@ def check_target(target: str, choices: tuple[str, ...] = TARGETS) -> None:
     check_choice("dataset.target", target, choices)
 
 
+def check_fractions(val_fraction: float, test_fraction: float, what: str) -> None:
+    """The shares held out for validation and test: each in [0, 1), leaving `what` to train
+    on (the sizes each part needs are the dataset's to check)."""
+    for key, value in (
+        ("dataset.val_fraction", val_fraction),
+        ("dataset.test_fraction", test_fraction),
+    ):
+        if not 0 <= value < 1:  # NaN and infinities fail this too
+            raise ConfigError(key, f"{value} must be in [0, 1)")
+    if val_fraction + test_fraction >= 1:
+        raise ConfigError(
+            "dataset.val_fraction",
+            f"{val_fraction} + dataset.test_fraction {test_fraction} must stay below 1 "
+            f"to leave {what} for training",
+        )
+
+
 def split(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -128,18 +145,7 @@ def split(
     generator: torch.Generator,
 ) -> Splits:
     """Shuffle with the seeded generator, then cut into train / val / test."""
-    for key, value in (
-        ("dataset.val_fraction", val_fraction),
-        ("dataset.test_fraction", test_fraction),
-    ):
-        if not 0 <= value < 1:
-            raise ConfigError(key, f"{value} must be in [0, 1)")
-    if val_fraction + test_fraction >= 1:
-        raise ConfigError(
-            "dataset.val_fraction",
-            f"{val_fraction} + dataset.test_fraction {test_fraction} must stay below 1 "
-            "to leave sequences for training",
-        )
+    check_fractions(val_fraction, test_fraction, "sequences")
     n = x.shape[0]
     n_val, n_test = round(n * val_fraction), round(n * test_fraction)
     n_train = n - n_val - n_test

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posenc.data import Spec
+from posenc.data import Spec, check_fractions
 from posenc.data.tasks import Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
 
@@ -125,15 +125,7 @@ class Text(Task):
         test_fraction: float = 0.05,
     ):
         check_at_least("dataset.seq_len", seq_len, 1)
-        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not (math.isfinite(value) and 0 < value < 1):
-                raise ConfigError(f"dataset.{key}", f"{value} must be in (0, 1)")
-        if val_fraction + test_fraction >= 1:
-            raise ConfigError(
-                "dataset.val_fraction",
-                f"{val_fraction} + dataset.test_fraction {test_fraction} must stay below 1 "
-                "to leave text for training",
-            )
+        check_fractions(val_fraction, test_fraction, "text")
         text, self.source = shakespeare() if path is None else read_text_file(path)
         self.symbols, ids = encode(text)
         if len(self.symbols) < 2:

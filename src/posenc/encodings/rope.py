@@ -11,9 +11,9 @@ import torch
 
 from posenc.encodings.base import BASE, Randomizable, RotaryEncoding
 from posenc.errors import ConfigError, check_at_least, check_choice, check_positive
+from posenc.metrics import SCALINGS
 
 LAYOUTS = ("half", "interleaved")
-SCALINGS = ("none", "linear", "ntk", "yarn")
 YARN_ALPHA, YARN_BETA = 1.0, 32.0  # YaRN's ramp bounds, in rotations over the training length
 
 

@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from posenc.analysis.drawer import FigureDrawer
-from posenc.config import objective
 from posenc.config.compose import build
 from posenc.config.schemas import TrainerConfig
-from posenc.errors import ConfigError, check_at_least, check_choice, check_positive, check_tracking
+from posenc.errors import ConfigError
 from posenc.jobs.kinds import Kind, kind_of
 from posenc.jobs.loop import EarlyStop, History, fit
-from posenc.jobs.record import DiskFull, JobRecord, start_record, utc_now
+from posenc.jobs.preflight import check_config
+from posenc.jobs.record import DiskFull, JobRecord, log_outcome, start_record, utc_now
 from posenc.jobs.resources import auto_threads, resolve_device, seeds
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
@@ -32,7 +31,6 @@ from posenc.store import run_folder as rf
 from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
-SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)
 CONTINUE_INSTEAD = (
     "the interrupted run is kept as it was; resume=false starts it over, overwrite=true replaces it"
 )
@@ -59,31 +57,11 @@ class Job:
         return self.kind.spec
 
 
-def check_trainer(trainer: TrainerConfig, seed: int, lengths: Sequence[int] = ()) -> None:
-    check_at_least("seed", seed, 0)
-    for length in lengths:
-        check_at_least("eval.lengths", length, 1)
-    for key in ("epochs", "batch_size", "log_every", "steps", "eval_every"):
-        check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
-    for key in ("num_threads", "limit_batches", "overfit_batches"):
-        check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
-    check_positive("trainer.grad_clip", trainer.grad_clip)
-    check_at_least("trainer.early_stopping.patience", trainer.early_stopping.patience, 1)
-    check_at_least("trainer.early_stopping.min_delta", trainer.early_stopping.min_delta, 0)
-
-
 def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
-    """Config -> checked, seeded data, model, optimizer and scheduler. Raises ConfigError.
+    """Config -> seeded data, model, optimizer and scheduler, each checked as it is built
+    (the tracking store is checked by the command: posenc.jobs.preflight). Raises ConfigError.
     `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs)."""
-    trainer = OmegaConf.to_object(cfg.trainer)
-    check_trainer(trainer, cfg.seed, cfg.eval.lengths)
-    objective.check(cfg)
-    check_tracking(cfg.get("tracking"))
-    if cfg.get("tracking"):  # a store that is down is said now, not after training
-        from posenc.store.tracking import check_store
-
-        check_store(cfg.tracking_uri, cfg.get("tracking_timeout") or 10.0)
-    check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
+    trainer = check_config(cfg)  # the job's own values; the store is the command's
     device = resolve_device(trainer.device)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
     data = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
@@ -95,7 +73,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     if not isinstance(model, Model):
         raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
     kind.check_model(model)
-    check_rope_scalings(cfg, model)
+    note_scalings(cfg, model)
     kind.check_evaluation(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -108,19 +86,9 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     return Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads)
 
 
-def check_rope_scalings(cfg: DictConfig, model: Model) -> None:
-    """eval.rope_scalings: known scalings, asked for with eval.lengths to evaluate at; an
-    encoding other than RoPE has none to change (said once, in the log)."""
-    from posenc.encodings.rope import SCALINGS
-
-    scalings = list(cfg.eval.get("rope_scalings") or ())
-    for scaling in scalings:
-        check_choice("eval.rope_scalings", scaling, SCALINGS)
-    if scalings and not cfg.eval.lengths:
-        raise ConfigError(
-            "eval.rope_scalings", "evaluates at eval.lengths, which is empty; list the lengths"
-        )
-    if scalings and not hasattr(model.encoding, "rescaled"):
+def note_scalings(cfg: DictConfig, model: Model) -> None:
+    """An encoding other than RoPE has no scaling to change: said once, in the log."""
+    if cfg.eval.get("rope_scalings") and not hasattr(model.encoding, "rescaled"):
         log.info(
             "eval.rope_scalings: %s has no RoPE scaling; evaluated as trained only",
             type(model.encoding).__name__,
@@ -313,27 +281,3 @@ def outcome(job: Job, history: History) -> dict[str, Any]:
     if history.stopped_early:
         out["stopped_early"] = history.stopped_early
     return out
-
-
-def _fmt(t: torch.Tensor) -> str:
-    return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
-
-
-def log_outcome(job: Job, initial, final, metrics: dict[str, Any], run_dir: Path) -> None:
-    done = job.kind.rounds_done(metrics)
-    if metrics["status"] != Status.COMPLETED:
-        log.warning("run %s after %s: %s", metrics["status"], done, run_dir)
-    else:
-        if metrics.get("stopped_early"):
-            log.info("stopped early after %s: %s", done, metrics["stopped_early"])
-        first, *more = job.kind.done(metrics)
-        log.info("done: %s in %.1fs -> %s", first, metrics["train_seconds"], run_dir)
-        for line in more:
-            log.info("%s", line)
-    job.kind.show_fit(job.model)
-    if initial is not None and final is not None and final.requires_grad:
-        change = (final.detach().cpu() - initial.cpu()).norm().item()
-        log.info("encoding table %s changed by %.6f (Frobenius norm)", list(final.shape), change)
-        if change > 0 and final.numel() <= SMALL_TABLE:  # the tables are in the run folder
-            log.debug("encoding before:\n%s", _fmt(initial))
-            log.debug("encoding after:\n%s", _fmt(final))

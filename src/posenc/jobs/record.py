@@ -1,5 +1,5 @@
-"""metrics.json of one job, from before the build to its end, however it ends; and run.yaml,
-what the job was asked to do."""
+"""What a job records: metrics.json, from before the build to its end, however it ends;
+run.yaml, what the job was asked to do; and the log's outcome lines."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from posenc.errors import ConfigError
 from posenc.jobs.signals import interrupt_reason
 from posenc.memory import is_out_of_memory
-from posenc.store import checkpoint
+from posenc.store import GROUPS, checkpoint
 from posenc.store import run_folder as rf
 from posenc.store.environment import describe
 from posenc.store.status import Status
@@ -115,7 +117,7 @@ def start_record(
     metrics: dict[str, Any] = {
         "status": Status.FAILED.value,
         "started_at": started_at or utc_now(),
-        **{g: choices.get(g) for g in rf.GROUPS},
+        **{g: choices.get(g) for g in GROUPS},
         "seed": cfg.seed,
         # the training length: a token task's longest input length
         "seq_len": cfg.dataset.get("seq_len", cfg.dataset.get("max_len")),
@@ -123,3 +125,31 @@ def start_record(
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
     return metrics
+
+
+SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)
+
+
+def _fmt(t: torch.Tensor) -> str:
+    return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
+
+
+def log_outcome(job, initial, final, metrics: dict[str, Any], run_dir: Path) -> None:
+    """The log's last lines: the outcome as the kind tells it, and the encoding's change."""
+    done = job.kind.rounds_done(metrics)
+    if metrics["status"] != Status.COMPLETED:
+        log.warning("run %s after %s: %s", metrics["status"], done, run_dir)
+    else:
+        if metrics.get("stopped_early"):
+            log.info("stopped early after %s: %s", done, metrics["stopped_early"])
+        first, *more = job.kind.done(metrics)
+        log.info("done: %s in %.1fs -> %s", first, metrics["train_seconds"], run_dir)
+        for line in more:
+            log.info("%s", line)
+    job.kind.show_fit(job.model)
+    if initial is not None and final is not None and final.requires_grad:
+        change = (final.detach().cpu() - initial.cpu()).norm().item()
+        log.info("encoding table %s changed by %.6f (Frobenius norm)", list(final.shape), change)
+        if change > 0 and final.numel() <= SMALL_TABLE:  # the tables are in the run folder
+            log.debug("encoding before:\n%s", _fmt(initial))
+            log.debug("encoding after:\n%s", _fmt(final))

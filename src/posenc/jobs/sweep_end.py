@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from posenc.errors import ConfigError, check_tracking_uri
 from posenc.jobs.exits import SweepIncomplete, SweepRefused
+from posenc.jobs.preflight import check_store
 from posenc.metrics import HEADLINE
 from posenc.store import run_folder as rf
 from posenc.store.status import NOT_DONE
@@ -68,10 +69,7 @@ class SweepEnd(Callback):
             check_launcher(config)
             check_subdir(config)
             check_tracking_uri(config.get("tracking_uri"))
-            if config.get("tracking"):  # before any job: a dead store costs seconds, not a sweep
-                from posenc.store.tracking import check_store
-
-                check_store(config.tracking_uri, config.get("tracking_timeout") or 10.0)
+            check_store(config)  # once, before any job: a dead store costs seconds, not a sweep
             self.objective = sort_objective(config)
             self.sweep = Sweep.begin(Path(config.hydra.sweep.dir))
         except ConfigError as e:
@@ -142,7 +140,7 @@ class SweepEnd(Callback):
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
                 from posenc.store.tracking import export_quietly
 
-                export_quietly(jobs, uri, timeout or 10.0)
+                export_quietly(jobs, uri, timeout)
         except Exception:  # the jobs' results stay on disk; compare can be re-run by hand
             log.exception("comparing the sweep in %s failed", sweep.path)
         finally:

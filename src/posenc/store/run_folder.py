@@ -78,7 +78,6 @@ TEXT_HISTORY_COLUMNS = (  # text: the losses in nats and in bits per character
 HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS, TEXT_HISTORY_COLUMNS)
 VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
 CHECKPOINT = "checkpoint.pt"  # step-trained runs: posenc.store.checkpoint
-GROUPS = ("dataset", "encoding", "model", "optimizer", "scheduler")
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

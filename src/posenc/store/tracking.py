@@ -22,11 +22,12 @@ from typing import Any
 
 from posenc.errors import ConfigError
 from posenc.progress import progress
+from posenc.store import GROUPS, TRACKING_TIMEOUT, TRACKING_URI
 from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"  # the one default; Config.tracking_uri reads it
+DEFAULT_URI = TRACKING_URI
 RUN_TAG, FINGERPRINT_TAG, STATUS_TAG = "posenc.run_dir", "posenc.fingerprint", "posenc.store.status"
 KIND_TAG = "mlflow.experimentKind"  # values in MLflow 3.x's UI: custom_model_development, …
 MLFLOW_STATUS = {"completed": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
@@ -79,7 +80,7 @@ def can_make_in(folder: Path) -> bool:
     return True
 
 
-def check_store(tracking_uri: str, timeout: float = 10.0) -> None:
+def check_store(tracking_uri: str, timeout: float = TRACKING_TIMEOUT) -> None:
     """The tracking store, checked once before anything is exported (or trained): a URI of
     a scheme posenc exports to, without credentials; a SQLite or file store in a folder that
     can be written; a server that answers within `timeout` seconds. ConfigError naming
@@ -158,7 +159,9 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def export_quietly(paths: Iterable[Path | str], tracking_uri: str, timeout: float = 10.0) -> None:
+def export_quietly(
+    paths: Iterable[Path | str], tracking_uri: str, timeout: float = TRACKING_TIMEOUT
+) -> None:
     """The automatic export at the end of a run or sweep: a failure costs a warning."""
     try:
         counts = export_mlflow(paths, tracking_uri, timeout=timeout)
@@ -218,7 +221,7 @@ def export_mlflow(
     paths: Iterable[Path | str],
     tracking_uri: str = DEFAULT_URI,
     experiment: str | None = None,
-    timeout: float = 10.0,
+    timeout: float = TRACKING_TIMEOUT,
     on_experiment=None,
 ) -> dict[str, int]:
     """Export every run folder below the paths; returns counts of created, updated, unchanged.
@@ -308,7 +311,7 @@ def run_name(run_dir: Path, metrics: dict, shared: set[str] = frozenset()) -> st
 
     items = [i for i in run_dir.name.split(",") if i not in shared and "=" in i]
     if items:
-        groups = set(rf.GROUPS)
+        groups = set(GROUPS)
         key = lambda i: i.partition("=")[0].lstrip("+~")  # noqa: E731
         name = " ".join(i.partition("=")[2] if key(i) in groups else i for i in items)
     else:
@@ -373,7 +376,7 @@ def _export_run(
     run = client.create_run(experiment_id, start_time=started, tags=tags)
     run_id = run.info.run_id
     params = {k: v for k, v in flatten(record["config"]).items() if not k.endswith("_target_")}
-    params.update({g: record["choices"].get(g) for g in rf.GROUPS if g in record["choices"]})
+    params.update({g: record["choices"].get(g) for g in GROUPS if g in record["choices"]})
     if record["choices"].get("experiment"):
         params["experiment"] = record["choices"]["experiment"]
     now = int(time.time() * 1000)
