@@ -10,34 +10,28 @@ from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_
 
 
 def run(argv: Sequence[str] | None) -> int:
-    from posenc.analysis.comparison import load_results, output_folder, saved_choices, summarize
-    from posenc.analysis.reporting import write_report
-    from posenc.metrics import headline
+    from posenc.analysis import tables
 
     p = paths_parser(
         "python -m posenc.report", "Write report.html: one self-contained page of a sweep."
     )
     add_grouping(p)
     args = parse_paths(p, argv)
+    by = parse_by(args.by) if args.by else None
     try:
-        out = output_folder(args.paths)
-        last = saved_choices(out)
-        by = parse_by(args.by) if args.by else last.get("by")
-        results = load_results(args.paths)
-        metric = args.metric or last.get("metric") or headline(results.columns)
-        summary = summarize(results, by, metric, args.confidence, args.ci)
+        made = tables.make(args.paths, by, args.metric, args.confidence, args.ci, follow_last=True)
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
-    if results.empty:
+    if made.results.empty:
         print(
             f"no runs found below {', '.join(map(str, args.paths))}; nothing written",
             file=sys.stderr,
         )
         return EXIT_NO_RUNS
     try:
-        written = write_report(out, results, summary, metric)
+        (written,) = tables.write(made, csv=False, report=True)
     except OSError as e:  # a read-only folder
-        p.error(f"cannot write {out / 'report.html'}: {e.strerror}")
+        p.error(f"cannot write {made.out / 'report.html'}: {e.strerror}")
     print(f"wrote {written}")
     return 0
 

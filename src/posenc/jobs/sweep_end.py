@@ -113,30 +113,9 @@ class SweepEnd(Callback):
         sweep = self.sweep
         jobs, refused = sweep.jobs()
         try:
-            from posenc.analysis.comparison import (
-                format_summary,
-                load_results,
-                save_tables,
-                summarize,
-            )
-            from posenc.metrics import headline
+            from posenc.analysis import tables
 
-            results = load_results([sweep.path])
-            if not results.empty:
-                metric = self.metric or (
-                    self.objective if self.objective in results.columns else None
-                )
-                metric = metric or headline(results.columns)  # score for token tasks
-                summary = summarize(results, metric=metric)
-                print(format_summary(sweep.path, results, summary, metric))
-                save_tables(sweep.path, results, summary, metric)
-                if self.plots:
-                    from posenc.analysis.plots import plot_sweep
-
-                    plot_sweep(sweep.path, results, summary, metric)
-                from posenc.analysis.reporting import write_report
-
-                write_report(sweep.path, results, summary, metric)
+            tables.of_sweep(sweep.path, self.metric, self.objective, self.plots)
             if tracker == "mlflow" and jobs:  # one process writes the store, after the jobs
                 from posenc.store.tracking import export_quietly
 

@@ -1,0 +1,138 @@
+"""A sweep's tables and figures, made one way for every command that makes them (compare,
+plot, report) and for a sweep's end: load the runs, summarize over seeds, optionally pair
+them with a baseline and rank them across a key, then print and write what was asked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from posenc.analysis import comparison
+from posenc.metrics import headline
+
+
+@dataclass
+class Tables:
+    """Everything a sweep's tables hold, computed once."""
+
+    out: Path  # where they are written: the first path
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    metric: str
+    by: list[str] | None = None
+    baseline: dict[str, str] = field(default_factory=dict)
+    paired: pd.DataFrame | None = None  # comparison.csv: each group against the baseline
+    across: str | None = None
+    ranks: pd.DataFrame | None = None  # ranks.csv: the groups ranked within each `across`
+
+    @property
+    def keys(self) -> list[str]:
+        return comparison.group_keys(self.summary)
+
+
+def make(
+    paths: Sequence[Path | str],
+    by: Sequence[str] | None = None,
+    metric: str | None = None,
+    confidence: float = 0.95,
+    ci: str = "t",
+    baseline: dict[str, str] | None = None,
+    across: str | None = None,
+    follow_last: bool = False,
+    prefer: str | None = None,
+) -> Tables:
+    """The tables of every run below `paths`. `follow_last`: the grouping and metric not
+    given follow the folder's last summary (plot and report draw what compare printed);
+    `prefer`: the metric sorted by when the runs recorded it (a search's objective).
+    Raises KeyError (an unknown key or metric) or NotADirectoryError (a path)."""
+    from posenc.analysis.paired import compare_to_baseline
+    from posenc.analysis.ranks import rank_across
+
+    out = comparison.output_folder(paths)
+    last = comparison.saved_choices(out) if follow_last else {}
+    by = list(by) if by else last.get("by")
+    results = comparison.load_results(paths)
+    preferred = prefer if prefer in results.columns else None
+    metric = metric or preferred or last.get("metric") or headline(results.columns)
+    summary = comparison.summarize(results, by, metric, confidence, ci)
+    tables = Tables(out, results, summary, metric, by, dict(baseline or {}), across=across)
+    if tables.baseline:
+        tables.paired = compare_to_baseline(
+            results, tables.baseline, metric, tables.keys, confidence
+        )
+    if across:
+        tables.ranks = rank_across(
+            results, across, metric, tables.keys, tables.baseline, confidence
+        )
+    return tables
+
+
+def describe(tables: Tables) -> str:
+    """What a command prints: the summary, then the comparison and the ranks it made."""
+    from posenc.analysis.paired import format_comparison
+    from posenc.analysis.ranks import format_ranks
+
+    t = tables
+    parts = [comparison.format_summary(t.out, t.results, t.summary, t.metric)]
+    if t.paired is not None:
+        parts.append(format_comparison(t.paired, t.baseline, t.metric))
+    if t.ranks is not None:
+        parts.append(format_ranks(t.ranks, t.across, t.metric))
+    return "\n".join(parts)
+
+
+def write(
+    tables: Tables, csv: bool = True, figures: bool = False, report: bool = False
+) -> list[Path]:
+    """Write what was asked into the folder: the CSV tables (results, summary, comparison
+    and its figure, ranks), the sweep's figures, report.html. Returns the paths written;
+    an OSError stops it, the paths written so far in its `written` attribute."""
+    written: list[Path] = []
+    try:
+        if csv:
+            written += _write_csv(tables)
+        if figures:
+            from posenc.analysis.plots import plot_sweep
+
+            written += plot_sweep(tables.out, tables.results, tables.summary, tables.metric)
+        if report:
+            from posenc.analysis.reporting import write_report
+
+            t = tables
+            written.append(write_report(t.out, t.results, t.summary, t.metric))
+    except OSError as e:
+        e.written = written  # type: ignore[attr-defined]
+        raise
+    return written
+
+
+def _write_csv(t: Tables) -> list[Path]:
+    from posenc.analysis.paired import COMPARISON
+    from posenc.analysis.ranks import RANKS
+
+    written = comparison.save_tables(t.out, t.results, t.summary, t.metric, t.by)
+    if t.paired is not None:
+        from posenc.analysis.plots import plot_comparison
+
+        written.append(t.out / COMPARISON)
+        t.paired.to_csv(written[-1], index=False)
+        written.append(plot_comparison(t.out, t.paired, t.keys, t.metric))
+    if t.ranks is not None:
+        written.append(t.out / RANKS)
+        t.ranks.to_csv(written[-1], index=False)
+    return written
+
+
+def of_sweep(sweep_dir: Path, metric: str | None, prefer: str | None, figures: bool) -> Any:
+    """A sweep's end: its tables printed and written, its figures, its report; None when
+    the folder holds no run."""
+    tables = make([sweep_dir], metric=metric, prefer=prefer)
+    if tables.results.empty:
+        return None
+    print(describe(tables))
+    write(tables, csv=True, figures=figures, report=True)
+    return tables
