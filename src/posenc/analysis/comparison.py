@@ -141,22 +141,10 @@ def summarize(
     `_std`, `_sem`, `_median` and the `confidence` interval of the mean (`_ci_low`,
     `_ci_high`: Student-t, or a bootstrap seeded by `seed`; NaN below two values). Best
     first by `metric`."""
-    from posenc.analysis.statistics import METHODS, interval
+    from posenc.analysis.statistics import interval
 
-    if ci not in METHODS:
-        raise KeyError(f"--ci: {ci!r} is not one of {', '.join(METHODS)}")
-    if not 0 < confidence < 1:
-        raise KeyError(f"--confidence: {confidence} must be between 0 and 1")
-    if by is None:
-        by = [k for k in varying_keys(results) if k != SEED]
-    missing = [k for k in by if k not in results.columns]
-    if missing:
-        raise KeyError(
-            f"--by: no column {', '.join(missing)}; choose from {', '.join(varying_keys(results))}"
-        )
+    by = _check_summary(results, by, metric, confidence, ci)
     metrics = summary_metrics(results)
-    if metric not in metrics:
-        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(metrics)}")
     frame = results.copy()
     for m in metrics:
         frame[m] = pd.to_numeric(frame[m], errors="coerce") if m in frame else float("nan")
@@ -193,6 +181,30 @@ def summarize(
     ).reset_index(drop=True)
     summary.attrs.update(confidence=confidence, ci=ci)
     return summary
+
+
+def _check_summary(
+    results: pd.DataFrame, by: Sequence[str] | None, metric: str, confidence: float, ci: str
+) -> list[str]:
+    """The grouping keys (every varying key but the seed when not given); KeyError naming
+    the option when a key, the metric, the interval or its level is not one posenc has."""
+    from posenc.analysis.statistics import METHODS
+
+    if ci not in METHODS:
+        raise KeyError(f"--ci: {ci!r} is not one of {', '.join(METHODS)}")
+    if not 0 < confidence < 1:
+        raise KeyError(f"--confidence: {confidence} must be between 0 and 1")
+    if by is None:
+        by = [k for k in varying_keys(results) if k != SEED]
+    missing = [k for k in by if k not in results.columns]
+    if missing:
+        raise KeyError(
+            f"--by: no column {', '.join(missing)}; choose from {', '.join(varying_keys(results))}"
+        )
+    metrics = summary_metrics(results)
+    if metric not in metrics:
+        raise KeyError(f"--metric: {metric!r} is not one of {', '.join(metrics)}")
+    return list(by)
 
 
 def group_keys(summary: pd.DataFrame) -> list[str]:

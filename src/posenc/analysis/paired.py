@@ -88,34 +88,7 @@ def compare_to_baseline(
         partners = base
         for k in context:
             partners = partners[same_value(partners[k], row[k])]
-        keys = [seed_key] if seed_key in group else []
-        pairs = (
-            group.merge(partners, on=keys, suffixes=("", "_base"))
-            if keys and not partners.empty
-            else pd.DataFrame()
-        )
-        if keys:
-            pairs = pairs.drop_duplicates(subset=keys) if not pairs.empty else pairs
-        n = len(pairs)
-        row["unmatched"] = len(group) - n
-        if n >= 2:
-            diff = (pairs[metric] - pairs[f"{metric}_base"]).to_numpy(dtype=float)
-            row.update(_paired(diff, confidence, sign))
-        elif len(group) >= 2 and len(partners) >= 2:
-            row.update(
-                _welch(group[metric].to_numpy(float), partners[metric].to_numpy(float), confidence)
-            )
-        else:
-            row.update(
-                test="none",
-                n_pairs=n,
-                mean_diff=math.nan,
-                diff_ci_low=math.nan,
-                diff_ci_high=math.nan,
-                p_value=math.nan,
-                p_wilcoxon=math.nan,
-                win_rate=math.nan,
-            )
+        row.update(_against(group, partners, metric, seed_key, confidence, sign))
         rows.append(row)
     table = pd.DataFrame(rows)
     tested = table["p_value"].notna() if not table.empty else pd.Series(dtype=bool)
@@ -127,6 +100,36 @@ def compare_to_baseline(
         for p, d in zip(table["p_holm"], table["mean_diff"], strict=True)
     ]
     return table[[*by, *COLUMNS]]
+
+
+def _against(
+    group: pd.DataFrame,
+    partners: pd.DataFrame,
+    metric: str,
+    seed_key: str,
+    confidence: float,
+    sign: float,
+) -> dict:
+    """One group against its baseline runs: paired by seed where at least two pairs exist,
+    else Welch's test on the two samples, else no test."""
+    keys = [seed_key] if seed_key in group else []
+    pairs = (
+        group.merge(partners, on=keys, suffixes=("", "_base"))
+        if keys and not partners.empty
+        else pd.DataFrame()
+    )
+    if keys:
+        pairs = pairs.drop_duplicates(subset=keys) if not pairs.empty else pairs
+    n = len(pairs)
+    row: dict = {"unmatched": len(group) - n}
+    if n >= 2:
+        diff = (pairs[metric] - pairs[f"{metric}_base"]).to_numpy(dtype=float)
+        return {**row, **_paired(diff, confidence, sign)}
+    if len(group) >= 2 and len(partners) >= 2:
+        samples = (group[metric].to_numpy(float), partners[metric].to_numpy(float))
+        return {**row, **_welch(*samples, confidence)}
+    nothing = ("mean_diff", "diff_ci_low", "diff_ci_high", "p_value", "p_wilcoxon", "win_rate")
+    return {**row, "test": "none", "n_pairs": n, **dict.fromkeys(nothing, math.nan)}
 
 
 def _paired(diff: np.ndarray, confidence: float, sign: float) -> dict:

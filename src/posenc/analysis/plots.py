@@ -228,22 +228,7 @@ def plot_lengths(
                 markersize=3,
                 label=f"{label}, {scaling} scaling at evaluation",
             )
-    train_lengths = []
-    if "seq_len" in results:
-        train_lengths = sorted(int(n) for n in pd.to_numeric(results["seq_len"]).dropna().unique())
-        for j, train_len in enumerate(train_lengths):
-            ax.axvline(
-                train_len, color="grey", ls="--", lw=1, label="training length" if j == 0 else None
-            )
-            ax.plot(  # a point on the axis: the length every curve starts from
-                [train_len],
-                [0],
-                "v",
-                color="black",
-                transform=ax.get_xaxis_transform(),
-                clip_on=False,
-                markersize=7,
-            )
+    train_lengths = _mark_training_lengths(ax, results)
     ax.set_xscale("log", base=2)
     ticks = sorted({*lengths.tolist(), *train_lengths})
     ax.set_xticks(ticks, [f"{n}\n(train)" if n in train_lengths else str(n) for n in ticks])
@@ -257,6 +242,27 @@ def plot_lengths(
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return _save(fig, sweep_dir / file)
+
+
+def _mark_training_lengths(ax, results: pd.DataFrame) -> list[int]:
+    """A dashed line and a mark on the axis at each training length; returns them."""
+    if "seq_len" not in results:
+        return []
+    train_lengths = sorted(int(n) for n in pd.to_numeric(results["seq_len"]).dropna().unique())
+    for j, train_len in enumerate(train_lengths):
+        ax.axvline(
+            train_len, color="grey", ls="--", lw=1, label="training length" if j == 0 else None
+        )
+        ax.plot(  # a point on the axis: the length every curve starts from
+            [train_len],
+            [0],
+            "v",
+            color="black",
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            markersize=7,
+        )
+    return train_lengths
 
 
 def _scaled_families(results: pd.DataFrame, family: str) -> dict[str, list[str]]:
