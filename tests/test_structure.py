@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ import pytest
 import posenc
 
 SRC = Path(posenc.__file__).parent
+ROOT = SRC.parents[1]
+
+
+def commands() -> list[str]:
+    """The documented commands, from pyproject's [project.scripts]: posenc-X -> posenc.X."""
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    return sorted(name.removeprefix("posenc-") for name in scripts)
+
+
+COMMANDS = commands()
 
 
 def module_name(path: Path) -> str:
@@ -78,15 +91,83 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def without_packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
-    """A package's __init__ re-exports its members: `from posenc.data import X` inside
-    posenc.data.reverse is a member reading its own package's contract, not a cycle of
-    modules. Edges from a member to its own package's __init__ are dropped."""
-    return {v: {w for w in ws if not v.startswith(w + ".")} for v, ws in edges.items()}
-
-
 def test_no_import_cycles():
-    assert cycles(without_packages(graph())) == []
+    """Package __init__s count: a member that reads its package's contract and an __init__
+    that imports its members would be a circle."""
+    assert cycles(graph()) == []
+
+
+# The floors, lowest first: a module imports from its own floor or below, never above.
+FLOORS = (
+    ("posenc.errors", "posenc.memory", "posenc.metrics", "posenc.progress", "posenc.signatures"),
+    ("posenc.data", "posenc.encodings", "posenc.models", "posenc.optim"),
+    ("posenc.store",),
+    ("posenc.analysis",),
+    ("posenc.config",),
+    ("posenc.jobs",),
+    ("posenc.api", "posenc.cli", *(f"posenc.{c}" for c in COMMANDS), "posenc"),
+)
+
+
+def floor(module: str) -> int:
+    """The floor of the longest name in FLOORS that `module` is or lies under."""
+    found = [
+        (len(name), i)
+        for i, names in enumerate(FLOORS)
+        for name in names
+        if module == name or module.startswith(name + ".")
+    ]
+    assert found, f"{module} is on no floor: add it to FLOORS"
+    return max(found)[1]
+
+
+def test_no_arrow_back_up():
+    up = sorted(f"{v} -> {w}" for v, ws in graph().items() for w in ws if floor(w) > floor(v))
+    assert up == []
+
+
+def test_the_floor_finder_sees_an_arrow_up():
+    assert floor("posenc.store.run_folder") > floor("posenc.data.text")
+    assert floor("posenc.jobs.kinds.text") == floor("posenc.jobs")
+
+
+def package_sizes() -> dict[str, int]:
+    """Modules per package, its __init__ not counted (it is the package)."""
+    sizes = {}
+    for folder in [SRC, *(p for p in SRC.rglob("*") if (p / "__init__.py").is_file())]:
+        sizes[str(folder.relative_to(SRC.parent))] = sum(
+            1 for p in folder.glob("*.py") if p.name != "__init__.py"
+        )
+    return sizes
+
+
+def test_no_package_over_twelve_modules():
+    assert {k: n for k, n in package_sizes().items() if n > 12} == {}
+
+
+def long_functions(limit: int = 60) -> list[str]:
+    found = []
+    for path in SRC.parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > limit:
+                    found.append(f"{path.relative_to(SRC.parent)}:{node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_over_sixty_lines():
+    assert long_functions() == []
+
+
+def test_the_job_never_asks_which_kind_it_holds():
+    """What differs between kinds of run is the kind's (posenc.jobs.kinds)."""
+    job = (SRC / "jobs" / "job.py").read_text()
+    assert len(job.splitlines()) < 300
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        for guess in ("is_text", "task is None", "task is not None", "isinstance(task"):
+            assert guess not in text, f"{path.relative_to(SRC)}: {guess}"
 
 
 def test_the_cycle_finder_finds_a_cycle():
@@ -95,8 +176,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_library_module_imports_a_command():
     commands = {m for m in graph() if m.startswith("posenc.cli")}
-    shims = {"posenc.train", "posenc.compare", "posenc.plot", "posenc.export", "posenc.report"}
-    shims |= {"posenc.sample"}
+    shims = {f"posenc.{c}" for c in COMMANDS}
     offenders = {
         v: ws & commands for v, ws in graph().items() if v not in commands | shims and ws & commands
     }
@@ -136,3 +216,33 @@ def test_package_docstrings_list_their_members(package):
     assert options and missing == []
     members = [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
     assert members  # the package really is one module per member
+
+
+def module_map() -> list[str]:
+    """The README's module map: its bullet lines, each joined to one line."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Module map", 1)[1].split("\n\nWhat a change touches", 1)[0]
+    return [" ".join(item.split()) for item in section.split("\n- ") if item.strip()]
+
+
+def test_the_readme_module_map_lists_every_module_and_command():
+    items = module_map()
+    for path in sorted(SRC.parent.rglob("*.py")):
+        if path.name == "__init__.py" and path.parent != SRC:
+            continue
+        package, name = f"{path.parent.relative_to(SRC.parent)}/", path.name
+        if name == "__init__.py":
+            continue
+        assert any(f"`{package}`" in i and f"`{name}`" in i for i in items), (
+            f"{package}{name} is not in the README's module map"
+        )
+    named = {(i.split("`")[1], n) for i in items for n in re.findall(r"`([\w]+\.py)`", i)}
+    for package, name in named:
+        if name != "__init__.py":
+            assert (SRC.parent / package / name).is_file(), f"the map names {package}{name}"
+    top, cli = (
+        next(i for i in items if i.startswith(f"`{p}`")) for p in ("posenc/", "posenc/cli/")
+    )
+    for command in COMMANDS:  # its shim and its module, and how it is run
+        assert f"`{command}.py`" in top and f"`{command}.py`" in cli
+        assert command in top.split("python -m posenc.", 1)[1].split("`")[0].split("|")

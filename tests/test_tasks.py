@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
+from posenc.data.tasks import Task
 from posenc.data.tasks.binary_addition import BinaryAddition
 from posenc.data.tasks.bucket_sort import BucketSort
 from posenc.data.tasks.cycle_navigation import CycleNavigation
@@ -19,19 +23,21 @@ from posenc.data.tasks.reverse_string import ReverseString
 from posenc.data.tasks.stack_manipulation import StackManipulation
 from posenc.errors import ConfigError
 
-ALL = (
-    ParityCheck,
-    EvenPairs,
-    CycleNavigation,
-    ModularArithmetic,
-    ReverseString,
-    StackManipulation,
-    DuplicateString,
-    MissingDuplicateString,
-    OddsFirst,
-    BucketSort,
-    BinaryAddition,
-)
+
+def token_tasks() -> tuple[type[Task], ...]:
+    """Every token task conf/dataset offers: a new task's YAML puts it under these tests."""
+    from posenc.config.compose import config_dir
+    from posenc.signatures import locate
+
+    found = []
+    for path in sorted(Path(config_dir(), "dataset").glob("*.yaml")):
+        target = locate(yaml.safe_load(path.read_text())["_target_"])
+        if isinstance(target, type) and issubclass(target, Task) and target.kind == "tokens":
+            found.append(target)
+    return tuple(found)
+
+
+ALL = token_tasks()
 PLUS, MINUS, TIMES = 5, 6, 7  # modular_arithmetic's operator tokens (modulus 5)
 POP, PUSH0, PUSH1 = 2, 3, 4
 
@@ -142,7 +148,11 @@ def test_binary_addition_handles_numbers_past_64_bits():
     assert out[total.bit_length()] == 2 and len(out) == n + 1
 
 
-@pytest.mark.parametrize("cls", ALL)
+def test_every_token_task_is_found():
+    assert len(ALL) == 11 and ParityCheck in ALL and BinaryAddition in ALL
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 20])
 def test_sampled_batches_are_consistent(cls, n):
     """Every task at several lengths: shapes, vocabulary, classes, and the blanks layout."""
