@@ -7,15 +7,15 @@ result.history.plot(x="epoch", y=["train_loss", "val_loss"])
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from posenc.errors import check_tracking_uri
 from posenc.jobs import preflight
@@ -91,25 +91,25 @@ def run(
     check_tracking_uri(cfg.get("tracking_uri"))
     preflight.check_store(cfg)  # a dead store is said before the folder is claimed
     output_dir = Path(run_dir if output_dir is None else output_dir)
-    config = OmegaConf.to_container(cfg, resolve=True)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a name too long, a path through a file
         raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
+    from posenc.jobs.folder import run_in_folder  # torch, on first use
+
     try:
-        with rf.held(output_dir):  # this process's until the job ends
-            claim = rf.claim(output_dir, config, cfg.overwrite, cfg.resume)
-            if claim != rf.Claim.REUSE:
-                _run_logged(cfg, output_dir, choices, plots, overrides, claim)
+        run_in_folder(
+            *(cfg, output_dir, choices, list(overrides), plots),
+            around=lambda: job_log(output_dir),
+        )
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None
     return load_run(output_dir)
 
 
-def _run_logged(cfg, output_dir: Path, choices, plots, overrides, claim) -> None:
-    """run_job with the job's log in the folder's train.log, as the CLI writes it."""
-    from posenc.jobs.job import run_job
-
+@contextlib.contextmanager
+def job_log(output_dir: Path) -> Iterator[None]:
+    """The job's log in the folder's train.log, as the CLI writes it."""
     handler = logging.FileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     log.addHandler(handler)  # removed below: one handler per run, never accumulated
@@ -117,14 +117,7 @@ def _run_logged(cfg, output_dir: Path, choices, plots, overrides, claim) -> None
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)
     try:
-        run_job(
-            cfg,
-            output_dir,
-            choices,
-            plots=plots,
-            overrides=list(overrides),
-            continuing=claim == rf.Claim.CONTINUE,
-        )
+        yield
     finally:
         log.removeHandler(handler)
         handler.close()

@@ -6,7 +6,6 @@ the exception to the exit code): no exit codes here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -23,7 +22,7 @@ from posenc.config.schemas import register_schemas
 from posenc.errors import ConfigError, check_tracking_uri
 from posenc.jobs import preflight
 from posenc.jobs.exits import ExitCode, JobEnded
-from posenc.jobs.job import run_job
+from posenc.jobs.folder import run_in_folder
 from posenc.store import run_folder as rf
 from posenc.store import sweep_folder
 from posenc.store.status import Status
@@ -75,59 +74,49 @@ def main(cfg: DictConfig) -> float | None:
             preflight.check_store(cfg)
     except ConfigError as e:
         raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
-    with contextlib.ExitStack() as folder:
-        try:
-            if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
-                raise rf.RunFolderTaken(
-                    f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)"
-                )
-            folder.enter_context(rf.held(run_dir))  # this process's until the job ends
-            config = OmegaConf.to_container(cfg, resolve=True)
-            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
-        except rf.RunFolderTaken as e:
-            if sweep_dir is None:
-                raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {e}") from None
-            # said on stderr: the folder's own log stays as it was; the sweep goes on
-            print(f"hydra.sweep.dir: {e}", file=sys.stderr)
-            sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(e))
-            return None
-        return run_claimed(cfg, hc, run_dir, sweep_dir, claim)
+    started = []
 
+    def on_claim(claim: rf.Claim) -> None:
+        if sweep_dir is not None:
+            sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
+        if claim != rf.Claim.REUSE:
+            started.append(claim)
+            save_hydra_record(run_dir, cfg)
+            if cfg.print_config:
+                config = OmegaConf.to_yaml(cfg, resolve=True)
+                print(f"composed config of {run_dir}:\n{config}", flush=True)
 
-def run_claimed(
-    cfg: DictConfig, hc: DictConfig, run_dir: Path, sweep_dir: Path | None, claim: rf.Claim
-) -> float | list[float] | None:
-    """The job in the folder it holds: reused, or run and recorded."""
-    overrides = list(hc.overrides.task)
-    if sweep_dir is not None:
-        sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
-    if claim == rf.Claim.REUSE:
-        return result(rf.read_metrics(run_dir), cfg, run_dir)
-    save_hydra_record(run_dir, cfg)
-    if cfg.print_config:
-        print(f"composed config of {run_dir}:\n{OmegaConf.to_yaml(cfg, resolve=True)}", flush=True)
-    plots = cfg.plots if cfg.plots is not None else sweep_dir is None
     try:
-        metrics = run_job(
-            cfg,
-            run_dir,
-            hc.runtime.choices,
-            plots,
-            overrides,
-            _parallel_jobs(hc),
-            epoch_bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
-            continuing=claim == rf.Claim.CONTINUE,
+        if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
+            raise rf.RunFolderTaken(f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)")
+        claim, metrics = run_in_folder(
+            *(cfg, run_dir, hc.runtime.choices, overrides),
+            plots=cfg.plots if cfg.plots is not None else sweep_dir is None,
+            parallel_jobs=_parallel_jobs(hc),
+            bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
+            on_claim=on_claim,
         )
-    except ConfigError:  # said in the log and in metrics.json
-        if sweep_dir is not None:
-            return None  # one bad combination fails its job alone
-        raise JobEnded(ExitCode.CONFIG_ERROR) from None
-    except Exception:  # the traceback is in the job's log, the error in metrics.json
-        if sweep_dir is not None:
-            return None
-        raise JobEnded(ExitCode.FAILED) from None
-    if cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end (SweepEnd)
+    except rf.RunFolderTaken as e:
+        return refused(e, sweep_dir, run_dir, overrides)
+    except Exception as e:  # said in the log and in metrics.json; a sweep goes on
+        if not started or sweep_dir is not None:
+            if started:
+                return None
+            raise
+        code = ExitCode.CONFIG_ERROR if isinstance(e, ConfigError) else ExitCode.FAILED
+        raise JobEnded(code) from None
+    if started and cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end
         from posenc.store.tracking import export_quietly
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics, cfg, run_dir)
+
+
+def refused(error: Exception, sweep_dir: Path | None, run_dir: Path, overrides: list) -> None:
+    """A folder that is not this job's: the single run ends in one line; a sweep records it
+    and goes on (said on stderr: the folder's own log stays as it was)."""
+    if sweep_dir is None:
+        raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {error}") from None
+    print(f"hydra.sweep.dir: {error}", file=sys.stderr)
+    sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(error))
+    return None

@@ -1,0 +1,49 @@
+"""One job in its folder, for the Hydra app and for `posenc.run` alike: hold the folder (a
+lock no other process can take while this one lives), claim it (reuse the completed run of
+this config, continue an interrupted one, refuse another config's), then run and record the
+job. The callers only say what differs: how the refusal is reported, what to write first."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from posenc.jobs.job import run_job
+from posenc.store import run_folder as rf
+
+
+def run_in_folder(
+    cfg: DictConfig,
+    run_dir: Path,
+    choices: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    plots: bool | None = None,
+    parallel_jobs: int = 1,
+    bar: bool = True,
+    on_claim: Callable[[rf.Claim], None] | None = None,
+    around: Callable[[], contextlib.AbstractContextManager] | None = None,
+) -> tuple[rf.Claim, dict[str, Any]]:
+    """(how the folder was claimed, the run's metrics): a reused run's as they were, else
+    those the job wrote. Raises run_folder.RunFolderTaken when the folder is another
+    process's or holds another config's run (nothing in it changed); what run_job raises
+    otherwise. `on_claim(claim)` runs once the folder is this job's, before it trains;
+    `around()` wraps the job itself (a log file, say)."""
+    run_dir = Path(run_dir)
+    with rf.held(run_dir):  # this process's until the job ends
+        config = OmegaConf.to_container(cfg, resolve=True)
+        claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+        if on_claim is not None:
+            on_claim(claim)
+        if claim == rf.Claim.REUSE:
+            return claim, rf.read_metrics(run_dir)
+        with around() if around is not None else contextlib.nullcontext():
+            metrics = run_job(
+                *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
+                epoch_bar=bar,
+                continuing=claim == rf.Claim.CONTINUE,
+            )
+    return claim, metrics
