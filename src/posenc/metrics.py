@@ -124,7 +124,7 @@ def better(name: str) -> str:
         return LENGTH_FAMILIES[parsed[0]].better
     raise KeyError(
         f"{name!r} is not a metric posenc knows: {', '.join(METRICS)}, or family@L for "
-        "test_loss, accuracy, bpc, perplexity (family_<scaling>@L under eval.rope_scalings)"
+        f"{', '.join(BASE_FAMILIES)} (family_<scaling>@L under eval.rope_scalings)"
     )
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from posenc.analysis.comparison import group_keys, same_value
-from posenc.analysis.run_figures import _log_scale_if_positive, _save
+from posenc.analysis.run_figures import log_scale_if_positive, save_figure
 from posenc.metrics import (
     HEADLINE,
     REGRESSION,
@@ -145,7 +145,7 @@ def plot_loss_curves(
             frameon=False,
             title=" / ".join(keys) or None,
         )
-    return _save(fig, sweep_dir / "loss_curves.png")
+    return save_figure(fig, sweep_dir / "loss_curves.png")
 
 
 def plot_summary(
@@ -179,7 +179,7 @@ def plot_summary(
     ax.set_ylabel(" / ".join(keys))
     ax.set_title(f"{metric}, best first\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, sweep_dir / "summary.png")
+    return save_figure(fig, sweep_dir / "summary.png")
 
 
 LENGTH_FIGURES = {  # family: (file, y label)
@@ -236,12 +236,12 @@ def plot_lengths(
     ax.set_ylabel(f"{y_label} (mean, {_band_name(summary)} over seeds)")
     if family == "test_loss":
         values = summary[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
-        _log_scale_if_positive(ax, values)
+        log_scale_if_positive(ax, values)
     ax.set_title(f"{title}\n{sweep_dir.name}")
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    return _save(fig, sweep_dir / file)
+    return save_figure(fig, sweep_dir / file)
 
 
 def _mark_training_lengths(ax, results: pd.DataFrame) -> list[int]:
@@ -322,7 +322,7 @@ def plot_accuracy_by_length(
             title=" / ".join(line_keys) or None,
         )
     fig.suptitle(f"Accuracy by length\n{sweep_dir.name}")
-    return _save(fig, sweep_dir / "accuracy_by_length.png")
+    return save_figure(fig, sweep_dir / "accuracy_by_length.png")
 
 
 def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float, float] | None:
@@ -379,7 +379,7 @@ def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path
     ax.set_xlabel(" / ".join(column_keys))
     fig.colorbar(image, ax=ax, label="score: mean accuracy past the training lengths")
     ax.set_title(f"Score (mean ± std over seeds; — unsupported)\n{sweep_dir.name}")
-    return _save(fig, sweep_dir / "scores.png")
+    return save_figure(fig, sweep_dir / "scores.png")
 
 
 def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metric: str) -> Path:
@@ -403,7 +403,7 @@ def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metri
     ax.set_xlabel(f"{metric}: group − baseline (mean and interval; {better(metric)} is better)")
     ax.set_title(f"Against the baseline\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, sweep_dir / "comparison.png")
+    return save_figure(fig, sweep_dir / "comparison.png")
 
 
 def plot_pareto_front(
@@ -428,4 +428,4 @@ def plot_pareto_front(
     rest = f" (objectives {', '.join(names)})" if len(names) > 2 else ""
     ax.set_title(f"{len(on)} of {len(points)} completed trials on the Pareto front{rest}")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -24,7 +24,7 @@ def _integer_ticks(*axes) -> None:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI)
     return path
 
@@ -58,7 +58,7 @@ def plot_encoding(initial: np.ndarray, final: np.ndarray, path: Path, title: str
     fig.colorbar(sim, ax=axes[2], label="cosine", shrink=0.9)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bias_matrix(table: np.ndarray) -> np.ndarray:
@@ -97,7 +97,7 @@ def plot_attention_bias(
     axes[-1].legend(fontsize="x-small")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rotary(angles: np.ndarray, path: Path, title: str = "") -> Path:
@@ -124,7 +124,7 @@ def plot_rotary(angles: np.ndarray, path: Path, title: str = "") -> Path:
     _integer_ticks(axes[0])
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_loss(history: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
@@ -138,7 +138,7 @@ def plot_loss(history: dict[str, np.ndarray], path: Path, title: str = "") -> Pa
     for column, label in (("train_loss", "train"), ("val_loss", "validation")):
         axes[0].plot(history[x], history[column], marker="o", markersize=3, label=label)
     axes[0].set_ylabel("cross-entropy loss" if accuracy else "MSE loss")
-    _log_scale_if_positive(axes[0], np.concatenate([history["train_loss"], history["val_loss"]]))
+    log_scale_if_positive(axes[0], np.concatenate([history["train_loss"], history["val_loss"]]))
     if accuracy:
         for column, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
             axes[1].plot(history[x], history[column], marker="o", markersize=3, label=label)
@@ -150,10 +150,10 @@ def plot_loss(history: dict[str, np.ndarray], path: Path, title: str = "") -> Pa
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"loss per {x}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _log_scale_if_positive(ax, values: np.ndarray) -> None:
+def log_scale_if_positive(ax, values: np.ndarray) -> None:
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
         ax.set_yscale("log")

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from posenc.metrics import HEADLINE, SUMMARY, TASK_HEADLINE
+from posenc.metrics import BASE_FAMILIES, HEADLINE, SUMMARY, TASK_HEADLINE
 
 EXIT_NO_RUNS = 1
 
@@ -36,8 +36,8 @@ def add_grouping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help="group by these keys (comma-separated) instead of the varying ones")
     p.add_argument(
         "--metric",
-        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or family@L (test_loss, "
-        "accuracy, bpc, perplexity) "
+        help=f"sort by this metric's mean: {', '.join(SUMMARY)}, or family@L "
+        f"({', '.join(BASE_FAMILIES)}) "
         f"(default: {TASK_HEADLINE} for token tasks, else {HEADLINE}; for plot, the metric "
         "the folder's summary was last made with)",
     )
