@@ -1,9 +1,9 @@
-"""checkpoint.pt: what a step-trained run (token task, text) needs to continue where it
-stopped: the model, the optimizer, the scheduler, the step, every random stream (the task's
-data stream, torch's global one, CUDA's), early stopping and the seconds trained so far.
+"""checkpoint.pt: what a run of any kind needs to continue where it stopped: the model, the
+optimizer, the scheduler, the step, every random stream (the kind's data or batch-order
+stream, torch's global one, CUDA's), early stopping and the seconds trained so far.
 
-Written at the end of an evaluation round (every `trainer.checkpoint_every` steps, and when
-training ends), atomically: a temporary file, then a rename, so a kill mid-write leaves the
+Written at the end of a round (every `trainer.checkpoint_every` steps, and when training
+ends), atomically: a temporary file, then a rename, so a kill mid-write leaves the
 previous checkpoint whole. Only the last is kept. Read with `torch.load(weights_only=True)`:
 tensors, numbers and strings only, nothing is unpickled as an arbitrary object.
 """

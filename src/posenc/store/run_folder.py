@@ -15,7 +15,7 @@ and reader.
   that scaling (eval.rope_scalings).
 - text (dataset=text): `vocabulary.json`, the symbols in id order and the text's source;
   history.csv adds `train_bpc` and `val_bpc`.
-- `checkpoint.pt` (step-trained runs: token tasks, text): the last training state
+- `checkpoint.pt`: the last training state
   (posenc.store.checkpoint), to continue an interrupted run and to sample from a trained one.
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
 - `train.log` (the log) and `.hydra/` (Hydra's own record of a CLI job).
@@ -77,7 +77,7 @@ TEXT_HISTORY_COLUMNS = (  # text: the losses in nats and in bits per character
 )
 HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS, TEXT_HISTORY_COLUMNS)
 VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
-CHECKPOINT = "checkpoint.pt"  # step-trained runs: posenc.store.checkpoint
+CHECKPOINT = "checkpoint.pt"  # posenc.store.checkpoint
 # libyaml when present: compare reads a thousand run.yaml files
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
