@@ -4,6 +4,7 @@ step-trained one, and metrics.json names its kind."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -95,3 +96,29 @@ def test_metrics_name_the_kind_of_run(tmp_path, tiny, overrides, kind):
     metrics = run_inprocess(tmp_path, [*base, *overrides, "trainer.eval_every=2"])
     assert metrics["kind"] == kind
     assert kind in kinds()
+
+
+def done_lines(caplog) -> list[str]:
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    (done,) = [i for i, m in enumerate(messages) if m.startswith("done: ")]
+    return messages[done:]
+
+
+TOKENS = ["dataset=parity_check", "dataset.max_len=4", "trainer.steps=4", "trainer.eval_every=2"]
+
+
+def test_a_token_runs_done_line_gives_its_score_and_test_accuracy(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="posenc"):
+        metrics = run_inprocess(tmp_path, [*TOKENS, "eval.max_length=6", "plots=false"])
+    done = done_lines(caplog)[0]
+    assert done.startswith(
+        f"done: score {metrics['score']:.4f} (mean accuracy at lengths 5..6), "
+        f"test accuracy {metrics['test_accuracy']:.4f} in "
+    )
+
+
+def test_the_length_evaluation_says_what_it_evaluates(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="posenc"):
+        run_inprocess(tmp_path, [*TOKENS, "eval.max_length=7", "plots=false"])
+    messages = [r.getMessage() for r in caplog.records]
+    assert "evaluating at 3 lengths (5..7)" in messages

@@ -445,3 +445,16 @@ def test_a_text_sweep_ends_in_bpc_by_length_with_the_scalings(tmp_path, corpus):
     assert {"bpc_by_length.png", "loss_curves.png", "summary.png"} <= written
     assert "length_generalization.png" not in written
     assert image.imread(tmp_path / "bpc_by_length.png").shape[0] > 100
+
+
+def test_a_text_runs_done_line_gives_bpc_and_bpc_at_the_longest_length(tmp_path, corpus, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="posenc"):
+        metrics = run_inprocess(tmp_path, tiny(corpus, "eval.lengths=[16,32]"))
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    (done,) = [m for m in messages if m.startswith("done: ")]
+    assert done.startswith(
+        f"done: test bpc {metrics['test_bpc']:.4f}, bpc@32 {metrics['bpc@32']:.4f} in "
+    )
+    assert f"length 32: bpc {metrics['bpc@32']:.4f}" in messages  # a line per length

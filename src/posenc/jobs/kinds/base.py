@@ -16,6 +16,7 @@ from torch import nn
 from posenc.errors import ConfigError, check_at_least
 from posenc.memory import FLOAT, check_fits
 from posenc.metrics import BASE_FAMILIES, LENGTH_FAMILIES
+from posenc.progress import bar_logging, progress
 
 log = logging.getLogger("posenc")
 Step = Callable[[torch.Tensor], None]
@@ -98,21 +99,41 @@ class Kind:
         """The trained model at each evaluated length, one row per length; then, for RoPE,
         eval.lengths again under each of eval.rope_scalings, the factor being the length
         over the training length (rows with `scaling`)."""
-        rows = [self.length_row(model, length) for length in self.evaluated_lengths()]
-        encoding = model.encoding
-        if not hasattr(encoding, "rescaled"):
-            return rows
-        for scaling in self.cfg.eval.get("rope_scalings") or ():
-            for length in self.cfg.eval.lengths:
-                factor = self.model_length(length) / self.spec.seq_len
-                try:
-                    with encoding.rescaled(scaling, factor):
-                        row = self.length_row(model, length)
-                except ConfigError as e:
-                    row = {"length": length, "loss": None, "status": "unsupported"}
-                    row["reason"] = str(e)
-                rows.append({**row, "scaling": scaling})
+        lengths, encoding = self.evaluated_lengths(), model.encoding
+        scalings = list(self.cfg.eval.get("rope_scalings") or ())
+        scalings = scalings if hasattr(encoding, "rescaled") else []
+        total = len(lengths) + len(scalings) * len(self.cfg.eval.lengths)
+        log.info(
+            "evaluating at %d length%s (%s)%s",
+            *(len(lengths), "" if len(lengths) == 1 else "s", _span(lengths)),
+            f", then {len(scalings)} RoPE scaling(s) at eval.lengths" if scalings else "",
+        )
+        bar = progress(total=total, unit="length", desc="evaluating")
+        with bar, bar_logging(bar):
+            rows = []
+            for length in lengths:
+                rows.append(self.length_row(model, length))
+                self.log_row(rows[-1])
+                bar.update(1)
+            for scaling in scalings:
+                for length in self.cfg.eval.lengths:
+                    rows.append(self.scaled_row(model, scaling, length))
+                    self.log_row(rows[-1])
+                    bar.update(1)
         return rows
+
+    def log_row(self, row: dict[str, Any]) -> None:
+        """A line for one evaluated length, where the kind has few enough to show each."""
+
+    def scaled_row(self, model: nn.Module, scaling: str, length: int) -> dict[str, Any]:
+        """The length's row with RoPE's scaling `scaling` at factor length / training length."""
+        factor = self.model_length(length) / self.spec.seq_len
+        try:
+            with model.encoding.rescaled(scaling, factor):
+                row = self.length_row(model, length)
+        except ConfigError as e:
+            row = {"length": length, "loss": None, "status": "unsupported", "reason": str(e)}
+        return {**row, "scaling": scaling}
 
     def length_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """metrics.json's family@L values of the length rows (family_scaling@L for a
@@ -146,3 +167,10 @@ class Kind:
 
     def per_pass(self) -> int:
         return self.cfg.eval.batch_size
+
+
+def _span(lengths: list[int]) -> str:
+    """`21..60` for a run of lengths, `64, 128, 256` otherwise."""
+    if len(lengths) > 2 and lengths[-1] - lengths[0] == len(lengths) - 1:
+        return f"{lengths[0]}..{lengths[-1]}"
+    return ", ".join(map(str, lengths))

@@ -16,6 +16,7 @@ from torch import nn
 
 from posenc.data.text import bits_per_character, perplexity
 from posenc.errors import ConfigError
+from posenc.jobs.kinds.base import log
 from posenc.jobs.kinds.tokens import RoundRecord, Tokens
 
 
@@ -43,6 +44,7 @@ class Text(Tokens):
         "seconds",
     )
     record_type = TextRecord
+    loss_label = "loss in nats: "
 
     def check(self) -> None:
         if self.max_length is not None:
@@ -76,7 +78,24 @@ class Text(Tokens):
             row["bpc"] = bits_per_character(row["loss"])
         return row
 
+    def log_row(self, row: dict[str, Any]) -> None:
+        scaling = f" ({row['scaling']} scaling)" if row.get("scaling") else ""
+        if row["status"] == "ok":
+            log.info("length %d%s: bpc %.4f", row["length"], scaling, row["bpc"])
+        else:
+            log.info("length %d%s: %s", row["length"], scaling, row["reason"])
+
+    def headline(self, metrics: dict[str, Any]) -> str:
+        """Bits per character on the test text, and at the longest evaluated length."""
+        longest = max((int(k.split("@")[1]) for k in metrics if k.startswith("bpc@")), default=None)
+        at = f", bpc@{longest} {_fmt(metrics.get(f'bpc@{longest}'))}" if longest else ""
+        return f"test bpc {metrics['test_bpc']:.4f}{at}"
+
     def files(self, run_dir: Path) -> None:
         from posenc.store import run_folder as rf
 
         rf.write_json(Path(run_dir) / rf.VOCABULARY, self.data.vocabulary())
+
+
+def _fmt(value: float | None) -> str:
+    return "unsupported" if value is None else f"{value:.4f}"

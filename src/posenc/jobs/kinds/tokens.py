@@ -104,6 +104,7 @@ class Tokens(Kind):
     round_name = "a round (trainer.eval_every)"
     bar_unit = "step"
     record_type = RoundRecord
+    loss_label = "loss: "
 
     def __init__(self, data: Task, cfg, trainer, device, seeds):
         super().__init__(data, cfg, trainer, device, seeds)
@@ -290,12 +291,24 @@ class Tokens(Kind):
     def rounds_done(self, metrics: dict[str, Any]) -> str:
         return f"{metrics['steps']} steps"
 
+    def headline(self, metrics: dict[str, Any]) -> str:
+        """The score past the training lengths (with eval.max_length) and test accuracy."""
+        headline = f"test accuracy {metrics['test_accuracy']:.4f}"
+        if self.max_length is None:
+            return headline
+        score = metrics.get("score")
+        value = "unsupported" if score is None else f"{score:.4f}"
+        lengths = f"{self.data.max_len + 1}..{self.max_length}"
+        return f"score {value} (mean accuracy at lengths {lengths}), {headline}"
+
     def done(self, metrics: dict[str, Any]) -> list[str]:
+        """The headline, then the losses and accuracies."""
         losses = ("final_train_loss", "final_val_loss", "test_loss", "best_val_loss")
         accuracies = ("final_train_accuracy", "final_val_accuracy", "test_accuracy")
         return [
-            "final train {:.6f}, val {:.6f}, test {:.6f}, best val {:.6f}".format(
-                *(metrics[k] for k in losses)
+            self.headline(metrics),
+            "{}final train {:.6f}, val {:.6f}, test {:.6f}, best val {:.6f}".format(
+                self.loss_label, *(metrics[k] for k in losses)
             ),
             "accuracy: final train {:.4f}, val {:.4f}, test {:.4f}".format(
                 *(metrics[k] for k in accuracies)
