@@ -170,3 +170,16 @@ def test_bad_values_are_refused_before_training_with_the_key(overrides, key):
         build_job(compose_cfg(TINY + overrides))
     assert err.value.key == key
     assert "\n" not in str(err.value)
+
+
+def test_a_preset_with_a_model_it_was_not_made_for_names_the_one_that_was(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli(["+experiment=chomsky", "model=lstm"], tmp_path)
+    assert result.returncode == 2
+    said = result.stderr.strip().splitlines()[-1]
+    assert said == (
+        "model.n_heads: +experiment=chomsky sets model.n_heads, which LSTM does not have; "
+        "for model=lstm use +experiment=chomsky_lstm"
+    )
+    assert "ConfigKeyError" not in result.stderr

@@ -3,6 +3,7 @@ the notebook API and the tests, and `build`, Hydra's instantiate with posenc's e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,40 @@ PLUGIN_EXTRAS = {
 }
 
 
+def preset_mismatch(text: str, overrides: Sequence[str]) -> ConfigError | None:
+    """A preset that sets a key the option chosen with it lacks (+experiment=chomsky
+    model=lstm: the transformer's n_heads): one line naming the presets made for that
+    option (+experiment=chomsky_lstm)."""
+    import re
+
+    found = re.search(
+        r"In '(experiment/[\w-]+)'.*Key '(\w+)' not in '(\w+)Schema'.*full_key: ([\w.]+)",
+        " ".join(text.split()),
+    )
+    if found is None:
+        return None
+    preset, _, schema, key = found.groups()
+    group = key.split(".")[0]
+    chosen = [o.partition("=")[2] for o in overrides if o.partition("=")[0].lstrip("+~") == group]
+    option = chosen[-1] if chosen else None
+    made = presets_for(group, option) if option else []
+    made = [m for m in made if m.startswith(preset.replace("/", "="))] or made  # its sibling
+    hint = f"; for {group}={option} use {', '.join(f'+{p}' for p in made)}" if made else ""
+    return ConfigError(
+        key, f"+{preset.replace('/', '=')} sets {key}, which {schema} does not have{hint}"
+    )
+
+
+def presets_for(group: str, option: str) -> list[str]:
+    """The presets (conf/experiment) that choose `option` for `group`."""
+    folder = Path(config_dir()) / "experiment"
+    return [
+        f"experiment={path.stem}"
+        for path in sorted(folder.glob("*.yaml"))
+        if f"override /{group}: {option}" in path.read_text(encoding="utf-8")
+    ]
+
+
 def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | None:
     """Hydra's and OmegaConf's composition errors as one ConfigError naming the key and what
     is valid; None for anything else. `overrides` name the key of a number too long to
@@ -155,6 +190,8 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
             return ConfigError(key, f"no such key; keys: {', '.join(names)}")
         return ConfigError(key, str(cause.msg or type(cause).__name__).splitlines()[0])
     if isinstance(e, OverrideParseException) and (found := unparsable(overrides)) is not None:
+        return found
+    if (found := preset_mismatch(str(e), overrides)) is not None:
         return found
     if isinstance(e, ConfigCompositionException | OverrideParseException):
         return ConfigError("overrides", " ".join(str(e).split()))
