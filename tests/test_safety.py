@@ -4,6 +4,7 @@ files and targets, and sweeps sharing a folder — each through the CLI and pose
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -191,3 +192,36 @@ def test_a_nested_target_in_a_value_is_refused_never_called(tmp_path, override):
     with pytest.raises(ConfigError, match=r"dataset\.(words\.0|extra\.inner)\._target_"):
         run_inprocess(tmp_path / "run", ["dataset=glove_words", override])
     assert not mark.exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_prints_the_command_that_finishes_it(tmp_path, tiny):
+    import shlex
+
+    slow = ["-m", *tiny, "trainer.epochs=100000", "seed=0,1"]  # the default timestamped folder
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posenc.train", *slow],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_history(tmp_path / "outputs", rows=1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert lines[-2] == "interrupted; to finish this sweep, run:"
+    command = shlex.split(lines[-1])
+    (folder,) = [a.partition("=")[2] for a in command if a.startswith("hydra.sweep.dir=")]
+    assert command == ["python", "-m", "posenc.train", *slow, f"hydra.sweep.dir={folder}"]
+    assert Path(folder).is_absolute() and (Path(folder) / "results.csv").is_file()
+
+
+def test_the_resume_command_replaces_a_given_folder_with_its_absolute_path(tmp_path):
+    from posenc.jobs.sweep_end import resume_command
+
+    said = resume_command(tmp_path / "S", ["seed=0,1", "hydra.sweep.dir=S"])
+    assert said == f"python -m posenc.train -m seed=0,1 hydra.sweep.dir={tmp_path / 'S'}"

@@ -5,6 +5,7 @@ not complete."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,16 @@ class SweepEnd(Callback):
             raise SweepIncomplete(bad)
 
     def on_multirun_interrupted(self, config: DictConfig, **kwargs: Any) -> None:
-        """Ctrl-C or SIGTERM ended the sweep: tables for the jobs that finished."""
+        """Ctrl-C or SIGTERM ended the sweep: tables for the jobs that finished, and the
+        command that finishes it (its completed jobs reused, its interrupted ones continued)."""
         if self.sweep is not None:
+            path = self.sweep.path
             self.finish()
+            print(
+                f"interrupted; to finish this sweep, run:\n  {resume_command(path)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_multirun_refused(self, config: DictConfig, **kwargs: Any) -> None:
         """The sweeper refused the sweep before its first job: the folder is free again."""
@@ -132,6 +140,18 @@ class SweepEnd(Callback):
             if (status := rf.read_metrics(job)["status"]) in NOT_DONE:
                 bad.append(f"{job.relative_to(sweep.path)} ({status})")
         return bad
+
+
+def resume_command(sweep_dir: Path, argv: list[str] | None = None) -> str:
+    """This command again with the sweep's folder given absolutely (any given replaced)."""
+    import shlex
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    args = [a for a in args if not a.lstrip("+~").startswith("hydra.sweep.dir=")]
+    if "-m" not in args and "--multirun" not in args:
+        args.insert(0, "-m")
+    args.append(f"hydra.sweep.dir={Path(sweep_dir).resolve()}")
+    return shlex.join(["python", "-m", "posenc.train", *args])
 
 
 def sort_objective(config: DictConfig) -> str | None:
