@@ -14,6 +14,33 @@ from omegaconf import DictConfig
 
 from posenc.config.compose import compose_config, compose_job
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path, monkeypatch):
+    """Every test runs in its own temporary folder: outputs/ (runs, mlflow.db) lands there,
+    never in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _outputs() -> set[str]:
+    folder = REPO / "outputs"
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.is_dir() else set()
+
+
+def pytest_sessionstart(session):
+    session.config._posenc_outputs = _outputs()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite leaves the repository's outputs/ as it found it (a test that writes there
+    fails the session)."""
+    written = sorted(_outputs() - session.config._posenc_outputs)
+    if written:
+        print(f"\nthe tests wrote into {REPO / 'outputs'}: {', '.join(written[:10])}")
+        session.exitstatus = 1
+
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
     return compose_config(list(overrides or []))

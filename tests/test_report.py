@@ -1,9 +1,10 @@
 """report.html (issue 20, last section): one self-contained page, checked as a person sees
 it, in a real headless browser (Debian's chromium driven by playwright): every image loads,
-no console errors; the screenshot is kept in outputs/test_artifacts/."""
+no console errors; the screenshot is kept where POSENC_TEST_ARTIFACTS says."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ from .conftest import run_inprocess
 
 pytestmark = pytest.mark.slow  # a small sweep, compare, report and a browser: ~20 s
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test_artifacts"
+# the screenshot: in the test's temporary folder unless POSENC_TEST_ARTIFACTS names one
+ARTIFACTS = os.environ.get("POSENC_TEST_ARTIFACTS")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -75,7 +77,7 @@ def test_the_report_is_one_self_contained_page(sweep):
     figures = sorted(p.name for p in sweep.glob("*.png"))
     assert {"comparison.png", "summary.png", "loss_curves.png"} <= set(figures)
     assert page.count("data:image/png;base64,") == len(figures)
-    assert "Against the baseline" in page and "95% CI" in page
+    assert "Against the baseline encoding=none (comparison.csv)" in page and "95% CI" in page
     assert "encoding=learnable,seed=0" in page and "encoding.max_len" in page  # the failure
     for run in ("encoding=none,seed=0", "encoding=sinusoidal,seed=1"):
         assert f'href="./{run}/"' in page
@@ -84,15 +86,18 @@ def test_the_report_is_one_self_contained_page(sweep):
     # missing matches missing: the baseline pairs are found
     import pandas as pd
 
-    assert pd.read_csv(sweep / "comparison.csv")["n_pairs"].tolist() == [2]
+    comparison = pd.read_csv(sweep / "comparison.csv")
+    assert comparison["n_pairs"].tolist() == [2]
+    assert comparison["baseline"].tolist() == ["encoding=none"]  # the baseline, named
 
 
 def test_the_report_in_a_real_browser(sweep):
     assert CHROMIUM, "the browser test needs Debian's chromium: apt-get install -y chromium"
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "report.png"
+    folder = Path(ARTIFACTS) if ARTIFACTS else sweep
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / "report_screenshot.png"
     errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -24,6 +24,7 @@ from posenc.store.status import Status
 
 COMPARISON = "comparison.csv"
 COLUMNS = (
+    "baseline",  # the group every row is compared with, spelled key=value
     "test",
     "n_pairs",
     "unmatched",
@@ -36,6 +37,11 @@ COLUMNS = (
     "win_rate",
     "verdict",
 )
+
+
+def spelled(baseline: Mapping[str, str]) -> str:
+    """{"encoding": "none"} -> `encoding=none`: how every output names the baseline."""
+    return ",".join(f"{k}={v}" for k, v in baseline.items())
 
 
 def parse_baseline(items: Sequence[str]) -> dict[str, str]:
@@ -88,6 +94,7 @@ def compare_to_baseline(
         partners = base
         for k in context:
             partners = partners[same_value(partners[k], row[k])]
+        row["baseline"] = spelled(baseline)
         row.update(_against(group, partners, metric, seed_key, confidence, sign))
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -178,7 +185,8 @@ def format_comparison(table: pd.DataFrame, baseline: Mapping[str, str], metric: 
         shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.4g}")
     for column in ("p_value", "p_holm", "p_wilcoxon", "win_rate"):
         shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
-    where = ", ".join(f"{k}={v}" for k, v in baseline.items())
+    where = spelled(baseline)
+    shown = shown.drop(columns="baseline")
     header = (
         f"{metric} against the baseline {where} (difference = group − baseline, "
         f"{known.better(metric)} is better; verdict from Holm-adjusted paired t-tests)"

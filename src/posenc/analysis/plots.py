@@ -401,7 +401,8 @@ def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metri
     ax.set_yticks(np.arange(len(rows)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric}: group − baseline (mean and interval; {better(metric)} is better)")
-    ax.set_title(f"Against the baseline\n{sweep_dir.name}")
+    baseline = rows["baseline"].iloc[0] if "baseline" in rows and len(rows) else "?"
+    ax.set_title(f"Against the baseline {baseline}\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, sweep_dir / "comparison.png")
 

@@ -138,8 +138,11 @@ def write_report(out: Path, results: pd.DataFrame, summary: pd.DataFrame, metric
         path = out / name
         if path.is_file():
             frame = pd.read_csv(path)
+            if "baseline" in frame and len(frame):  # named once, in the heading
+                title = f"{title} {frame['baseline'].iloc[0]}"
+                frame = frame.drop(columns="baseline")
             keys = [c for c in frame.columns if frame[c].dtype == object]
-            parts += [f"<h2>{title} ({_e(name)})</h2>", _table(frame, keys)]
+            parts += [f"<h2>{_e(title)} ({_e(name)})</h2>", _table(frame, keys)]
     figures = sorted(
         out.glob("*.png"),
         key=lambda p: (
