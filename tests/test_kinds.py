@@ -122,3 +122,30 @@ def test_the_length_evaluation_says_what_it_evaluates(tmp_path, caplog):
         run_inprocess(tmp_path, [*TOKENS, "eval.max_length=7", "plots=false"])
     messages = [r.getMessage() for r in caplog.records]
     assert "evaluating at 3 lengths (5..7)" in messages
+
+
+CHOMSKY = ["+experiment=chomsky", "dataset=reverse_string", "encoding=rope"]
+
+
+@pytest.mark.parametrize("kind", ["tokens", "text"])
+def test_debug_fast_runs_a_preset_of_every_kind_in_two_steps_and_a_small_evaluation(tmp_path, kind):
+    preset = CHOMSKY if kind == "tokens" else ["+experiment=train_short_test_long", "encoding=rope"]
+    metrics = run_inprocess(tmp_path, [*preset, "+debug=fast"])
+    assert metrics["status"] == "completed" and metrics["kind"] == kind
+    assert metrics["steps"] == 2
+    history = pd.read_csv(tmp_path / rf.HISTORY)
+    assert history["step"].tolist() == [1, 2]  # two rounds of one step
+    rows = pd.read_csv(tmp_path / rf.LENGTH_EVAL, keep_default_na=False)
+    as_trained = rows[rows["scaling"] == ""]["length"].tolist()
+    assert as_trained == ([21, 60] if kind == "tokens" else [64, 512])  # shortest, longest
+    if kind == "text":  # RoPE's three scalings at the same two lengths
+        assert len(rows) == 2 + 3 * 2
+
+
+def test_debug_overfit_replays_the_same_token_batches_every_round(tmp_path):
+    metrics = run_inprocess(
+        tmp_path, [*CHOMSKY, "+debug=overfit", "trainer.steps=40", "trainer.eval_every=10"]
+    )
+    assert metrics["steps"] == 16  # four rounds of the same four batches
+    history = pd.read_csv(tmp_path / rf.HISTORY)
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]

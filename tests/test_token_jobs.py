@@ -104,7 +104,8 @@ def test_a_score_needs_every_unseen_length(tmp_path):
     [
         ("model=tanh_ffn", "model"),
         ("eval.max_length=4", "eval.max_length"),
-        ("trainer.limit_batches=2", "trainer.limit_batches"),
+        ("trainer.limit_rounds=0", "trainer.limit_rounds"),
+        ("eval.limit_sequences=0", "eval.limit_sequences"),
         ("trainer.steps=0", "trainer.steps"),
         ("eval.per_length=0", "eval.per_length"),
     ],

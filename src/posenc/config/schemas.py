@@ -62,8 +62,11 @@ class TrainerConfig:
     log_every: int = 1  # log one line every N epochs (the first and last always)
     num_threads: Optional[int] = None  # torch CPU threads; null: resources.auto_threads  # noqa: UP045
     grad_clip: Optional[float] = None  # clip the gradients' global norm to this  # noqa: UP045
-    limit_batches: Optional[int] = None  # at most this many batches per epoch  # noqa: UP045
-    overfit_batches: Optional[int] = None  # the same first N batches every epoch  # noqa: UP045
+    # every kind: at most N batches a round (an epoch, or eval_every steps), the same first
+    # N every round (overfit), at most N rounds: the budget +debug=fast|overfit cuts
+    limit_batches: Optional[int] = None  # noqa: UP045
+    overfit_batches: Optional[int] = None  # noqa: UP045
+    limit_rounds: Optional[int] = None  # noqa: UP045
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
     # a checkpoint every N optimizer steps (ending a round: a multiple of an epoch's steps,
     # or of eval_every), to continue an interrupted run; null: only the trained model, at
@@ -72,7 +75,7 @@ class TrainerConfig:
 
     @property
     def max_batches(self) -> Optional[int]:  # noqa: UP045
-        """Batches an epoch is cut to: overfit_batches (always the same ones) or limit_batches."""
+        """Batches a round is cut to: overfit_batches (always the same ones) or limit_batches."""
         return self.overfit_batches or self.limit_batches
 
 
@@ -85,6 +88,10 @@ class EvalConfig:
     # a RoPE run evaluated again at eval.lengths under each of these scalings (none, linear,
     # ntk, yarn; factor L / training length), without retraining; other encodings: ignored
     rope_scalings: list[str] = field(default_factory=list)
+    # a small evaluation (+debug=fast): at most N of the evaluated lengths (the shortest and
+    # the longest kept), at most N sequences or windows at each and in validation and test
+    limit_lengths: Optional[int] = None  # noqa: UP045
+    limit_sequences: Optional[int] = None  # noqa: UP045
 
 
 @dataclass

@@ -28,7 +28,7 @@ def check_trainer(trainer, seed: int, lengths: Sequence[int] = ()) -> None:
         check_at_least("eval.lengths", length, 1)
     for key in ("epochs", "batch_size", "log_every", "steps", "eval_every"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
-    for key in ("num_threads", "limit_batches", "overfit_batches"):
+    for key in ("num_threads", "limit_batches", "overfit_batches", "limit_rounds"):
         check_at_least(f"trainer.{key}", getattr(trainer, key), 1)
     check_positive("trainer.grad_clip", trainer.grad_clip)
     check_at_least("trainer.early_stopping.patience", trainer.early_stopping.patience, 1)
@@ -53,6 +53,8 @@ def check_config(cfg: DictConfig):
     trainer = OmegaConf.to_object(cfg.trainer)
     check_trainer(trainer, cfg.seed, cfg.eval.lengths)
     check_at_least("eval.batch_size", cfg.eval.batch_size, 1)
+    for key in ("limit_lengths", "limit_sequences"):
+        check_at_least(f"eval.{key}", cfg.eval.get(key), 1)
     check_scalings(cfg)
     objective.check(cfg)
     check_tracking(cfg.get("tracking"))

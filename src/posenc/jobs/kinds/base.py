@@ -57,6 +57,31 @@ class Kind:
     def spec(self):
         return self.data.spec
 
+    def cut(self, round_steps: int, total_steps: int) -> None:
+        """Set the round and the budget, cut by trainer.limit_batches or overfit_batches (at
+        most N steps a round) and trainer.limit_rounds (at most N rounds)."""
+        rounds = -(-total_steps // round_steps)
+        limit, most = self.trainer.max_batches, self.trainer.limit_rounds
+        if limit is not None and limit < round_steps:
+            round_steps, total_steps = limit, rounds * limit
+        if most is not None and most < rounds:
+            total_steps = min(total_steps, most * round_steps)
+        self.round_steps, self.total_steps = round_steps, total_steps
+
+    def limited(self, lengths: list[int]) -> list[int]:
+        """At most eval.limit_lengths of `lengths` (sorted), evenly spread, both ends kept."""
+        lengths, most = sorted(lengths), self.cfg.eval.get("limit_lengths")
+        if most is None or len(lengths) <= most:
+            return lengths
+        if most == 1:
+            return lengths[:1]
+        picks = {round(i * (len(lengths) - 1) / (most - 1)) for i in range(most)}
+        return [lengths[i] for i in sorted(picks)]
+
+    @property
+    def most_sequences(self) -> int | None:
+        return self.cfg.eval.get("limit_sequences")
+
     def check(self) -> None:
         every = self.trainer.checkpoint_every
         check_at_least("trainer.checkpoint_every", every, 1)
@@ -92,7 +117,7 @@ class Kind:
 
     def evaluated_lengths(self) -> list[int]:
         """Every length the length evaluation visits as trained."""
-        return list(self.cfg.eval.lengths)
+        return self.limited(list(self.cfg.eval.lengths))
 
     # --- the length evaluation ----------------------------------------------------------
     def evaluate_lengths(self, model: nn.Module) -> list[dict[str, Any]]:
@@ -102,7 +127,8 @@ class Kind:
         lengths, encoding = self.evaluated_lengths(), model.encoding
         scalings = list(self.cfg.eval.get("rope_scalings") or ())
         scalings = scalings if hasattr(encoding, "rescaled") else []
-        total = len(lengths) + len(scalings) * len(self.cfg.eval.lengths)
+        scaled = self.limited(list(self.cfg.eval.lengths))
+        total = len(lengths) + len(scalings) * len(scaled)
         log.info(
             "evaluating at %d length%s (%s)%s",
             *(len(lengths), "" if len(lengths) == 1 else "s", _span(lengths)),
@@ -116,7 +142,7 @@ class Kind:
                 self.log_row(rows[-1])
                 bar.update(1)
             for scaling in scalings:
-                for length in self.cfg.eval.lengths:
+                for length in scaled:
                     rows.append(self.scaled_row(model, scaling, length))
                     self.log_row(rows[-1])
                     bar.update(1)

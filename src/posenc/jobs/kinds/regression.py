@@ -60,8 +60,8 @@ class Regression(Kind):
         super().__init__(data, cfg, trainer, device, seeds)
         t = trainer
         self.stream = torch.Generator().manual_seed(seeds[1])
-        self.round_steps = batches_per_epoch(len(data.train), t.batch_size, t.max_batches)
-        self.total_steps = t.epochs * self.round_steps
+        per_epoch = batches_per_epoch(len(data.train), t.batch_size)
+        self.cut(per_epoch, t.epochs * per_epoch)
         self.shuffle = t.shuffle and t.overfit_batches is None  # overfit: the same batches
 
     def check(self) -> None:
@@ -151,8 +151,8 @@ class Regression(Kind):
         if reason is not None:
             return {**row, "status": "unsupported", "reason": reason}
         parts = (splits.train, splits.val, splits.test)
-        x = torch.cat([p.x for p in parts]).to(self.device)
-        y = torch.cat([p.y for p in parts]).to(self.device)
+        x = torch.cat([p.x for p in parts])[: self.most_sequences].to(self.device)
+        y = torch.cat([p.y for p in parts])[: self.most_sequences].to(self.device)
         row["loss"] = evaluate(model, Split(x, y), batch_size=cfg.eval.batch_size)
         log.info("length %d: test loss %.6f", length, row["loss"])
         return row

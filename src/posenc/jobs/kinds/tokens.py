@@ -78,6 +78,13 @@ def evaluate(
     return loss_sum.item() / targets, correct.item() / max(counted.item(), 1)
 
 
+def cut(batch: TokenBatch, most: int | None, device) -> TokenBatch:
+    """At most `most` sequences of the batch (eval.limit_sequences), on the device."""
+    if most is not None and len(batch) > most:
+        batch = TokenBatch(batch.x[:most], batch.y[:most], batch.mask[:most])
+    return batch.to(device)
+
+
 def range_lengths(task: Task, max_length: int | None, extra: Sequence[int] = ()) -> list[int]:
     """The unseen lengths a task is scored on: max_len + 1 .. max_length (the paper's range;
     the reference example.py starts one later), plus any extra lengths."""
@@ -110,24 +117,17 @@ class Tokens(Kind):
         super().__init__(data, cfg, trainer, device, seeds)
         self.stream = data.generator  # the task draws lengths and batches from it
         self.data_seed = seeds[0]
-        self.round_steps = trainer.eval_every
-        self.total_steps = trainer.steps or DEFAULT_STEPS
-        self.unit = f"rounds of {trainer.eval_every} steps"
+        self.cut(trainer.eval_every, trainer.steps or DEFAULT_STEPS)
+        self.unit = f"rounds of {self.round_steps} steps"
         self.val: list[TokenBatch] = []
         self.test: list[TokenBatch] = []
+        self.replayed: list[TokenBatch] = []  # trainer.overfit_batches: the same every round
 
     @property
     def max_length(self) -> int | None:
         return self.cfg.eval.get("max_length")
 
     def check(self) -> None:
-        for key in ("limit_batches", "overfit_batches"):
-            if getattr(self.trainer, key) is not None:
-                raise ConfigError(
-                    f"trainer.{key}",
-                    f"cuts a fixed split's epochs; {self.target} is sampled: set trainer.steps "
-                    "instead",
-                )
         super().check()
         check_at_least("eval.per_length", self.cfg.eval.get("per_length"), 1)
         max_length = self.max_length
@@ -178,7 +178,7 @@ class Tokens(Kind):
         return lengths + [self.max_length] if self.max_length is not None else lengths
 
     def evaluated_lengths(self) -> list[int]:
-        return range_lengths(self.data, self.max_length, self.cfg.eval.lengths)
+        return self.limited(range_lengths(self.data, self.max_length, self.cfg.eval.lengths))
 
     def per_pass(self) -> int:
         return self.cfg.eval.get("per_length", 1)
@@ -187,17 +187,18 @@ class Tokens(Kind):
         """The fixed validation and test batches, from a stream of their own."""
         self.data.check_fixed_sizes()
         fixed = torch.Generator().manual_seed(length_seed(self.data_seed, 0))
-        self.val = [b.to(self.device) for b in self.data.validation(fixed)]
-        self.test = [b.to(self.device) for b in self.data.testing(fixed)]
+        self.val = [cut(b, self.most_sequences, self.device) for b in self.data.validation(fixed)]
+        self.test = [cut(b, self.most_sequences, self.device) for b in self.data.testing(fixed)]
+        for _ in range(self.trainer.overfit_batches or 0):
+            self.replayed.append(self.next_batch())
 
     # --- training -----------------------------------------------------------------------
     def train_round(self, model: nn.Module, step: Step, n: int) -> RoundStats:
         """`n` steps, each a batch at the task's next length; the loss per target position
         and the accuracy per scored position over the round."""
-        task, size = self.data, self.trainer.batch_size
         losses, correct, counted, targets = [], [], [], []
-        for _ in range(n):
-            batch = task.batch(task.generator, size, task.next_length()).to(self.device)
+        for i in range(n):
+            batch = self.replayed[i] if self.replayed else self.next_batch()
             loss, right, scored = scores(model, batch)
             step(loss)
             losses.append(loss.detach() * batch.y.numel())  # summed over its targets
@@ -207,6 +208,13 @@ class Tokens(Kind):
         loss = torch.stack(losses).sum().item() / sum(targets)
         accuracy = torch.stack(correct).sum().item() / max(torch.stack(counted).sum().item(), 1)
         return RoundStats(loss, accuracy)
+
+    def next_batch(self) -> TokenBatch:
+        """A training batch at the task's next length, from its stream."""
+        task = self.data
+        return task.batch(task.generator, self.trainer.batch_size, task.next_length()).to(
+            self.device
+        )
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
         return evaluate(model, self.val)
@@ -258,7 +266,8 @@ class Tokens(Kind):
             )
             return {**row, "status": "unsupported", "reason": f"{where}: {reason}"}
         generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
-        batch = task.evaluation(generator, length, cfg.eval.per_length).to(self.device)
+        count = min(cfg.eval.per_length, self.most_sequences or cfg.eval.per_length)
+        batch = cut(task.evaluation(generator, length, count), self.most_sequences, self.device)
         loss, accuracy = evaluate(model, [batch], cfg.eval.batch_size)
         row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
         log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
