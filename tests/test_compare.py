@@ -89,22 +89,31 @@ def test_compare_by_and_metric(sweep, capsys):
 @pytest.mark.slow
 def test_plot_cli_and_compare_cli(sweep, tmp_path):
     path, _ = sweep
-    for name in ("loss_curves.png", "summary.png"):
-        (path / name).unlink()
+    before = {name: (path / name).read_bytes() for name in ("loss_curves.png", "summary.png")}
     out = subprocess.run(
         [sys.executable, "-m", "posenc.plot", str(path), "--by", "model"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert "summary.png" in out and (path / "loss_curves.png").stat().st_size > 10_000
+    drawn = path / "comparisons" / "by=model" / "loss_curves.png"
+    assert "summary.png" in out and drawn.stat().st_size > 10_000
+    assert {name: (path / name).read_bytes() for name in before} == before  # the sweep's own
+    own = {name: (path / name).read_bytes() for name in ("summary.csv", "summary.json")}
     res = subprocess.run(
         [sys.executable, "-m", "posenc.compare", str(path), "--by", "model"],
         capture_output=True,
         text=True,
     )
     assert res.returncode == 0 and "lstm" in res.stdout
-    assert len(pd.read_csv(path / "summary.csv")) == 2
+    # a comparison asked for goes to a folder of its own, named by its options, with its
+    # report; the sweep's own tables stay byte for byte what the sweep wrote
+    folder = path / "comparisons" / "by=model"
+    assert len(pd.read_csv(folder / "summary.csv")) == 2
+    assert (folder / "report.html").is_file() and f"wrote {folder / 'summary.csv'}" in res.stdout
+    assert {name: (path / name).read_bytes() for name in own} == own
+    links = pd.read_csv(folder / "results.csv")["run"]
+    assert links.str.startswith("../../").all()  # run folders relative to the comparison
     bad = subprocess.run(
         [sys.executable, "-m", "posenc.compare", str(path), "--by", "colour"],
         capture_output=True,
@@ -334,9 +343,13 @@ def test_plot_follows_the_metric_and_grouping_compare_used(tmp_path, monkeypatch
     assert compare_main([str(tmp_path), "--metric", "test_loss"]) == 0
     printed = capsys.readouterr().out
     assert "sorted by test_loss" in printed and "final_val_loss" in printed  # both shown
-    drawn = {}
+    folder = tmp_path / "comparisons" / "metric=test_loss"
+    assert (folder / "summary.json").is_file() and not (tmp_path / "summary.json").exists()
+    drawn = []
     monkeypatch.setattr(
-        plots, "plot_sweep", lambda out, r, s, metric: drawn.setdefault("metric", metric) and []
+        plots, "plot_sweep", lambda out, r, s, metric: drawn.append((out, metric)) or []
     )
-    assert plot_main([str(tmp_path)]) == 0
-    assert drawn["metric"] == "test_loss"
+    assert plot_main([str(tmp_path), "--metric", "test_loss"]) == 0  # beside that comparison
+    assert compare_main([str(tmp_path)]) == 0  # the folder's own tables, by the headline
+    assert plot_main([str(tmp_path)]) == 0  # follows them
+    assert drawn == [(folder, "test_loss"), (tmp_path, "final_val_loss")]

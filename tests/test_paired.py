@@ -136,8 +136,9 @@ def test_compare_writes_comparison_csv(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "against the baseline encoding=none" in out.stdout
-    table = pd.read_csv(tmp_path / "comparison.csv")
-    assert (tmp_path / "comparison.png").stat().st_size > 0
+    folder = tmp_path / "comparisons" / "baseline=encoding=none"
+    table = pd.read_csv(folder / "comparison.csv")
+    assert (folder / "comparison.png").stat().st_size > 0
     assert table["encoding"].tolist() == ["sinusoidal"] and table["n_pairs"].tolist() == [3]
     bad = subprocess.run(
         [sys.executable, "-m", "posenc.compare", str(tmp_path), "--baseline", "model=lstm"],

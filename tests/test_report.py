@@ -71,22 +71,27 @@ def sweep(tmp_path_factory):
     return root
 
 
+COMPARED = "comparisons/baseline=encoding=none"  # where compare --baseline writes, report too
+
+
 def test_the_report_is_one_self_contained_page(sweep):
-    page = (sweep / "report.html").read_text()
+    assert "Against the baseline" not in (sweep / "report.html").read_text()  # the sweep's own
+    compared = sweep / COMPARED  # the comparison's report, refreshed by compare
+    page = (compared / "report.html").read_text()
     assert not re.search(r"""(src|href)=["']https?://""", page)  # nothing from the network
-    figures = sorted(p.name for p in sweep.glob("*.png"))
+    figures = sorted(p.name for p in compared.glob("*.png"))
     assert {"comparison.png", "summary.png", "loss_curves.png"} <= set(figures)
     assert page.count("data:image/png;base64,") == len(figures)
     assert "Against the baseline encoding=none (comparison.csv)" in page and "95% CI" in page
     assert "encoding=learnable,seed=0" in page and "encoding.max_len" in page  # the failure
     for run in ("encoding=none,seed=0", "encoding=sinusoidal,seed=1"):
-        assert f'href="./{run}/"' in page
+        assert f'href="./../../{run}/"' in page  # relative to the comparison's folder
     assert "torch" in page and "python" in page  # the environment of the runs
     # a key only the failed run sets (encoding.max_len) is missing for the others, and
     # missing matches missing: the baseline pairs are found
     import pandas as pd
 
-    comparison = pd.read_csv(sweep / "comparison.csv")
+    comparison = pd.read_csv(compared / "comparison.csv")
     assert comparison["n_pairs"].tolist() == [2]
     assert comparison["baseline"].tolist() == ["encoding=none"]  # the baseline, named
 
@@ -104,7 +109,7 @@ def test_the_report_in_a_real_browser(sweep):
         page = browser.new_page(viewport={"width": 1280, "height": 2000})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((sweep / "report.html").as_uri())
+        page.goto((sweep / COMPARED / "report.html").as_uri())
         widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
         heading = page.inner_text("h1")
         page.screenshot(path=str(shot), full_page=True)

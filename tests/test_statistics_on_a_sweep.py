@@ -18,6 +18,9 @@ pytestmark = pytest.mark.slow
 
 ENCODINGS = ["none", "sinusoidal", "learnable", "rope", "alibi"]
 
+# where compare --metric test_loss --baseline encoding=none --across dataset writes
+COMPARED = "comparisons/metric=test_loss,baseline=encoding=none,across=dataset"
+
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
@@ -85,7 +88,7 @@ def test_summary_intervals_agree_with_results(sweep):
 
 def test_comparison_agrees_with_results(sweep):
     results = pd.read_csv(sweep / "results.csv")
-    table = pd.read_csv(sweep / "comparison.csv")
+    table = pd.read_csv(sweep / COMPARED / "comparison.csv")
     p_values = []
     for _, row in table.iterrows():
         pick = results[results.dataset == row.dataset]
@@ -108,7 +111,7 @@ def test_comparison_agrees_with_results(sweep):
 
 def test_ranks_agree_with_results(sweep):
     results = pd.read_csv(sweep / "results.csv")
-    ranks = pd.read_csv(sweep / "ranks.csv").set_index("encoding")
+    ranks = pd.read_csv(sweep / COMPARED / "ranks.csv").set_index("encoding")
     means = results.groupby(["dataset", "encoding"])["test_loss"].mean().unstack("dataset")
     per_task = means.rank(axis=0, ascending=True, method="average")
     for encoding in ENCODINGS:

@@ -44,18 +44,21 @@ def make(
     across: str | None = None,
     follow_last: bool = False,
     prefer: str | None = None,
+    out: Path | None = None,
 ) -> Tables:
     """The tables of every run below `paths`. `follow_last`: the grouping and metric not
     given follow the folder's last summary (plot and report draw what compare printed);
-    `prefer`: the metric sorted by when the runs recorded it (a search's objective).
+    `prefer`: the metric sorted by when the runs recorded it (a search's objective);
+    `out`: where the tables go (default: the first path; run folders relative to it).
     Raises KeyError (an unknown key or metric) or NotADirectoryError (a path)."""
     from posenc.analysis.paired import compare_to_baseline
     from posenc.analysis.ranks import rank_across
 
-    out = comparison.output_folder(paths)
+    first = comparison.output_folder(paths)
+    out = Path(out) if out is not None else first
     last = comparison.saved_choices(out) if follow_last else {}
     by = list(by) if by else last.get("by")
-    results = comparison.load_results(paths)
+    results = comparison.load_results(paths, base=out)
     preferred = prefer if prefer in results.columns else None
     metric = metric or preferred or last.get("metric") or headline(results.columns)
     summary = comparison.summarize(results, by, metric, confidence, ci)
@@ -69,6 +72,30 @@ def make(
             results, across, metric, tables.keys, tables.baseline, confidence
         )
     return tables
+
+
+COMPARISONS = "comparisons"  # a comparison a user asked for: a folder of its own in here
+
+
+def comparison_name(
+    by: Sequence[str] | None = None,
+    metric: str | None = None,
+    baseline: dict[str, str] | None = None,
+    across: str | None = None,
+    confidence: float = 0.95,
+    ci: str = "t",
+) -> str | None:
+    """The folder name of a comparison made with these options (`by=encoding,metric=score`);
+    None for the sweep's own (no option given), whose tables are the sweep folder's."""
+    parts = [
+        f"by={'+'.join(by)}" if by else "",
+        f"metric={metric}" if metric else "",
+        f"baseline={'+'.join(f'{k}={v}' for k, v in baseline.items())}" if baseline else "",
+        f"across={across}" if across else "",
+        f"confidence={confidence:g}" if confidence != 0.95 else "",
+        f"ci={ci}" if ci != "t" else "",
+    ]
+    return ",".join(p for p in parts if p) or None
 
 
 def describe(tables: Tables) -> str:

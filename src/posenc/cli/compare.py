@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_parser, quiet_pipe
 
@@ -40,12 +41,16 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     p = parser(prog, doc, write_tables)
     args = parse_paths(p, argv)
     try:
+        by = parse_by(args.by) if args.by else None
+        baseline = parse_baseline(args.baseline) if write_tables else {}
+        across = args.across if write_tables else None
+        out = own_folder(args, by, baseline, across)
         made = sweep_tables.make(
-            *(args.paths, parse_by(args.by) if args.by else None, args.metric),
-            *(args.confidence, args.ci),
-            baseline=parse_baseline(args.baseline) if write_tables else {},
-            across=args.across if write_tables else None,
+            *(args.paths, by, args.metric, args.confidence, args.ci),
+            baseline=baseline,
+            across=across,
             follow_last=not write_tables,
+            out=out,
         )
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
@@ -57,7 +62,10 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         print(sweep_tables.describe(made))
     figures = not write_tables or args.plots
     try:
-        written = sweep_tables.write(made, csv=write_tables, figures=figures)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        # the report is refreshed by whatever writes new tables
+        written = sweep_tables.write(made, csv=write_tables, figures=figures, report=write_tables)
     except OSError as e:  # a read-only folder: what was printed is what there is
         print(
             f"could not write to {e.filename or made.out}: {e.strerror}; the tables above "
@@ -70,6 +78,19 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def own_folder(args, by, baseline, across) -> Path | None:
+    """A comparison made with options goes to a folder of its own (comparisons/<options>),
+    so the sweep's own tables stay what the sweep wrote; None for the sweep's own."""
+    from posenc.analysis.tables import COMPARISONS, comparison_name
+
+    name = comparison_name(by, args.metric, baseline, across, args.confidence, args.ci)
+    if name is None:
+        return None
+    if not Path(args.paths[0]).is_dir():
+        raise NotADirectoryError(f"{args.paths[0]} is not a folder: give a sweep or run folder")
+    return Path(args.paths[0]) / COMPARISONS / name
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from posenc.cli import EXIT_NO_RUNS, add_grouping, parse_by, parse_paths, paths_parser, quiet_pipe
+from posenc.cli.compare import own_folder
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -19,7 +20,12 @@ def run(argv: Sequence[str] | None) -> int:
     args = parse_paths(p, argv)
     by = parse_by(args.by) if args.by else None
     try:
-        made = tables.make(args.paths, by, args.metric, args.confidence, args.ci, follow_last=True)
+        out = own_folder(args, by, {}, None)  # a comparison's report: in its folder
+        made = tables.make(
+            *(args.paths, by, args.metric, args.confidence, args.ci), follow_last=True, out=out
+        )
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
     if made.results.empty:
