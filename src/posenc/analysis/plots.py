@@ -392,7 +392,10 @@ def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metri
     for i, row in rows.iterrows():
         colour = colours.get(row["verdict"], "tab:gray")
         if pd.notna(row["diff_ci_low"]):
-            ax.hlines(i, row["diff_ci_low"], row["diff_ci_high"], color=colour, lw=2)
+            ax.hlines(i, row["diff_ci_low"], row["diff_ci_high"], color=colour, lw=1)
+        if pd.notna(row.get("diff_ci_low_sim")):
+            low, high = row["diff_ci_low_sim"], row["diff_ci_high_sim"]
+            ax.hlines(i, low, high, color=colour, lw=4, alpha=0.45)
         ax.plot(row["mean_diff"], i, "o", color=colour)
     ax.axvline(0, color="black", lw=1)
     labels = [
@@ -400,7 +403,10 @@ def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metri
     ]
     ax.set_yticks(np.arange(len(rows)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric}: group − baseline (mean and interval; {better(metric)} is better)")
+    ax.set_xlabel(
+        f"{metric}: group − baseline, {better(metric)} is better\n(thick: simultaneous "
+        "interval over the groups, Bonferroni, which the Holm verdict follows; thin: unadjusted)"
+    )
     baseline = rows["baseline"].iloc[0] if "baseline" in rows and len(rows) else "?"
     ax.set_title(f"Against the baseline {baseline}\n{sweep_dir.name}")
     ax.grid(axis="x", alpha=0.3)
