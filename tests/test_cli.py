@@ -41,9 +41,27 @@ def test_bad_value_is_one_line_and_exit_2(tmp_path, tiny):
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "encoding.max_len" in errors[0]
-    (run,) = run_dirs(tmp_path / "outputs")
-    assert read_metrics(run)["status"] == "failed"
-    assert not (run / "history.csv").exists()
+    # refused before training: a single run leaves no folder behind
+    assert list((tmp_path / "outputs" / "runs").iterdir()) == []
+
+
+def test_a_single_run_folder_is_named_by_its_time_and_what_it_is(tmp_path, tiny):
+    from datetime import datetime
+
+    from posenc.store.run_folder import TIME_FORMAT
+
+    result = run_cli(["encoding=learnable", "seed=3", "trainer.epochs=1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,) = run_dirs(tmp_path / "outputs" / "runs")
+    stamp, name = run.name[:26], run.name[26:]
+    datetime.strptime(stamp, TIME_FORMAT)  # its time first, then its overrides, sorted
+    assert name == "_encoding=learnable,seed=3,trainer.epochs=1"
+    plain = run_cli(["plots=false", "trainer.epochs=1"], cwd=tmp_path)  # plots: not in names
+    assert plain.returncode == 0
+    assert {r.name[26:] for r in run_dirs(tmp_path / "outputs" / "runs")} == {
+        name,
+        "_trainer.epochs=1",
+    }
 
 
 def test_diverged_run_is_a_result_exit_0(tmp_path, tiny):

@@ -964,7 +964,7 @@ def test_a_sweep_whose_manifest_was_removed_exits_1_for_its_failed_job(tmp_path,
     script = (
         "import os, sys\n"
         "from posenc.cli import app\n"
-        "from posenc import sweep_folder\n"
+        "from posenc.store import sweep_folder\n"
         "original = sweep_folder.record_job\n"
         "def record(sweep_dir, run_dir, overrides, claim, error=None):\n"
         "    (sweep_dir / sweep_folder.MANIFEST).unlink(missing_ok=True)\n"

@@ -71,11 +71,12 @@ def run(
 ) -> RunResult:
     """Run one job, composed exactly as `python -m posenc.train OVERRIDES` would compose it.
 
-    output_dir defaults to outputs/runs/<time> under the current directory. A folder that
-    holds a run of another config is refused (FileExistsError) unless "overwrite=true" is
-    among the overrides; one that holds the completed run of this config is reused. Bad values raise
-    posenc.errors.ConfigError before any training. plots=None follows the `plots` key
-    (null: on, as for a single CLI run).
+    output_dir defaults to outputs/runs/<time>_<overrides> under the current directory. A
+    folder that holds a run of another config is refused (FileExistsError) unless
+    "overwrite=true" is among the overrides; one that holds the completed run of this
+    config is reused. Bad values raise posenc.errors.ConfigError before any training, and a
+    config refused while it is built leaves no folder behind. plots=None follows the
+    `plots` key (null: on, as for a single CLI run).
     """
     from posenc.config.compose import compose_run
     from posenc.errors import ConfigError
@@ -101,6 +102,7 @@ def run(
         run_in_folder(
             *(cfg, output_dir, choices, list(overrides), plots),
             around=lambda: job_log(output_dir),
+            keep_refused=False,
         )
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None

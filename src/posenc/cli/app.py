@@ -95,6 +95,7 @@ def main(cfg: DictConfig) -> float | None:
             parallel_jobs=_parallel_jobs(hc),
             bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
             on_claim=on_claim,
+            keep_refused=sweep_dir is not None,  # a sweep's tables show the refusal
         )
     except rf.RunFolderTaken as e:
         return refused(e, sweep_dir, run_dir, overrides)

@@ -26,16 +26,18 @@ def config_dir() -> str:
 
 def register_resolvers() -> None:
     """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
-    `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder) and
+    `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
+    `${posenc.run_dir:STAMP,OVERRIDES}` (a single run's) and
     `${posenc.not_the_experiment:}` (the keys left out of its name), used by
     conf/config.yaml."""
     from omegaconf import OmegaConf
 
     from posenc.store.run_folder import NOT_THE_EXPERIMENT, timestamp
-    from posenc.store.sweep_folder import job_dir_name
+    from posenc.store.sweep_folder import job_dir_name, run_dir_name
 
     OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("posenc.job_dir", job_dir_name, replace=True)
+    OmegaConf.register_new_resolver("posenc.run_dir", run_dir_name, replace=True)
     OmegaConf.register_new_resolver(
         "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
     )

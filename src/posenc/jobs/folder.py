@@ -6,14 +6,18 @@ job. The callers only say what differs: how the refusal is reported, what to wri
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from posenc.errors import ConfigError
 from posenc.jobs.job import run_job
 from posenc.store import run_folder as rf
+
+log = logging.getLogger("posenc")
 
 
 def run_in_folder(
@@ -26,24 +30,41 @@ def run_in_folder(
     bar: bool = True,
     on_claim: Callable[[rf.Claim], None] | None = None,
     around: Callable[[], contextlib.AbstractContextManager] | None = None,
+    keep_refused: bool = True,
 ) -> tuple[rf.Claim, dict[str, Any]]:
     """(how the folder was claimed, the run's metrics): a reused run's as they were, else
     those the job wrote. Raises run_folder.RunFolderTaken when the folder is another
     process's or holds another config's run (nothing in it changed); what run_job raises
     otherwise. `on_claim(claim)` runs once the folder is this job's, before it trains;
-    `around()` wraps the job itself (a log file, say)."""
+    `around()` wraps the job itself (a log file, say). `keep_refused=False` (a single run):
+    a config refused while it is built leaves no folder behind, the refusal said in one
+    line; a sweep keeps it, so that its tables show the failure."""
     run_dir = Path(run_dir)
-    with rf.held(run_dir):  # this process's until the job ends
-        config = OmegaConf.to_container(cfg, resolve=True)
-        claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
-        if on_claim is not None:
-            on_claim(claim)
-        if claim == rf.Claim.REUSE:
-            return claim, rf.read_metrics(run_dir)
-        with around() if around is not None else contextlib.nullcontext():
-            metrics = run_job(
-                *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
-                epoch_bar=bar,
-                continuing=claim == rf.Claim.CONTINUE,
-            )
+    refused = False
+    try:
+        with rf.held(run_dir):  # this process's until the job ends
+            config = OmegaConf.to_container(cfg, resolve=True)
+            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+            if on_claim is not None:
+                on_claim(claim)
+            if claim == rf.Claim.REUSE:
+                return claim, rf.read_metrics(run_dir)
+            refused = not keep_refused and claim == rf.Claim.NEW
+            with around() if around is not None else contextlib.nullcontext():
+                metrics = run_job(
+                    *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
+                    epoch_bar=bar,
+                    continuing=claim == rf.Claim.CONTINUE,
+                )
+    except ConfigError:
+        if refused and refused_in_build(run_dir):  # the lock released: the folder can go
+            rf.remove_refused(run_dir)
+            log.info("refused before training: nothing was kept of %s", run_dir)
+        raise
     return claim, metrics
+
+
+def refused_in_build(run_dir: Path) -> bool:
+    """The job was refused before anything trained (metrics.json names no failed step)."""
+    metrics = rf.read_metrics(run_dir)
+    return metrics.get("status") == "failed" and "failed_step" not in metrics

@@ -53,7 +53,7 @@ RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
 LENGTH_EVAL = "length_eval.csv"
 LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason", "bpc", "scaling")
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
-TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # run and sweep folders: outputs/runs/<time>
+TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # outputs/runs/<time>_<overrides>, outputs/sweeps/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
 FIGURES = ("encoding.png", "loss.png")
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
@@ -240,6 +240,20 @@ def clear(run_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------- writing
+
+
+def remove_refused(run_dir: Path) -> None:
+    """A refused single run's files (run.yaml, metrics.json, its log, .hydra/, the tables
+    and lock written before the refusal), then the folder if nothing else is in it: a config
+    refused before training leaves no folder behind. Files of anyone else stay."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    for name in (RUN, METRICS, LOG, ENCODING_INITIAL, VOCABULARY):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    with contextlib.suppress(OSError):  # another file there, or the folder already gone
+        run_dir.rmdir()
 
 
 def timestamp() -> str:

@@ -45,6 +45,14 @@ def job_dir_name(number: int | str, override_dirname: str) -> str:
     return safe
 
 
+def run_dir_name(stamp: str, override_dirname: str) -> str:
+    """A single run's folder: its time, then what it is (its overrides, as a sweep job's
+    folder is named), `2026-12-03_14-35-42_123456_+experiment=chomsky,encoding=rope`."""
+    if not override_dirname:
+        return stamp
+    return job_dir_name("", f"{stamp}_{override_dirname}")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
