@@ -299,3 +299,11 @@ def test_a_finished_sweep_rerun_with_tracking_reuses_and_exports_every_job(tmp_p
     assert claims == ["new", "new", "reuse", "reuse"]
     with sqlite3.connect(store) as db:
         assert db.execute("select count(*) from runs").fetchone()[0] == 2
+
+
+def test_an_unresolvable_value_names_its_key_and_leaves_no_folder(tmp_path):
+    result = run_cli(["trainer.epochs=${oc.env:POSENC_NO_SUCH_VARIABLE}"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("trainer.epochs: ")
+    assert "POSENC_NO_SUCH_VARIABLE" in result.stderr
+    assert list((tmp_path / "outputs" / "runs").iterdir()) == []

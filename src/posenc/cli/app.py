@@ -67,12 +67,15 @@ def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
     run_dir = Path(hc.runtime.output_dir)
-    overrides = list(hc.overrides.task)
+    overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)  # as typed
     try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
         check_tracking_uri(cfg.get("tracking_uri"))
+        resolved(cfg)
         if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
             preflight.check_store(cfg)
     except ConfigError as e:
+        if sweep_dir is None:  # nothing of it was written but Hydra's log: no folder left
+            rf.remove_if_only_log(run_dir)
         raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
     started = []
 
@@ -111,6 +114,20 @@ def main(cfg: DictConfig) -> float | None:
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics, cfg, run_dir)
+
+
+def resolved(cfg: DictConfig) -> None:
+    """Every interpolation of the config resolves (an environment variable that is not
+    set): ConfigError naming the key otherwise."""
+    from posenc.config.compose import composition_error
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except Exception as e:
+        error = composition_error(e)
+        if error is None:
+            raise
+        raise error from None
 
 
 def refused(error: Exception, sweep_dir: Path | None, run_dir: Path, overrides: list) -> None:

@@ -27,7 +27,7 @@ def config_dir() -> str:
 def register_resolvers() -> None:
     """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
     `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
-    `${posenc.run_dir:STAMP,OVERRIDES}` (a single run's) and
+    `${posenc.run_dir:STAMP}` (a single run's, from the overrides as typed) and
     `${posenc.not_the_experiment:}` (the keys left out of its name), used by
     conf/config.yaml."""
     from omegaconf import OmegaConf
@@ -37,7 +37,15 @@ def register_resolvers() -> None:
 
     OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("posenc.job_dir", job_dir_name, replace=True)
-    OmegaConf.register_new_resolver("posenc.run_dir", run_dir_name, replace=True)
+
+    def run_dir(stamp: str, *, _root_: DictConfig) -> str:
+        # the overrides as typed, never resolved here: a value that cannot resolve is said
+        # for its own key, not for the folder's name
+        typed = OmegaConf.to_container(_root_.hydra.overrides.task, resolve=False)
+        kept = [o for o in typed if o.split("=", 1)[0].lstrip("+~") not in NOT_THE_EXPERIMENT]
+        return run_dir_name(stamp, ",".join(sorted(kept)))
+
+    OmegaConf.register_new_resolver("posenc.run_dir", run_dir, replace=True)
     OmegaConf.register_new_resolver(
         "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
     )
@@ -242,17 +250,18 @@ def compose_run(
                 raise
             raise error from None
     choices = dict(cfg.hydra.runtime.choices)
-    run_dir = str(cfg.hydra.run.dir)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    try:  # an interpolation that cannot be resolved, or not into its key's type
-        OmegaConf.to_container(cfg, resolve=True)
+    body = cfg.copy()
+    with open_dict(body):
+        del body["hydra"]
+    try:  # an interpolation that cannot be resolved, or not into its key's type: said for
+        # its key, before the run's folder name (which spells the overrides) resolves it
+        OmegaConf.to_container(body, resolve=True)
     except Exception as e:
         error = composition_error(e)
         if error is None:
             raise
         raise error from None
-    return cfg, choices, run_dir
+    return body, choices, str(cfg.hydra.run.dir)
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:

@@ -256,6 +256,16 @@ def remove_refused(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
+def remove_if_only_log(run_dir: Path) -> None:
+    """A folder that holds nothing but the job's log (Hydra's, of a run refused before it
+    claimed the folder) goes; any other content keeps it whole."""
+    run_dir = Path(run_dir)
+    with contextlib.suppress(OSError):
+        if {p.name for p in run_dir.iterdir()} == {LOG}:
+            (run_dir / LOG).unlink()
+            run_dir.rmdir()
+
+
 def timestamp() -> str:
     """The name of a new run or sweep folder (sub-second digits: never shared)."""
     from datetime import datetime

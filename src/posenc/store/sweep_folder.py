@@ -50,7 +50,8 @@ def run_dir_name(stamp: str, override_dirname: str) -> str:
     folder is named), `2026-12-03_14-35-42_123456_+experiment=chomsky,encoding=rope`."""
     if not override_dirname:
         return stamp
-    return job_dir_name("", f"{stamp}_{override_dirname}")
+    # `${` would make the folder's path an interpolation wherever Hydra stores it
+    return job_dir_name("", f"{stamp}_{override_dirname.replace('$', '')}")
 
 
 def _alive(pid: int) -> bool:
