@@ -172,6 +172,7 @@ def test_bad_values_are_refused_before_training_with_the_key(overrides, key):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_preset_with_a_model_it_was_not_made_for_names_the_one_that_was(tmp_path):
     from tests.conftest import run_cli
 

@@ -54,6 +54,7 @@ def without_seconds(run_dir) -> str:
     return "\n".join(line.rsplit(",", 1)[0] for line in lines)
 
 
+@pytest.mark.slow
 def test_a_regression_run_stopped_by_sigterm_continues_to_the_same_history(tmp_path, tiny):
     # 52 training sequences in batches of 16: 4 steps an epoch, a checkpoint every 2 epochs
     args = [
@@ -127,7 +128,7 @@ def test_the_length_evaluation_says_what_it_evaluates(tmp_path, caplog):
 CHOMSKY = ["+experiment=chomsky", "dataset=reverse_string", "encoding=rope"]
 
 
-@pytest.mark.parametrize("kind", ["tokens", "text"])
+@pytest.mark.parametrize("kind", ["tokens", pytest.param("text", marks=pytest.mark.slow)])
 def test_debug_fast_runs_a_preset_of_every_kind_in_two_steps_and_a_small_evaluation(tmp_path, kind):
     preset = CHOMSKY if kind == "tokens" else ["+experiment=train_short_test_long", "encoding=rope"]
     metrics = run_inprocess(tmp_path, [*preset, "+debug=fast"])
@@ -144,7 +145,9 @@ def test_debug_fast_runs_a_preset_of_every_kind_in_two_steps_and_a_small_evaluat
 
 def test_debug_overfit_replays_the_same_token_batches_every_round(tmp_path):
     metrics = run_inprocess(
-        tmp_path, [*CHOMSKY, "+debug=overfit", "trainer.steps=40", "trainer.eval_every=10"]
+        tmp_path,
+        [*CHOMSKY, "+debug=overfit", "trainer.steps=40", "trainer.eval_every=10"]
+        + ["eval.max_length=null"],  # no length evaluation: the training is the point
     )
     assert metrics["steps"] == 16  # four rounds of the same four batches
     history = pd.read_csv(tmp_path / rf.HISTORY)
