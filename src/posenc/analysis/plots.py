@@ -49,6 +49,9 @@ def _group_members(results: pd.DataFrame, row: pd.Series, keys: list[str]) -> pd
     return members
 
 
+MAX_CURVES = 10  # lines one figure tells apart: one colour each
+
+
 def _line_style(i: int) -> str:
     return ("-", "--", ":", "-.")[i // 10 % 4]  # colours repeat after ten lines
 
@@ -72,7 +75,7 @@ def plot_sweep(
     elif length_metrics(results.columns):
         written.append(plot_lengths(sweep_dir, results, summary, labels))
     if f"{TASK_HEADLINE}_mean" in summary and summary[f"{TASK_HEADLINE}_mean"].notna().any():
-        written.append(plot_scores(sweep_dir, summary, keys))
+        written.append(plot_scores(sweep_dir, summary, keys, results))
     written.append(plot_summary(sweep_dir, summary, keys, labels, metric))
     return written
 
@@ -106,9 +109,11 @@ def plot_loss_curves(
     """loss_curves.png: mean validation loss per epoch of each group's completed runs, with a
     ±std band over seeds."""
     done = results[results["status"] == "completed"]
-    fig = Figure(figsize=(9.5, 4.8 + 0.12 * len(summary)), layout="constrained")
+    shown = min(len(summary), MAX_CURVES)  # the summary is best first: the best are drawn
+    fig = Figure(figsize=(9.5, 4.8 + 0.12 * shown), layout="constrained")
     ax = fig.subplots()
-    for i, (label, (_, row)) in enumerate(zip(labels, summary.iterrows(), strict=True)):
+    pairs = list(zip(labels, summary.iterrows(), strict=True))[:shown]
+    for i, (label, (_, row)) in enumerate(pairs):
         runs = _group_members(done, row, keys)["run"]
         curves = [c for c in (_val_curve(sweep_dir / run) for run in runs) if c is not None]
         if not curves:
@@ -135,7 +140,10 @@ def plot_loss_curves(
     ax.set_xlabel(x)
     ax.set_ylabel(f"validation {'cross-entropy' if x == 'step' else 'MSE'} (mean ± std over seeds)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"Validation loss per {x}\n{sweep_dir.name}")
+    left_out = f"; the best {shown} of {len(summary)} groups, the rest in summary.csv"
+    ax.set_title(
+        f"Validation loss per {x}{left_out if shown < len(summary) else ''}\n{sweep_dir.name}"
+    )
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(
@@ -174,6 +182,9 @@ def plot_summary(
     ax.set_yticks(
         positions, [f"{lab} (n={n})" for lab, n in zip(labels, summary["n_completed"], strict=True)]
     )
+    for position, value in zip(positions, mean, strict=True):
+        if pd.isna(value):  # an empty bar says why it is empty
+            ax.text(0, position, f"  no {metric}: unsupported or not run", va="center")
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric} ({spread} over completed runs; {better(metric)} is better)")
     ax.set_ylabel(" / ".join(keys))
@@ -298,14 +309,18 @@ def plot_accuracy_by_length(
             mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
             low, high = _band(row, columns, mean)
             label = _group_label(row, line_keys)
+            if not line_keys:  # one group: name it by what it is
+                label = _what(results)
             (line,) = ax.plot(lengths, mean, _line_style(i), lw=1.2, label=label)
             ax.fill_between(lengths, low, high, color=line.get_color(), alpha=0.1, lw=0)
         members = results if name is None else results[results[panel].astype(str) == str(name)]
         train_range = _task_training_range(sweep_dir, members)
-        if train_range is not None:
+        if train_range is not None and lengths.size and train_range[1] >= lengths.min():
             ax.axvspan(*train_range, color="grey", alpha=0.15, label="training lengths")
+        elif train_range is not None:  # only unseen lengths drawn: a line, not a band
+            ax.axvline(train_range[1], color="grey", ls="--", label="longest training length")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(str(name) if name is not None else sweep_dir.name)
+        ax.set_title(str(name) if name is not None else _task_of(members))
         ax.set_xlabel("input length")
         ax.set_ylabel(f"accuracy (mean, {_band_name(summary)})")
         ax.grid(alpha=0.3)
@@ -325,6 +340,19 @@ def plot_accuracy_by_length(
     return save_figure(fig, sweep_dir / "accuracy_by_length.png")
 
 
+def _what(results: pd.DataFrame) -> str:
+    """`encoding / model` of a table's runs (one group: a single run, or seeds of one)."""
+    parts = [
+        results[k].dropna().astype(str).unique() for k in ("encoding", "model") if k in results
+    ]
+    return " / ".join(", ".join(p) for p in parts if len(p)) or "all runs"
+
+
+def _task_of(results: pd.DataFrame) -> str:
+    names = results["dataset"].dropna().astype(str).unique() if "dataset" in results else []
+    return ", ".join(names) or "accuracy"
+
+
 def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float, float] | None:
     """The training range read from one completed run's config (dataset.min_len..max_len)."""
     for run in members["run"]:
@@ -337,14 +365,19 @@ def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float,
     return None
 
 
-def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path:
+def plot_scores(
+    sweep_dir: Path, summary: pd.DataFrame, keys: list[str], results: pd.DataFrame | None = None
+) -> Path:
     """scores.png: the score (mean accuracy past the training lengths) as a heatmap, a row
     per task, a column per model/encoding, mean ± std over seeds in each cell: the shape of
     the papers' main table."""
     panel, column_keys = _facets(summary, keys)
     frame = summary.copy()
-    frame["_row"] = frame[panel].astype(str) if panel else "score"
-    frame["_col"] = [_group_label(r, column_keys) for _, r in frame.iterrows()]
+    names = results if results is not None else pd.DataFrame()
+    frame["_row"] = frame[panel].astype(str) if panel else _task_of(names)
+    frame["_col"] = [
+        _group_label(r, column_keys) if column_keys else _what(names) for _, r in frame.iterrows()
+    ]
     mean = frame.pivot_table(
         index="_row", columns="_col", values=f"{TASK_HEADLINE}_mean", aggfunc="first", dropna=False
     )
@@ -354,7 +387,8 @@ def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path
     order = mean.mean(axis=0).sort_values(ascending=False).index  # best column first
     mean, std = mean[order], std.reindex(columns=order)
     fig = Figure(
-        figsize=(1.3 * mean.shape[1] + 2.8, 0.6 * mean.shape[0] + 2.2), layout="constrained"
+        figsize=(max(1.3 * mean.shape[1] + 2.8, 6.0), 0.6 * mean.shape[0] + 2.2),
+        layout="constrained",
     )
     ax = fig.subplots()
     image = ax.imshow(mean.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -377,8 +411,9 @@ def plot_scores(sweep_dir: Path, summary: pd.DataFrame, keys: list[str]) -> Path
     ax.set_xticks(range(mean.shape[1]), mean.columns, rotation=35, ha="right")
     ax.set_yticks(range(mean.shape[0]), mean.index)
     ax.set_xlabel(" / ".join(column_keys))
-    fig.colorbar(image, ax=ax, label="score: mean accuracy past the training lengths")
-    ax.set_title(f"Score (mean ± std over seeds; — unsupported)\n{sweep_dir.name}")
+    fig.colorbar(image, ax=ax, label="score\n(mean accuracy past\nthe training lengths)")
+    spread = "mean ± std over seeds" if std.notna().to_numpy().any() else "one seed: no ±"
+    ax.set_title(f"Score ({spread}; — unsupported)\n{sweep_dir.name}")
     return save_figure(fig, sweep_dir / "scores.png")
 
 
