@@ -300,3 +300,38 @@ def test_exported_runs_carry_the_runs_own_times_and_a_touch_changes_nothing(tmp_
         os.utime(run / name)  # touched, not changed
     again = export_mlflow([tmp_path / "sweep"], uri)
     assert again == {"created": 0, "updated": 0, "unchanged": 1}
+
+
+def test_a_run_with_tracking_logs_its_curves_while_it_trains(tmp_path, tiny, caplog):
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    from posenc.store.tracking import RUN_TAG
+
+    from .conftest import run_inprocess
+
+    uri = f"sqlite:///{tmp_path / 'live.db'}"
+    run = tmp_path / "run"
+    # in-process: no export at the end, so what the store holds was logged live
+    run_inprocess(run, [*tiny, "trainer.epochs=3", "tracking=mlflow", f"tracking_uri={uri}"])
+    client = MlflowClient(tracking_uri=uri)
+    (found,) = [
+        r
+        for e in client.search_experiments()
+        for r in client.search_runs([e.experiment_id])
+        if r.data.tags.get(RUN_TAG) == str(run)
+    ]
+    history = client.get_metric_history(found.info.run_id, "val_loss")
+    expected = pd.read_csv(run / rf.HISTORY)
+    assert [m.step for m in history] == expected["epoch"].tolist()
+    assert [m.value for m in history] == pytest.approx(expected["val_loss"].tolist())
+    # a store that is down costs one warning, never the run
+    with caplog.at_level(logging.WARNING, logger="posenc"):
+        metrics = run_inprocess(
+            tmp_path / "down",
+            [*tiny, "tracking=mlflow", "tracking_uri=http://127.0.0.1:9", "tracking_timeout=1"],
+        )
+    assert metrics["status"] == "completed"
+    warned = [r.getMessage() for r in caplog.records if "not logged live" in r.getMessage()]
+    assert len(warned) == 1

@@ -29,6 +29,7 @@ from posenc.progress import bar_logging, progress
 from posenc.store import checkpoint
 from posenc.store import run_folder as rf
 from posenc.store.status import Status
+from posenc.store.tracking import live_run
 
 log = logging.getLogger("posenc")
 CONTINUE_INSTEAD = (
@@ -51,6 +52,7 @@ class Job:
     continuing: bool = False  # an interrupted run of this config: go on from its checkpoint
     seconds_before: float = 0.0  # training seconds of the processes before this one
     continued_from: int | None = None  # the step its checkpoint held
+    cfg: DictConfig | None = None  # the config it was built from
 
     @property
     def spec(self):
@@ -83,7 +85,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     threads = trainer.num_threads or auto_threads(model, parallel_jobs)
     torch.set_num_threads(threads)  # per job: one process may run many
     kind.prepare()
-    return Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads)
+    return Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads, cfg=cfg)
 
 
 def note_scalings(cfg: DictConfig, model: Model) -> None:
@@ -117,9 +119,12 @@ def train(job: Job, run_dir: Path, bar_on: bool = True) -> History:
     )
     rounds, started = -(-kind.total_steps // every), time.perf_counter()
     done = [len(records)]  # rounds so far
+    live = live_run(job.cfg, run_dir)
 
     def on_round(record: Any) -> None:
         writer.write(record)
+        if live is not None:
+            live.log(record, kind.columns)
         bar.update(getattr(record, kind.columns[0]) - bar.n)
         bar.set_postfix(**kind.postfix(record))
         done[0] += 1

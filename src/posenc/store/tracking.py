@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,69 @@ def export_quietly(
         log.info("exported to MLflow (%s): %s", tracking_uri, counts)
     except Exception as e:
         log.warning("could not export to MLflow (%s): %s: %s", tracking_uri, type(e).__name__, e)
+
+
+class LiveRun:
+    """A run's curves in the tracking store while it trains: an MLflow run made when
+    training starts (tagged with the run folder, as the export finds it), a round's values
+    logged when the round ends. The export at the end replaces it with the whole run. A store
+    that fails costs one warning and no further tries; the run never waits on it for longer
+    than `timeout` a call."""
+
+    def __init__(self, run_dir: Path, tracking_uri: str, timeout: float = TRACKING_TIMEOUT):
+        self.timeout, self.client, self.run_id = timeout, None, None
+        try:
+            require_mlflow()
+            from mlflow.tracking import MlflowClient
+
+            with bounded(timeout), store_lock(tracking_uri):
+                client = MlflowClient(tracking_uri=tracking_uri)
+                name = experiment_name(Path(run_dir))
+                found = client.get_experiment_by_name(name)
+                experiment_id = (
+                    found.experiment_id
+                    if found is not None
+                    else client.create_experiment(
+                        name, artifact_location=_artifact_root(tracking_uri)
+                    )
+                )
+                tags = {RUN_TAG: str(run_dir), STATUS_TAG: "running"}
+                tags["mlflow.runName"] = f"{Path(run_dir).name} (live)"
+                self.run_id = client.create_run(experiment_id, tags=tags).info.run_id
+            self.client = client
+        except Exception as e:
+            self._failed(e)
+
+    def log(self, record: Any, columns: Sequence[str]) -> None:
+        """The round's values (`columns`: the history's, x first, seconds last) at its step."""
+        if self.client is None:
+            return
+        from mlflow.entities import Metric
+
+        now, x = int(time.time() * 1000), int(getattr(record, columns[0]))
+        values = [(c, float(getattr(record, c))) for c in columns[1:-1]]
+        batch = [Metric(c, v, now, x) for c, v in values if math.isfinite(v)]
+        try:
+            with bounded(self.timeout):
+                self.client.log_batch(self.run_id, metrics=batch)
+        except Exception as e:
+            self._failed(e)
+
+    def _failed(self, error: Exception) -> None:
+        self.client = None
+        log.warning(
+            "tracking: the curves are not logged live (%s: %s); the run goes on and is "
+            "exported when it ends",
+            type(error).__name__,
+            str(error).splitlines()[0][:200] if str(error) else "",
+        )
+
+
+def live_run(cfg: Any, run_dir: Path) -> LiveRun | None:
+    """With tracking=mlflow in the config, the run's curves logged while it trains."""
+    if cfg is None or cfg.get("tracking") != "mlflow":
+        return None
+    return LiveRun(run_dir, cfg.tracking_uri, cfg.tracking_timeout)
 
 
 def metric_name(key: str) -> str:
