@@ -307,3 +307,24 @@ def test_an_unresolvable_value_names_its_key_and_leaves_no_folder(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("trainer.epochs: ")
     assert "POSENC_NO_SUCH_VARIABLE" in result.stderr
     assert list((tmp_path / "outputs" / "runs").iterdir()) == []
+
+
+def test_help_lists_every_config_group_of_conf_and_the_composed_config(tmp_path):
+    from posenc.config.compose import config_dir
+
+    result = subprocess.run(
+        [sys.executable, "-m", "posenc.train", "--help", "model=transformer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    conf = Path(config_dir())
+    section = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    for folder in (p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        (line,) = [s for s in section.splitlines() if s.lstrip("+").startswith(f"{folder.name}:")]
+        assert all(p.stem in line for p in folder.glob("*.yaml"))
+    assert "_target_: posenc.models.transformer.Transformer" in result.stdout
+    bad = run_cli(["--help", "model=nope"], tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("model: 'nope' is not an option")

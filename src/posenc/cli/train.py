@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 
 # Light (no torch, no Hydra), and imported before anything a Ctrl-C could cut short.
 from posenc.errors import ConfigError
@@ -67,9 +68,47 @@ def say(error: BaseException) -> str | None:
     return "".join(traceback.format_exception(error)).rstrip()
 
 
+HELP = ("--help", "-h")
+
+
+def help_text(overrides: list[str]) -> str:
+    """`--help`: the header, every config group of conf/ with its options, the config these
+    overrides compose, the footer. Hydra's own help lists the groups by copying its whole
+    config store once per group (130 groups: seconds); conf/ lists them directly."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from posenc.config.compose import compose_config, config_dir
+
+    conf = Path(config_dir())
+    text = yaml.safe_load((conf / "config.yaml").read_text(encoding="utf-8"))["hydra"]["help"]
+    groups = []
+    for folder in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        appended = "+" if folder.name in APPENDED else ""
+        groups.append(f"{appended}{folder.name}: {options}")
+    config = OmegaConf.to_yaml(compose_config(overrides))
+    return (
+        f"{text['header']}\n== Configuration groups ==\n"
+        + "\n".join(groups)
+        + f"\n\n== Config ==\n{config}\n{text['footer']}"
+    )
+
+
+APPENDED = ("experiment", "debug")  # groups chosen with +group=option
+
+
 def main() -> None:
     handle_sigterm()
     error: BaseException | None = None
+    args = sys.argv[1:]
+    if any(a in HELP for a in args) and "--hydra-help" not in args:
+        try:
+            print(help_text([a for a in args if a not in HELP and a not in ("-m", "--multirun")]))
+        except Exception as e:
+            error = understood(e)
+            print(say(error), file=sys.stderr)
+        sys.exit(exit_code(error))
     try:
         with hydra_raises():
             from posenc.cli import app  # torch and Hydra: Ctrl-C while they load exits quietly
