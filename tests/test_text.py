@@ -458,3 +458,8 @@ def test_a_text_runs_done_line_gives_bpc_and_bpc_at_the_longest_length(tmp_path,
         f"done: test bpc {metrics['test_bpc']:.4f}, bpc@32 {metrics['bpc@32']:.4f} in "
     )
     assert f"length 32: bpc {metrics['bpc@32']:.4f}" in messages  # a line per length
+
+
+def test_a_single_text_run_draws_its_bpc_by_length(tmp_path, corpus):
+    run_inprocess(tmp_path, [*tiny(corpus, "eval.lengths=[16,32]"), "plots=true"])
+    assert (tmp_path / rf.LENGTH_FIGURE).stat().st_size > 10_000

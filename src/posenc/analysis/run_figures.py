@@ -180,7 +180,47 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
     history = rf.read_history_arrays(run_dir)
     if len(history[rf.history_x(history)]):
         written.append(plot_loss(history, run_dir / "loss.png", title))
+    rows = [r for r in rf.read_length_eval(run_dir) if r.get("status") == "ok"]
+    if rows:
+        written.append(plot_run_lengths(rows, metrics, run_dir / rf.LENGTH_FIGURE, title))
     return written
+
+
+# what a run's length.png draws for its kind: the length_eval.csv column and its label
+LENGTH_COLUMN = {
+    "text": ("bpc", "bits per character"),
+    "tokens": ("accuracy", "accuracy"),
+    "regression": ("loss", "test loss"),
+}
+
+
+def plot_run_lengths(rows: list[dict], metrics: dict, path: Path, title: str = "") -> Path:
+    """length.png: the run's metric at each evaluated length as trained, RoPE's scalings
+    dashed, the training length marked: one run's length curve without a sweep."""
+    from posenc.metrics import run_kind
+
+    column, label = LENGTH_COLUMN[run_kind(metrics)]
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for scaling in dict.fromkeys(r.get("scaling") or "" for r in rows):
+        points = sorted(
+            (int(r["length"]), float(r[column]))
+            for r in rows
+            if (r.get("scaling") or "") == scaling and r.get(column) not in (None, "")
+        )
+        if points:
+            x, y = zip(*points, strict=True)
+            style = "-" if not scaling else "--"
+            name = "as trained" if not scaling else f"{scaling} scaling at evaluation"
+            ax.plot(x, y, style, marker="o", markersize=3, label=name)
+    if metrics.get("seq_len"):
+        ax.axvline(float(metrics["seq_len"]), color="grey", ls=":", label="training length")
+    ax.set_xlabel("evaluation length")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} by length\n{title}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", frameon=False)
+    return save_figure(fig, path)
 
 
 def serve() -> None:

@@ -55,7 +55,8 @@ LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason", "bpc", 
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # outputs/runs/<time>_<overrides>, outputs/sweeps/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
-FIGURES = ("encoding.png", "loss.png")
+LENGTH_FIGURE = "length.png"  # the run's metric by evaluation length
+FIGURES = ("encoding.png", "loss.png", LENGTH_FIGURE)
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
 STEP_HISTORY_COLUMNS = (
     "step",
