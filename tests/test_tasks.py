@@ -148,8 +148,20 @@ def test_binary_addition_handles_numbers_past_64_bits():
     assert out[total.bit_length()] == 2 and len(out) == n + 1
 
 
-def test_every_token_task_is_found():
-    assert len(ALL) == 11 and ParityCheck in ALL and BinaryAddition in ALL
+def test_every_token_task_module_has_its_yaml():
+    """conf/dataset and posenc.data.tasks agree: a task module without its YAML (or the
+    reverse) would drop out of these tests unseen."""
+    import importlib
+    import pkgutil
+
+    import posenc.data.tasks as package
+
+    modules = [m.name for m in pkgutil.iter_modules(package.__path__)]
+    found = {c.__module__.rpartition(".")[2] for c in ALL}
+    assert sorted(found) == sorted(modules) and ParityCheck in ALL
+    for name in modules:  # each module defines its task
+        assert any(c.__module__ == f"{package.__name__}.{name}" for c in ALL), name
+        importlib.import_module(f"{package.__name__}.{name}")
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
