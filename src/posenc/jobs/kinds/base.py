@@ -197,6 +197,6 @@ class Kind:
 
 def _span(lengths: list[int]) -> str:
     """`21..60` for a run of lengths, `64, 128, 256` otherwise."""
-    if len(lengths) > 2 and lengths[-1] - lengths[0] == len(lengths) - 1:
+    if len(lengths) > 1 and lengths[-1] - lengths[0] == len(lengths) - 1:
         return f"{lengths[0]}..{lengths[-1]}"
     return ", ".join(map(str, lengths))

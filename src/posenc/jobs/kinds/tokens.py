@@ -19,7 +19,7 @@ from torch import nn
 
 from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, _span, length_seed, log
 from posenc.memory import check_fits
 
 DEFAULT_STEPS = 10_000  # the reference's experiments/example.py
@@ -307,8 +307,8 @@ class Tokens(Kind):
             return headline
         score = metrics.get("score")
         value = "unsupported" if score is None else f"{score:.4f}"
-        lengths = f"{self.data.max_len + 1}..{self.max_length}"
-        return f"score {value} (mean accuracy at lengths {lengths}), {headline}"
+        unseen = [n for n in self.evaluated_lengths() if self.data.max_len < n <= self.max_length]
+        return f"score {value} (mean accuracy at lengths {_span(unseen)}), {headline}"
 
     def done(self, metrics: dict[str, Any]) -> list[str]:
         """The headline, then the losses and accuracies."""
