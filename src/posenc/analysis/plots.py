@@ -76,7 +76,7 @@ def plot_sweep(
         written.append(plot_lengths(sweep_dir, results, summary, labels))
     if f"{TASK_HEADLINE}_mean" in summary and summary[f"{TASK_HEADLINE}_mean"].notna().any():
         written.append(plot_scores(sweep_dir, summary, keys, results))
-    written.append(plot_summary(sweep_dir, summary, keys, labels, metric))
+    written.append(plot_summary(sweep_dir, summary, keys, labels, metric, results))
     return written
 
 
@@ -157,7 +157,12 @@ def plot_loss_curves(
 
 
 def plot_summary(
-    sweep_dir: Path, summary: pd.DataFrame, keys: list[str], labels, metric: str = HEADLINE
+    sweep_dir: Path,
+    summary: pd.DataFrame,
+    keys: list[str],
+    labels,
+    metric: str = HEADLINE,
+    results: pd.DataFrame | None = None,
 ) -> Path:
     """summary.png: the metric per group with the interval of its mean as error bars (none
     with one run), best at the top."""
@@ -182,9 +187,10 @@ def plot_summary(
     ax.set_yticks(
         positions, [f"{lab} (n={n})" for lab, n in zip(labels, summary["n_completed"], strict=True)]
     )
-    for position, value in zip(positions, mean, strict=True):
+    for position, value, (_, row) in zip(positions, mean, summary.iterrows(), strict=True):
         if pd.isna(value):  # an empty bar says why it is empty
-            ax.text(0, position, f"  no {metric}: unsupported or not run", va="center")
+            why = _why_missing(results, row, keys, metric)
+            ax.text(0, position, f"  no {metric}: {why}", va="center", fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric} ({spread} over completed runs; {better(metric)} is better)")
     ax.set_ylabel(" / ".join(keys))
@@ -351,6 +357,18 @@ def _what(results: pd.DataFrame) -> str:
 def _task_of(results: pd.DataFrame) -> str:
     names = results["dataset"].dropna().astype(str).unique() if "dataset" in results else []
     return ", ".join(names) or "accuracy"
+
+
+def _why_missing(results: pd.DataFrame | None, row: pd.Series, keys: list[str], metric: str):
+    """Why a group has no value of `metric`: its runs' own word (`score_unsupported`, the
+    error of a run that did not complete), else that none recorded it."""
+    members = _group_members(results, row, keys) if results is not None else pd.DataFrame()
+    for column in (f"{metric}_unsupported", "score_unsupported", "error"):
+        if column in members:
+            said = members[column].dropna().astype(str)
+            if len(said):
+                return said.iloc[0][:80]
+    return "not recorded"
 
 
 def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float, float] | None:
