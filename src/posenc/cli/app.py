@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from posenc.config import objective
-from posenc.config.compose import config_dir, register_resolvers
+from posenc.config.compose import check_resolves, config_dir, register_resolvers
 from posenc.config.schemas import register_schemas
 from posenc.errors import ConfigError, check_tracking_uri
 from posenc.jobs import preflight
@@ -70,7 +70,7 @@ def main(cfg: DictConfig) -> float | None:
     overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)  # as typed
     try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
         check_tracking_uri(cfg.get("tracking_uri"))
-        resolved(cfg)
+        check_resolves(cfg)
         if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
             preflight.check_store(cfg)
     except ConfigError as e:
@@ -114,20 +114,6 @@ def main(cfg: DictConfig) -> float | None:
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics, cfg, run_dir)
-
-
-def resolved(cfg: DictConfig) -> None:
-    """Every interpolation of the config resolves (an environment variable that is not
-    set): ConfigError naming the key otherwise."""
-    from posenc.config.compose import composition_error
-
-    try:
-        OmegaConf.to_container(cfg, resolve=True)
-    except Exception as e:
-        error = composition_error(e)
-        if error is None:
-            raise
-        raise error from None
 
 
 def refused(error: Exception, sweep_dir: Path | None, run_dir: Path, overrides: list) -> None:

@@ -253,15 +253,21 @@ def compose_run(
     body = cfg.copy()
     with open_dict(body):
         del body["hydra"]
-    try:  # an interpolation that cannot be resolved, or not into its key's type: said for
-        # its key, before the run's folder name (which spells the overrides) resolves it
-        OmegaConf.to_container(body, resolve=True)
+    # said for its key, before the run's folder name (which spells the overrides) resolves it
+    check_resolves(body)
+    return body, choices, str(cfg.hydra.run.dir)
+
+
+def check_resolves(cfg: DictConfig) -> None:
+    """Every interpolation of the config resolves, into its key's type (an environment
+    variable that is not set, say): ConfigError naming the key otherwise."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
     except Exception as e:
         error = composition_error(e)
         if error is None:
             raise
         raise error from None
-    return body, choices, str(cfg.hydra.run.dir)
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:

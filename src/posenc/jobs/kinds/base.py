@@ -131,7 +131,7 @@ class Kind:
         total = len(lengths) + len(scalings) * len(scaled)
         log.info(
             "evaluating at %d length%s (%s)%s",
-            *(len(lengths), "" if len(lengths) == 1 else "s", _span(lengths)),
+            *(len(lengths), "" if len(lengths) == 1 else "s", span_of(lengths)),
             f", then {len(scalings)} RoPE scaling(s) at eval.lengths" if scalings else "",
         )
         bar = progress(total=total, unit="length", desc="evaluating")
@@ -195,7 +195,7 @@ class Kind:
         return self.cfg.eval.batch_size
 
 
-def _span(lengths: list[int]) -> str:
+def span_of(lengths: list[int]) -> str:
     """`21..60` for a run of lengths, `64, 128, 256` otherwise."""
     if len(lengths) > 1 and lengths[-1] - lengths[0] == len(lengths) - 1:
         return f"{lengths[0]}..{lengths[-1]}"

@@ -21,6 +21,7 @@ from posenc.data import Split
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log
 from posenc.memory import FLOAT, check_fits
+from posenc.store import run_folder as rf
 
 
 @dataclass
@@ -51,7 +52,7 @@ def batches_per_epoch(n: int, batch_size: int, max_batches: int | None = None) -
 
 class Regression(Kind):
     name = "regression"
-    columns = ("epoch", "train_loss", "val_loss", "seconds")
+    columns = rf.HISTORY_COLUMNS
     unit = "epochs"
     round_name = "an epoch"
     bar_unit = "epoch"

@@ -18,6 +18,7 @@ from posenc.data.text import bits_per_character, perplexity
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import log
 from posenc.jobs.kinds.tokens import RoundRecord, Tokens
+from posenc.store import run_folder as rf
 
 
 @dataclass
@@ -33,16 +34,7 @@ class TextRecord(RoundRecord):
 
 class Text(Tokens):
     name = "text"
-    columns = (
-        "step",
-        "train_loss",
-        "train_bpc",
-        "train_accuracy",
-        "val_loss",
-        "val_bpc",
-        "val_accuracy",
-        "seconds",
-    )
+    columns = rf.TEXT_HISTORY_COLUMNS
     record_type = TextRecord
     loss_label = "loss in nats: "
 
@@ -92,8 +84,6 @@ class Text(Tokens):
         return f"test bpc {metrics['test_bpc']:.4f}{at}"
 
     def files(self, run_dir: Path) -> None:
-        from posenc.store import run_folder as rf
-
         rf.write_json(Path(run_dir) / rf.VOCABULARY, self.data.vocabulary())
 
 

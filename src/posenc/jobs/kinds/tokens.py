@@ -19,8 +19,9 @@ from torch import nn
 
 from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, _span, length_seed, log
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, span_of
 from posenc.memory import check_fits
+from posenc.store import run_folder as rf
 
 DEFAULT_STEPS = 10_000  # the reference's experiments/example.py
 # Token positions one run's length evaluation may read (sequences × their tokens, over every
@@ -107,7 +108,7 @@ def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | No
 
 class Tokens(Kind):
     name = "tokens"
-    columns = ("step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+    columns = rf.STEP_HISTORY_COLUMNS
     round_name = "a round (trainer.eval_every)"
     bar_unit = "step"
     record_type = RoundRecord
@@ -308,7 +309,7 @@ class Tokens(Kind):
         score = metrics.get("score")
         value = "unsupported" if score is None else f"{score:.4f}"
         unseen = [n for n in self.evaluated_lengths() if self.data.max_len < n <= self.max_length]
-        return f"score {value} (mean accuracy at lengths {_span(unseen)}), {headline}"
+        return f"score {value} (mean accuracy at lengths {span_of(unseen)}), {headline}"
 
     def done(self, metrics: dict[str, Any]) -> list[str]:
         """The headline, then the losses and accuracies."""
