@@ -82,7 +82,9 @@ class TrainerConfig:
 @dataclass
 class EvalConfig:
     lengths: list[int] = field(default_factory=list)  # test at these lengths after training
-    batch_size: int = 256  # sequences per forward pass when evaluating at other lengths
+    # sequences per evaluation forward pass; null: about 2048 token positions on a CPU (the
+    # fastest measured), 256 sequences on a GPU (posenc.jobs.kinds.base.pass_size)
+    batch_size: Optional[int] = None  # noqa: UP045
     max_length: Optional[int] = None  # token tasks: score every length past max_len to this  # noqa: UP045
     per_length: int = 512  # token tasks: sequences scored at each evaluation length
     # a RoPE run evaluated again at eval.lengths under each of these scalings (none, linear,

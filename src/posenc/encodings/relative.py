@@ -70,7 +70,7 @@ class RelativeBias(Randomizable, AttentionBias):
         self.num_buckets, self.max_distance = num_buckets, max_distance
         self.bias = nn.Embedding(num_buckets, n_heads)
         nn.init.normal_(self.bias.weight, std=std)
-        self._buckets: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+        self._buckets: dict[tuple[int, int, torch.device, bool], torch.Tensor] = {}
 
     def buckets(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
         relative = k_positions.unsqueeze(-2) - q_positions.unsqueeze(-1)  # [..., q, k]
@@ -83,9 +83,11 @@ class RelativeBias(Randomizable, AttentionBias):
         n, m, device = len(q_positions), len(k_positions), q_positions.device
         plain = torch.arange(max(n, m), device=device)
         cacheable = torch.equal(q_positions, plain[:n]) and torch.equal(k_positions, plain[:m])
-        buckets = self._buckets.get((n, m, device)) if cacheable else None
+        # inference-mode tensors cannot enter a training graph: a cache of their own
+        key = (n, m, device, torch.is_inference_mode_enabled())
+        buckets = self._buckets.get(key) if cacheable else None
         if buckets is None:  # for positions 0..L-1 the buckets depend on L only: cached
             buckets = self.buckets(q_positions, k_positions)
             if cacheable:
-                self._buckets[(n, m, device)] = buckets
+                self._buckets[key] = buckets
         return self.bias(buckets).permute(2, 0, 1)  # [heads, q, k]

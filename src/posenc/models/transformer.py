@@ -49,8 +49,8 @@ class Transformer(Model):
     """Pre-norm encoder blocks (multi-head self-attention, then a feed-forward layer, each
     with a residual), a final LayerNorm and a linear head. Attention runs through
     scaled_dot_product_attention; a bias-slot encoding is its float mask (merged with the
-    causal mask), cached per (length, device) when it has no parameters. With causal=true
-    and encoding=none this is NoPE (Kazemnejad et al. 2023)."""
+    causal mask), cached per (length, device, inference mode) when it has no parameters.
+    With causal=true and encoding=none this is NoPE (Kazemnejad et al. 2023)."""
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class Transformer(Model):
         )
         self.norm = nn.LayerNorm(width)
         self.head = self.make_head(width)
-        self._masks: dict[tuple[int, torch.device], torch.Tensor | None] = {}
+        self._masks: dict[tuple[int, torch.device, bool], torch.Tensor | None] = {}
 
     def sees_future(self) -> tuple[str, str] | None:
         if self.causal:
@@ -98,7 +98,8 @@ class Transformer(Model):
         no mask (SDPA's own is_causal then applies)."""
         if self.encoding.slot != BIAS:
             return None
-        key = (positions.shape[-1], positions.device)
+        # inference-mode tensors cannot enter a training graph: a cache of their own
+        key = (positions.shape[-1], positions.device, torch.is_inference_mode_enabled())
         static = self.encoding.static
         if static and key in self._masks:
             return self._masks[key]

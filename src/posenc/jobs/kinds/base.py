@@ -22,6 +22,24 @@ log = logging.getLogger("posenc")
 Step = Callable[[torch.Tensor], None]
 
 
+# Token positions an evaluation pass holds on a CPU when eval.batch_size is null: the fastest
+# measured on a CPU core (scripts/benchmark_evaluation.py --passes: 2048 beat 512, 8192 and
+# 32768 at every length; a larger pass spills the caches). Elsewhere (CUDA, MPS) a pass holds
+# DEVICE_PASS_SEQUENCES sequences, the memory check bounding both.
+CPU_PASS_TOKENS = 2048
+DEVICE_PASS_SEQUENCES = 256
+
+
+def pass_size(batch_size: int | None, tokens: int, device: torch.device) -> int:
+    """Sequences per evaluation forward pass over sequences of `tokens` positions:
+    eval.batch_size when set, else the measured rule above."""
+    if batch_size is not None:
+        return batch_size
+    if torch.device(device).type == "cpu":
+        return max(1, CPU_PASS_TOKENS // max(tokens, 1))
+    return DEVICE_PASS_SEQUENCES
+
+
 def length_seed(seed: int, length: int) -> int:
     """A seed stream of its own for the test set at each evaluation length."""
     return int(np.random.SeedSequence(seed, spawn_key=(length,)).generate_state(1)[0])
@@ -123,7 +141,8 @@ class Kind:
     def evaluate_lengths(self, model: nn.Module) -> list[dict[str, Any]]:
         """The trained model at each evaluated length, one row per length; then, for RoPE,
         eval.lengths again under each of eval.rope_scalings, the factor being the length
-        over the training length (rows with `scaling`)."""
+        over the training length (rows with `scaling`). A scaling acts only past the
+        training length, so a scaled row at or below it is the as-trained row's numbers."""
         lengths, encoding = self.evaluated_lengths(), model.encoding
         scalings = list(self.cfg.eval.get("rope_scalings") or ())
         scalings = scalings if hasattr(encoding, "rescaled") else []
@@ -135,28 +154,38 @@ class Kind:
             f", then {len(scalings)} RoPE scaling(s) at eval.lengths" if scalings else "",
         )
         bar = progress(total=total, unit="length", desc="evaluating")
+        trained: dict[int, dict[str, Any]] = {}
         with bar, bar_logging(bar):
             rows = []
             for length in lengths:
-                rows.append(self.length_row(model, length))
+                rows.append(trained.setdefault(length, self.length_row(model, length)))
                 self.log_row(rows[-1])
                 bar.update(1)
             for scaling in scalings:
                 for length in scaled:
-                    rows.append(self.scaled_row(model, scaling, length))
+                    same = trained.get(length)
+                    same = same if self.model_length(length) <= self.spec.seq_len else None
+                    rows.append(self.scaled_row(model, scaling, length, same))
                     self.log_row(rows[-1])
                     bar.update(1)
+        self.forget_evaluation()
         return rows
+
+    def forget_evaluation(self) -> None:
+        """Drop what the length evaluation kept between its rows."""
 
     def log_row(self, row: dict[str, Any]) -> None:
         """A line for one evaluated length, where the kind has few enough to show each."""
 
-    def scaled_row(self, model: nn.Module, scaling: str, length: int) -> dict[str, Any]:
-        """The length's row with RoPE's scaling `scaling` at factor length / training length."""
+    def scaled_row(
+        self, model: nn.Module, scaling: str, length: int, same: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The length's row with RoPE's scaling `scaling` at factor length / training length;
+        `same`: the as-trained row, where the scaling cannot change it."""
         factor = self.model_length(length) / self.spec.seq_len
         try:
             with model.encoding.rescaled(scaling, factor):
-                row = self.length_row(model, length)
+                row = dict(same) if same is not None else self.length_row(model, length)
         except ConfigError as e:
             row = {"length": length, "loss": None, "status": "unsupported", "reason": str(e)}
         return {**row, "scaling": scaling}
@@ -182,7 +211,7 @@ class Kind:
         cfg = self.cfg
         for length in self.sized_lengths():
             tokens = self.model_length(length)
-            per_pass = min(self.per_pass(), cfg.eval.batch_size)
+            per_pass = min(self.per_pass(), pass_size(cfg.eval.batch_size, tokens, self.device))
             scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
             key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"
             check_fits(key, f"{length}: attention over {tokens} tokens", scores)
@@ -192,7 +221,8 @@ class Kind:
         return list(self.cfg.eval.lengths)
 
     def per_pass(self) -> int:
-        return self.cfg.eval.batch_size
+        """Sequences at one evaluated length (the most a pass can hold)."""
+        return 1 << 62
 
 
 def span_of(lengths: list[int]) -> str:

@@ -19,7 +19,7 @@ from torch import nn
 from posenc.config.compose import build
 from posenc.data import Split
 from posenc.errors import ConfigError
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, pass_size
 from posenc.memory import FLOAT, check_fits
 from posenc.store import run_folder as rf
 
@@ -32,14 +32,16 @@ class EpochRecord:
     seconds: float
 
 
-def evaluate(model: nn.Module, data: Split, batch_size: int = 4096) -> float:
-    """Mean squared error over a whole split."""
+def evaluate(model: nn.Module, data: Split, batch_size: int | None = None) -> float:
+    """Mean squared error over a whole split, `batch_size` sequences a forward pass (None:
+    base.pass_size's rule for the device)."""
     was_training = model.training
     model.eval()
     total = torch.zeros((), device=data.x.device)
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x, y = data.x[start : start + batch_size], data.y[start : start + batch_size]
+    size = pass_size(batch_size, data.x.shape[1] if data.x.dim() > 1 else 1, data.x.device)
+    with torch.inference_mode():
+        for start in range(0, len(data), size):
+            x, y = data.x[start : start + size], data.y[start : start + size]
             total += nn.functional.mse_loss(model(x), y, reduction="sum")
     model.train(was_training)
     return total.item() / data.y.numel()

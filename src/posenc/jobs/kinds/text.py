@@ -37,6 +37,7 @@ class Text(Tokens):
     columns = rf.TEXT_HISTORY_COLUMNS
     record_type = TextRecord
     loss_label = "loss in nats: "
+    tested: tuple[float, float] | None = None  # the test set's (loss, accuracy), once scored
 
     def check(self) -> None:
         if self.max_length is not None:
@@ -58,11 +59,18 @@ class Text(Tokens):
 
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         out = super().outcome(model, history, completed)
+        self.tested = (out["test_loss"], out["test_accuracy"]) if completed else None
         last = history.records[-1] if history.records else None
         out["final_val_bpc"] = bits_per_character(last.val_loss if last else None)
         out["test_bpc"] = bits_per_character(out["test_loss"])
         out["test_perplexity"] = perplexity(out["test_loss"])
         return out
+
+    def score_length(self, model: nn.Module, length: int) -> tuple[float, float]:
+        """At the training length the test windows are the test set's, scored already."""
+        if length == self.spec.seq_len and self.tested is not None:
+            return self.tested
+        return super().score_length(model, length)
 
     def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
         row = super().length_row(model, length)

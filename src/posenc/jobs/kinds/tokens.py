@@ -19,7 +19,7 @@ from torch import nn
 
 from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, span_of
+from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, pass_size, span_of
 from posenc.memory import check_fits
 from posenc.store import run_folder as rf
 
@@ -53,10 +53,11 @@ def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Ten
 
 
 def evaluate(
-    model: nn.Module, batches: Sequence[TokenBatch], batch_size: int = 4096
+    model: nn.Module, batches: Sequence[TokenBatch], batch_size: int | None = None
 ) -> tuple[float, float]:
     """(loss, accuracy) over fixed batches: the loss per target position, the accuracy per
-    scored position, both pooled over every sequence."""
+    scored position, both pooled over every sequence; `batch_size` sequences a forward pass
+    (None: base.pass_size's rule for the device)."""
     was_training = model.training
     model.eval()
     device = batches[0].x.device
@@ -64,12 +65,12 @@ def evaluate(
     correct = torch.zeros((), device=device, dtype=torch.long)
     counted = torch.zeros((), device=device, dtype=torch.long)
     targets = 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for whole in batches:
-            for start in range(0, len(whole), batch_size):
-                part = TokenBatch(
-                    *(t[start : start + batch_size] for t in (whole.x, whole.y, whole.mask))
-                )
+            size = pass_size(batch_size, whole.x.shape[1], device)
+            for start in range(0, len(whole), size):
+                cut_at = slice(start, start + size)
+                part = TokenBatch(whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at])
                 loss, right, scored = scores(model, part)
                 loss_sum += loss * part.y.numel()
                 correct += right
@@ -123,6 +124,7 @@ class Tokens(Kind):
         self.val: list[TokenBatch] = []
         self.test: list[TokenBatch] = []
         self.replayed: list[TokenBatch] = []  # trainer.overfit_batches: the same every round
+        self.drawn: dict[int, TokenBatch] = {}  # the length evaluation's sequences, per length
 
     @property
     def max_length(self) -> int | None:
@@ -257,7 +259,7 @@ class Tokens(Kind):
     def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
         """The task's test batch at one length (fresh seeded sequences): loss and accuracy;
         `unsupported` with the reason where it cannot run."""
-        task, cfg = self.data, self.cfg
+        task = self.data
         row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
         tokens = task.model_length(length)
         reason = model.unsupported(tokens) or task.too_long(length)
@@ -266,13 +268,27 @@ class Tokens(Kind):
                 f"{tokens} tokens at length {length}" if tokens != length else f"length {length}"
             )
             return {**row, "status": "unsupported", "reason": f"{where}: {reason}"}
-        generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
-        count = min(cfg.eval.per_length, self.most_sequences or cfg.eval.per_length)
-        batch = cut(task.evaluation(generator, length, count), self.most_sequences, self.device)
-        loss, accuracy = evaluate(model, [batch], cfg.eval.batch_size)
+        loss, accuracy = self.score_length(model, length)
         row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
         log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
         return row
+
+    def score_length(self, model: nn.Module, length: int) -> tuple[float, float]:
+        """(loss, accuracy) on the seeded test sequences at one length."""
+        return evaluate(model, [self.evaluation_batch(length)], self.cfg.eval.batch_size)
+
+    def evaluation_batch(self, length: int) -> TokenBatch:
+        """The seeded test sequences at one length, drawn once for every scaling's row."""
+        if length not in self.drawn:
+            cfg, task = self.cfg, self.data
+            generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
+            count = min(cfg.eval.per_length, self.most_sequences or cfg.eval.per_length)
+            batch = task.evaluation(generator, length, count)
+            self.drawn[length] = cut(batch, self.most_sequences, self.device)
+        return self.drawn[length]
+
+    def forget_evaluation(self) -> None:
+        self.drawn.clear()
 
     def after_lengths(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The score over the unseen lengths (eval.max_length), as trained."""
