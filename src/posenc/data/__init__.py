@@ -41,6 +41,7 @@ class Spec:
     vocab_size: int | None = None  # token ids in [0, vocab_size)
     n_classes: int | None = None
     symbols_key: str = "dataset.vocab_size"  # the key that sets vocab_size and n_classes
+    blank: int | None = None  # a token task's blank id: what follows the n input tokens
 
 
 @dataclass

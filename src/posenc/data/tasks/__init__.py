@@ -116,6 +116,7 @@ class Task:
             vocab_size=self.vocab_size + 1,
             n_classes=self.n_classes,
             symbols_key=self.symbols_key,
+            blank=self.vocab_size,
         )
 
     def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
