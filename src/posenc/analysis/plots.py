@@ -384,11 +384,17 @@ def _task_training_range(sweep_dir: Path, members: pd.DataFrame) -> tuple[float,
 
 
 def plot_scores(
-    sweep_dir: Path, summary: pd.DataFrame, keys: list[str], results: pd.DataFrame | None = None
+    sweep_dir: Path,
+    summary: pd.DataFrame,
+    keys: list[str],
+    results: pd.DataFrame | None = None,
+    name: str = "scores.png",
+    title: str | None = None,
 ) -> Path:
     """scores.png: the score (mean accuracy past the training lengths) as a heatmap, a row
     per task, a column per model/encoding, mean ± std over seeds in each cell: the shape of
-    the papers' main table."""
+    the papers' main table. `name` and `title`: another table drawn the same way (the
+    selection protocol's)."""
     panel, column_keys = _facets(summary, keys)
     frame = summary.copy()
     names = results if results is not None else pd.DataFrame()
@@ -431,8 +437,8 @@ def plot_scores(
     ax.set_xlabel(" / ".join(column_keys))
     fig.colorbar(image, ax=ax, label="score\n(mean accuracy past\nthe training lengths)")
     spread = "mean ± std over seeds" if std.notna().to_numpy().any() else "one seed: no ±"
-    ax.set_title(f"Score ({spread}; — unsupported)\n{sweep_dir.name}")
-    return save_figure(fig, sweep_dir / "scores.png")
+    ax.set_title(f"{title or f'Score ({spread}; — unsupported)'}\n{sweep_dir.name}")
+    return save_figure(fig, sweep_dir / name)
 
 
 def plot_comparison(sweep_dir: Path, table: pd.DataFrame, keys: list[str], metric: str) -> Path:

@@ -28,6 +28,7 @@ class Tables:
     paired: pd.DataFrame | None = None  # comparison.csv: each group against the baseline
     across: str | None = None
     ranks: pd.DataFrame | None = None  # ranks.csv: the groups ranked within each `across`
+    selection: pd.DataFrame | None = None  # selection_by_<reading>.csv: one run per cell
 
     @property
     def keys(self) -> list[str]:
@@ -45,12 +46,14 @@ def make(
     follow_last: bool = False,
     prefer: str | None = None,
     out: Path | None = None,
+    select: str | None = None,
 ) -> Tables:
     """The tables of every run below `paths`. `follow_last`: the grouping and metric not
     given follow the folder's last summary (plot and report draw what compare printed);
     `prefer`: the metric sorted by when the runs recorded it (a search's objective);
-    `out`: where the tables go (default: the first path; run folders relative to it).
-    Raises KeyError (an unknown key or metric) or NotADirectoryError (a path)."""
+    `out`: where the tables go (default: the first path; run folders relative to it);
+    `select`: the selection protocol's reading (posenc.analysis.selection). Raises
+    KeyError (an unknown key or metric) or NotADirectoryError (a path)."""
     from posenc.analysis.paired import compare_to_baseline
     from posenc.analysis.ranks import rank_across
 
@@ -71,6 +74,10 @@ def make(
         tables.ranks = rank_across(
             results, across, metric, tables.keys, tables.baseline, confidence
         )
+    if select:
+        from posenc.analysis.selection import select as select_runs
+
+        tables.selection = select_runs(results, metric, select, list(by) if by else None)
     return tables
 
 
@@ -84,6 +91,7 @@ def comparison_name(
     across: str | None = None,
     confidence: float = 0.95,
     ci: str = "t",
+    select: str | None = None,
 ) -> str | None:
     """The folder name of a comparison made with these options (`by=encoding,metric=score`);
     None for the sweep's own (no option given), whose tables are the sweep folder's."""
@@ -94,6 +102,7 @@ def comparison_name(
         f"across={across}" if across else "",
         f"confidence={confidence:g}" if confidence != 0.95 else "",
         f"ci={ci}" if ci != "t" else "",
+        f"select={select}" if select else "",
     ]
     return ",".join(p for p in parts if p) or None
 
@@ -109,6 +118,10 @@ def describe(tables: Tables) -> str:
         parts.append(format_comparison(t.paired, t.baseline, t.metric))
     if t.ranks is not None:
         parts.append(format_ranks(t.ranks, t.across, t.metric))
+    if t.selection is not None:
+        from posenc.analysis.selection import format_selection
+
+        parts.append(format_selection(t.selection, t.out))
     return "\n".join(parts)
 
 
@@ -126,6 +139,8 @@ def write(
             from posenc.analysis.plots import plot_sweep
 
             written += plot_sweep(tables.out, tables.results, tables.summary, tables.metric)
+            if tables.selection is not None:
+                written += _selection_figure(tables)
         if report:
             from posenc.analysis.reporting import write_report
 
@@ -151,7 +166,35 @@ def _write_csv(t: Tables) -> list[Path]:
     if t.ranks is not None:
         written.append(t.out / RANKS)
         t.ranks.to_csv(written[-1], index=False)
+    if t.selection is not None:
+        from posenc.analysis.selection import file_name
+
+        written.append(t.out / file_name(t.selection.attrs["reading"]))
+        t.selection.to_csv(written[-1], index=False)
     return written
+
+
+def _selection_figure(t: Tables) -> list[Path]:
+    """scores_selected_by_<reading>.png: the scores heatmap of the selected runs."""
+    from posenc.analysis.plots import plot_scores
+    from posenc.analysis.selection import as_summary, cell_keys
+    from posenc.metrics import TASK_HEADLINE
+
+    selection, reading = t.selection, t.selection.attrs["reading"]
+    if t.metric != TASK_HEADLINE or selection.empty or selection[t.metric].isna().all():
+        return []
+    keys = cell_keys(t.results, t.by)
+    how = "best validation" if reading == "validation" else "best score: the papers' reading"
+    return [
+        plot_scores(
+            t.out,
+            as_summary(selection, t.metric),
+            keys,
+            t.results,
+            name=f"scores_selected_by_{reading}.png",
+            title=f"Score of the selected run ({how}; — unsupported)",
+        )
+    ]
 
 
 def of_sweep(sweep_dir: Path, metric: str | None, prefer: str | None, figures: bool) -> Any:

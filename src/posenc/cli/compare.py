@@ -25,6 +25,14 @@ def parser(prog: str, doc: str, write_tables: bool):
             "several keys): comparison.csv",
         )
         p.add_argument(
+            "--select",
+            choices=("validation", "score"),
+            help="the papers' selection protocol, one run per cell over the seeds and learning "
+            "rates: validation (the run with the best final validation metric: honest) or "
+            "score (the best score itself: the papers' reading, optimistic): "
+            "selection_by_<reading>.csv",
+        )
+        p.add_argument(
             "--across",
             metavar="KEY",
             help="rank the groups within each value of KEY (e.g. dataset): ranks.csv",
@@ -44,13 +52,15 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         by = parse_by(args.by) if args.by else None
         baseline = parse_baseline(args.baseline) if write_tables else {}
         across = args.across if write_tables else None
-        out = own_folder(args, by, baseline, across)
+        select = args.select if write_tables else None
+        out = own_folder(args, by, baseline, across, select)
         made = sweep_tables.make(
             *(args.paths, by, args.metric, args.confidence, args.ci),
             baseline=baseline,
             across=across,
             follow_last=not write_tables,
             out=out,
+            select=select,
         )
     except (KeyError, NotADirectoryError) as e:
         p.error(e.args[0] if isinstance(e, KeyError) else str(e))
@@ -80,12 +90,12 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
     return 0
 
 
-def own_folder(args, by, baseline, across) -> Path | None:
+def own_folder(args, by, baseline, across, select=None) -> Path | None:
     """A comparison made with options goes to a folder of its own (comparisons/<options>),
     so the sweep's own tables stay what the sweep wrote; None for the sweep's own."""
     from posenc.analysis.tables import COMPARISONS, comparison_name
 
-    name = comparison_name(by, args.metric, baseline, across, args.confidence, args.ci)
+    name = comparison_name(by, args.metric, baseline, across, args.confidence, args.ci, select)
     if name is None:
         return None
     if not Path(args.paths[0]).is_dir():
