@@ -4,10 +4,11 @@ against a bare loop on the same model, optimizer and batches (the same sampler a
 accuracy, no rounds). Prints a table of steps per second and the ratio.
 
     python scripts/benchmark_tasks.py [--steps 300] [--repeats 5] [--device cpu]
+        [--presets chomsky,chomsky_lstm,chomsky_stack_rnn,chomsky_tape_rnn]
 
-The model is +experiment=chomsky's (transformer, 2 layers, d_model 64, 4 heads, batch 32,
-input lengths 1..20); `--validation` also times the preset's validation rounds (640
-sequences every 250 steps), which a bare loop does not have.
+The model is each preset's (chomsky: transformer, 2 layers, d_model 64, 4 heads; the
+recurrent ones 64 units; batch 32, input lengths 1..20); `--validation` also times the
+preset's validation rounds (640 sequences every 250 steps), which a bare loop does not have.
 """
 
 from __future__ import annotations
@@ -67,17 +68,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--tasks", default="parity_check,reverse_string,duplicate_string")
+    parser.add_argument("--presets", default="chomsky", help="comma-separated +experiment names")
     parser.add_argument("--validation", action="store_true", help="include validation rounds")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(
-        f"| task | bare steps/s | posenc steps/s | posenc / bare time |  ({device}, "
+        f"| preset | task | bare steps/s | posenc steps/s | posenc / bare time |  ({device}, "
         f"{args.steps} steps, median of {args.repeats})"
     )
-    print("|---|---|---|---|")
-    for name in args.tasks.split(","):
+    print("|---|---|---|---|---|")
+    for preset, name in ((p, t) for p in args.presets.split(",") for t in args.tasks.split(",")):
         cfg, _ = compose_job(
-            ["+experiment=chomsky", f"dataset={name}", f"trainer.device={args.device}"]
+            [f"+experiment={preset}", f"dataset={name}", f"trainer.device={args.device}"]
         )
         job = build_job(cfg)
         b = job.trainer.batch_size
@@ -95,7 +97,8 @@ def main() -> None:
             for k, run in runs.items():
                 rates[k].append(timed(run, job, args.steps, device))
         bare_rate, posenc_rate = (statistics.median(rates[k]) for k in ("bare", "posenc"))
-        print(f"| {name} | {bare_rate:.1f} | {posenc_rate:.1f} | {bare_rate / posenc_rate:.3f}× |")
+        ratio = bare_rate / posenc_rate
+        print(f"| {preset} | {name} | {bare_rate:.1f} | {posenc_rate:.1f} | {ratio:.3f}× |")
 
 
 if __name__ == "__main__":
