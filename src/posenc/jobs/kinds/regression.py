@@ -111,7 +111,7 @@ class Regression(Kind):
         return RoundStats((torch.stack(losses) @ weights).item() / sum(sizes))
 
     def validate(self, model: nn.Module) -> tuple[float, None]:
-        return evaluate(model, self.data.val), None
+        return evaluate(model, self.data.val, self.cfg.eval.get("batch_size")), None
 
     # --- the history ----------------------------------------------------------------------
     def x_of(self, step: int) -> int:
@@ -136,7 +136,11 @@ class Regression(Kind):
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         return {
             "epochs_completed": len(history.records),
-            "test_loss": evaluate(model, self.data.test) if completed else None,
+            "test_loss": (
+                evaluate(model, self.data.test, self.cfg.eval.get("batch_size"))
+                if completed
+                else None
+            ),
         }
 
     def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:

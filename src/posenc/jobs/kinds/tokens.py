@@ -220,7 +220,7 @@ class Tokens(Kind):
         )
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
-        return evaluate(model, self.val)
+        return evaluate(model, self.val, self.cfg.eval.get("batch_size"))
 
     # --- the history ----------------------------------------------------------------------
     def record(self, step: int, stats: RoundStats, val: tuple, seconds: float):
@@ -244,7 +244,8 @@ class Tokens(Kind):
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         last = history.records[-1] if history.records else None
         accuracies = [r.val_accuracy for r in history.records if math.isfinite(r.val_accuracy)]
-        test = evaluate(model, self.test) if completed else (None, None)
+        size = self.cfg.eval.get("batch_size")
+        test = evaluate(model, self.test, size) if completed else (None, None)
         return {
             "final_train_accuracy": last.train_accuracy if last else None,
             "final_val_accuracy": last.val_accuracy if last else None,
