@@ -23,7 +23,7 @@ from posenc.jobs.kinds import Kind, kind_of
 from posenc.jobs.loop import EarlyStop, History, fit
 from posenc.jobs.preflight import check_config
 from posenc.jobs.record import DiskFull, JobRecord, log_outcome, start_record, utc_now
-from posenc.jobs.resources import auto_threads, resolve_device, seeds
+from posenc.jobs.resources import auto_threads, resolve_device, seeds, shared_cores
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
 from posenc.store import checkpoint
@@ -49,6 +49,7 @@ class Job:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     device: torch.device
     threads: int
+    eval_threads: int = 1  # for the test set and the other lengths, after training
     continuing: bool = False  # an interrupted run of this config: go on from its checkpoint
     seconds_before: float = 0.0  # training seconds of the processes before this one
     continued_from: int | None = None  # the step its checkpoint held
@@ -85,7 +86,9 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     threads = trainer.num_threads or auto_threads(model, parallel_jobs)
     torch.set_num_threads(threads)  # per job: one process may run many
     kind.prepare()
-    return Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads, cfg=cfg)
+    job = Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads, cfg=cfg)
+    job.eval_threads = trainer.num_threads or shared_cores(parallel_jobs)
+    return job
 
 
 def note_scalings(cfg: DictConfig, model: Model) -> None:
@@ -239,10 +242,11 @@ def train_and_evaluate(
         device=str(job.device),
         encoding_slot=model.encoding.slot,
     )
+    evaluating = f" ({job.eval_threads} to evaluate)" if job.eval_threads != job.threads else ""
     log.info(
-        "%s | model: %d parameters (%d trained) on %s, %d thread%s",
+        "%s | model: %d parameters (%d trained) on %s, %d thread%s%s",
         *(kind.describe(), record.metrics["n_params"], record.metrics["n_trainable"]),
-        *(job.device, job.threads, "" if job.threads == 1 else "s"),
+        *(job.device, job.threads, "" if job.threads == 1 else "s", evaluating),
     )
     record.step = "encoding_tables"
     initial = model.encoding.table()
@@ -259,12 +263,16 @@ def train_and_evaluate(
     final = model.encoding.table()
     rf.save_table(run_dir / rf.ENCODING_FINAL, final)
     record.step = "test"
-    record.update(**outcome(job, history))
-    if kind.evaluated_lengths() and history.status == Status.COMPLETED:
-        record.step = "length_eval"
-        rows = kind.evaluate_lengths(model)
-        rf.write_length_eval(run_dir, rows)
-        record.update(**kind.length_metrics(rows), **kind.after_lengths(rows))
+    torch.set_num_threads(job.eval_threads)
+    try:
+        record.update(**outcome(job, history))
+        if kind.evaluated_lengths() and history.status == Status.COMPLETED:
+            record.step = "length_eval"
+            rows = kind.evaluate_lengths(model)
+            rf.write_length_eval(run_dir, rows)
+            record.update(**kind.length_metrics(rows), **kind.after_lengths(rows))
+    finally:
+        torch.set_num_threads(job.threads)
     record.finish(history.status)
     log_outcome(job, initial, final, record.metrics, run_dir)
     return history

@@ -42,8 +42,16 @@ def auto_threads(model: torch.nn.Module, parallel_jobs: int = 1) -> int:
     cores this process may use shared among the jobs that run at once on them."""
     if sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
         return 1
+    return shared_cores(parallel_jobs)
+
+
+def shared_cores(parallel_jobs: int = 1) -> int:
+    """The cores this process may use (its affinity, which Slurm or taskset sets) shared among
+    the jobs that run at once on them. Evaluation's threads with trainer.num_threads=null,
+    whatever the model's size: its passes are larger than a training step's, and on idle
+    cores a second thread bought 1.2-1.8x (scripts/benchmark_evaluation.py --passes)."""
     try:
-        cores = len(os.sched_getaffinity(0))  # what Slurm or taskset left to this process
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, cores // max(1, parallel_jobs))

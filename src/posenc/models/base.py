@@ -60,6 +60,8 @@ class Model(nn.Module):
 
     Token inputs (spec.vocab_size) are embedded to d_model, or one-hot without d_model."""
 
+    stepwise = False  # True: steps through time in Python (evaluation passes as wide as it can)
+
     def __init__(
         self,
         spec: Spec,

@@ -33,6 +33,8 @@ class MemoryRNN(Model):
     reads ReLU(h_t) = h_t at each step. Inputs are one-hot tokens (d_model null, as in the
     reference) or features; no positional encoding: the memory is what carries order."""
 
+    stepwise = True
+
     def __init__(
         self,
         spec,

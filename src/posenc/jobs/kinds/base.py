@@ -24,18 +24,22 @@ Step = Callable[[torch.Tensor], None]
 
 # Token positions an evaluation pass holds on a CPU when eval.batch_size is null: the fastest
 # measured on a CPU core (scripts/benchmark_evaluation.py --passes: 2048 beat 512, 8192 and
-# 32768 at every length; a larger pass spills the caches). Elsewhere (CUDA, MPS) a pass holds
-# DEVICE_PASS_SEQUENCES sequences, the memory check bounding both.
+# 32768 at every length; a larger pass spills the caches). Elsewhere (CUDA, MPS), and for a
+# model that steps through time in Python (whose cost is per step, not per position: a
+# Tape-RNN scored 512 sequences of 180 tokens in 1.45 s in passes of 11, 0.64 s in passes of
+# 256), a pass holds DEVICE_PASS_SEQUENCES sequences; the memory check bounds both.
 CPU_PASS_TOKENS = 2048
 DEVICE_PASS_SEQUENCES = 256
 
 
-def pass_size(batch_size: int | None, tokens: int, device: torch.device) -> int:
+def pass_size(
+    batch_size: int | None, tokens: int, device: torch.device, stepwise: bool = False
+) -> int:
     """Sequences per evaluation forward pass over sequences of `tokens` positions:
     eval.batch_size when set, else the measured rule above."""
     if batch_size is not None:
         return batch_size
-    if torch.device(device).type == "cpu":
+    if torch.device(device).type == "cpu" and not stepwise:
         return max(1, CPU_PASS_TOKENS // max(tokens, 1))
     return DEVICE_PASS_SEQUENCES
 
@@ -211,7 +215,8 @@ class Kind:
         cfg = self.cfg
         for length in self.sized_lengths():
             tokens = self.model_length(length)
-            per_pass = min(self.per_pass(), pass_size(cfg.eval.batch_size, tokens, self.device))
+            size = pass_size(cfg.eval.batch_size, tokens, self.device, model.stepwise)
+            per_pass = min(self.per_pass(), size)
             scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
             key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"
             check_fits(key, f"{length}: attention over {tokens} tokens", scores)

@@ -38,7 +38,8 @@ def evaluate(model: nn.Module, data: Split, batch_size: int | None = None) -> fl
     was_training = model.training
     model.eval()
     total = torch.zeros((), device=data.x.device)
-    size = pass_size(batch_size, data.x.shape[1] if data.x.dim() > 1 else 1, data.x.device)
+    tokens = data.x.shape[1] if data.x.dim() > 1 else 1
+    size = pass_size(batch_size, tokens, data.x.device, getattr(model, "stepwise", False))
     with torch.inference_mode():
         for start in range(0, len(data), size):
             x, y = data.x[start : start + size], data.y[start : start + size]

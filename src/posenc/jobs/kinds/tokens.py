@@ -67,7 +67,8 @@ def evaluate(
     targets = 0
     with torch.inference_mode():
         for whole in batches:
-            size = pass_size(batch_size, whole.x.shape[1], device)
+            stepwise = getattr(model, "stepwise", False)
+            size = pass_size(batch_size, whole.x.shape[1], device, stepwise)
             for start in range(0, len(whole), size):
                 cut_at = slice(start, start + size)
                 part = TokenBatch(whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at])
