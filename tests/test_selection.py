@@ -64,6 +64,15 @@ def test_each_cell_gets_the_run_its_reading_chooses(tmp_path):
     assert (by_score["score"] >= by_validation.loc[by_score.index, "score"]).all()
 
 
+def test_equal_validation_accuracies_are_told_apart_by_validation_loss(tmp_path):
+    for seed, (loss, score) in enumerate([(0.02, 0.6), (0.01, 0.9)]):
+        metrics = {"status": "completed", "kind": "tokens", "final_val_accuracy": 1.0}
+        metrics.update(final_val_loss=loss, score=score)
+        write_run(tmp_path / str(seed), ["model=lstm", f"seed={seed}"], metrics)
+    table = select(load_results([tmp_path]), "score", "validation")
+    assert table["score"].tolist() == [0.9] and table["seed"].tolist() == [1]
+
+
 def test_a_run_that_did_not_complete_is_never_selected(tmp_path):
     make_sweep(tmp_path)
     write_run(

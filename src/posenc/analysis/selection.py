@@ -4,8 +4,8 @@ rates per task × model), as a table beside summary.csv's means.
 Per cell (the grouping keys less the seed and the learning rate), one completed run is
 selected and its metric reported. Two readings:
 - `validation` (the honest one): the run with the best validation metric of its final
-  model (`final_val_accuracy` where runs record classes, else `final_val_loss`); its test
-  metric was not looked at to choose it.
+  model (`final_val_accuracy` where runs record classes, ties broken by `final_val_loss`;
+  else `final_val_loss`); its test metric was not looked at to choose it.
 - `score` (the papers' reading): the run with the best value of the metric itself, the
   maximum over seeds and learning rates; it says what the architecture can reach, and it
   is optimistic by construction, since the same numbers choose and are reported.
@@ -23,6 +23,9 @@ from posenc.store.status import Status
 
 READINGS = ("validation", "score")
 OVER = (SEED, "optimizer.lr")  # what a selection chooses among, within each cell
+# runs equal on validation accuracy (every seed fits the training lengths: 1.0) are told
+# apart by their validation loss
+TIE_BREAK = "final_val_loss"
 
 
 def file_name(reading: str) -> str:
@@ -39,6 +42,10 @@ def chooser(results: pd.DataFrame, reading: str, metric: str) -> str:
     return "final_val_loss"
 
 
+def groups_of(frame: pd.DataFrame, keys: list[str]):
+    return frame.groupby(keys, dropna=False, sort=True) if keys else [((), frame)]
+
+
 def cell_keys(results: pd.DataFrame, by: list[str] | None = None) -> list[str]:
     """The keys that name a cell: `by` when given, else every varying key but the seed and
     the learning rate, whatever else was swept."""
@@ -51,7 +58,7 @@ def select(
 ) -> pd.DataFrame:
     """One row per cell: its keys, the candidates it chose among, what chose the run and
     its value, the chosen run's seed, learning rate (where swept), folder and metric. Ties
-    go to the first run in the table's order (sorted folders)."""
+    go to the lower final validation loss, then to the first run in the table's order."""
     if reading not in READINGS:
         raise KeyError(f"--select: {reading!r} is not one of {', '.join(READINGS)}")
     by_column = chooser(results, reading, metric)
@@ -63,11 +70,16 @@ def select(
     higher = known.better(by_column) == known.HIGHER
     over = [k for k in OVER if k in results.columns]
     rows = []
-    groups = frame.groupby(keys, dropna=False, sort=True) if keys else [((), frame)]
-    for values, members in groups:
+    tie_break = TIE_BREAK if by_column != TIE_BREAK and TIE_BREAK in frame else None
+    if tie_break:
+        frame[tie_break] = pd.to_numeric(frame[tie_break], errors="coerce")
+    for values, members in groups_of(frame, keys):
         values = values if isinstance(values, tuple) else (values,)
-        best = members[by_column].idxmax() if higher else members[by_column].idxmin()
-        chosen = members.loc[best]
+        order = [by_column, tie_break] if tie_break else [by_column]
+        ranked = members.sort_values(
+            order, ascending=[not higher, True][: len(order)], kind="stable", na_position="last"
+        )
+        chosen = ranked.iloc[0]
         rows.append(
             {
                 **dict(zip(keys, values, strict=True)),
