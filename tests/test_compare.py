@@ -353,3 +353,29 @@ def test_plot_follows_the_metric_and_grouping_compare_used(tmp_path, monkeypatch
     assert compare_main([str(tmp_path)]) == 0  # the folder's own tables, by the headline
     assert plot_main([str(tmp_path)]) == 0  # follows them
     assert drawn == [(folder, "test_loss"), (tmp_path, "final_val_loss")]
+
+
+def test_accuracy_by_length_gives_a_group_one_colour_in_every_panel(tmp_path, monkeypatch):
+    """The panels sort their lines by score, which differs between tasks; the one legend
+    must still name every panel's lines."""
+    from posenc.analysis import plots
+
+    scores = {("a", "lstm"): 0.9, ("a", "stack_rnn"): 0.5, ("b", "lstm"): 0.4}
+    scores[("b", "stack_rnn")] = 0.8
+    for i, ((task, model), score) in enumerate(scores.items()):
+        metrics = {"status": "completed", "kind": "tokens", "score": score}
+        metrics.update({"accuracy@21": score, "accuracy@22": score, "final_val_loss": 0.1})
+        write_run(tmp_path / str(i), [f"dataset={task}", f"model={model}"], metrics)
+    results = load_results([tmp_path])
+    summary = summarize(results, metric="score")
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.setdefault("fig", fig))
+    plots.plot_accuracy_by_length(tmp_path, results, summary, ["dataset", "model"])
+    colours = {}
+    for ax in drawn["fig"].axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                colours.setdefault(line.get_label(), set()).add(line.get_color())
+    assert set(colours) == {"lstm", "stack_rnn"}
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert colours["lstm"] != colours["stack_rnn"]

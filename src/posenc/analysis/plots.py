@@ -309,16 +309,19 @@ def plot_accuracy_by_length(
     n_rows = -(-len(panels) // n_cols)
     fig = Figure(figsize=(5.2 * n_cols + 2.6, 3.6 * n_rows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+    # one colour and style per line across every panel, so the one legend reads them all
+    labels = list(dict.fromkeys(_group_label(r, line_keys) for _, r in summary.iterrows()))
+    style = {label: i for i, label in enumerate(labels)}
     for ax, name in zip(axes, panels, strict=False):
         rows = summary if name is None else summary[summary[panel] == name]
-        for i, (_, row) in enumerate(rows.iterrows()):
+        for _, row in rows.iterrows():
             mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
             low, high = _band(row, columns, mean)
-            label = _group_label(row, line_keys)
-            if not line_keys:  # one group: name it by what it is
-                label = _what(results)
-            (line,) = ax.plot(lengths, mean, _line_style(i), lw=1.2, label=label)
-            ax.fill_between(lengths, low, high, color=line.get_color(), alpha=0.1, lw=0)
+            i = style[_group_label(row, line_keys)]
+            label = _group_label(row, line_keys) if line_keys else _what(results)
+            color = f"C{i % 10}"
+            ax.plot(lengths, mean, _line_style(i), color=color, lw=1.2, label=label)
+            ax.fill_between(lengths, low, high, color=color, alpha=0.1, lw=0)
         members = results if name is None else results[results[panel].astype(str) == str(name)]
         train_range = _task_training_range(sweep_dir, members)
         if train_range is not None and lengths.size and train_range[1] >= lengths.min():
@@ -332,11 +335,14 @@ def plot_accuracy_by_length(
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles = {}  # every line's handle, whichever panel drew it first
+    for ax in axes[: len(panels)]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
     if handles:
         fig.legend(
-            handles,
-            labels,
+            list(handles.values()),
+            list(handles.keys()),
             loc="outside right upper",
             fontsize="small",
             frameon=False,
