@@ -27,10 +27,11 @@ class StackRNN(MemoryRNN):
     """A stack of `memory_size` cells of `cell_size` (the reference's 30 of 8) under a
     `hidden_dim`-wide controller; see posenc.models.memory_rnn."""
 
-    def __init__(self, spec, encoding, memory_size: int = 30, cell_size: int = 8, **common):
-        super().__init__(spec, encoding, memory_size=memory_size, cell_size=cell_size, **common)
-        self.push_value = reference_init(nn.Linear(self.hidden_dim, cell_size), self.hidden_dim)
-        self.actions = reference_init(nn.Linear(self.hidden_dim, 3), self.hidden_dim)
+    def __init__(self, spec, encoding, **common):  # memory_size, cell_size: MemoryRNN's
+        super().__init__(spec, encoding, **common)
+        width = self.hidden_dim
+        self.push_value = reference_init(nn.Linear(width, self.cell_size), width)
+        self.actions = reference_init(nn.Linear(width, 3), width)
 
     def update(self, memory: torch.Tensor, h: torch.Tensor, context: None) -> torch.Tensor:
         return stack_step(memory, torch.softmax(self.actions(h), -1), self.push_value(h))

@@ -101,6 +101,11 @@ class Kind:
         return [lengths[i] for i in sorted(picks)]
 
     @property
+    def eval_batch_size(self) -> int | None:
+        """eval.batch_size: sequences an evaluation pass holds (None: pass_size's rule)."""
+        return self.cfg.eval.get("batch_size")
+
+    @property
     def most_sequences(self) -> int | None:
         return self.cfg.eval.get("limit_sequences")
 
@@ -162,7 +167,8 @@ class Kind:
         with bar, bar_logging(bar):
             rows = []
             for length in lengths:
-                rows.append(trained.setdefault(length, self.length_row(model, length)))
+                rows.append(self.length_row(model, length))
+                trained[length] = rows[-1]
                 self.log_row(rows[-1])
                 bar.update(1)
             for scaling in scalings:
@@ -215,7 +221,7 @@ class Kind:
         cfg = self.cfg
         for length in self.sized_lengths():
             tokens = self.model_length(length)
-            size = pass_size(cfg.eval.batch_size, tokens, self.device, model.stepwise)
+            size = pass_size(self.eval_batch_size, tokens, self.device, model.stepwise)
             per_pass = min(self.per_pass(), size)
             scores = 2 * per_pass * model.attention.n_heads * tokens * tokens * FLOAT
             key = "eval.max_length" if length == cfg.eval.get("max_length") else "eval.lengths"

@@ -112,7 +112,7 @@ class Regression(Kind):
         return RoundStats((torch.stack(losses) @ weights).item() / sum(sizes))
 
     def validate(self, model: nn.Module) -> tuple[float, None]:
-        return evaluate(model, self.data.val, self.cfg.eval.get("batch_size")), None
+        return evaluate(model, self.data.val, self.eval_batch_size), None
 
     # --- the history ----------------------------------------------------------------------
     def x_of(self, step: int) -> int:
@@ -135,14 +135,8 @@ class Regression(Kind):
 
     # --- results ------------------------------------------------------------------------
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
-        return {
-            "epochs_completed": len(history.records),
-            "test_loss": (
-                evaluate(model, self.data.test, self.cfg.eval.get("batch_size"))
-                if completed
-                else None
-            ),
-        }
+        test = evaluate(model, self.data.test, self.eval_batch_size) if completed else None
+        return {"epochs_completed": len(history.records), "test_loss": test}
 
     def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
         """A fresh seeded dataset built at `length`, all of it the test set; `unsupported`
@@ -161,7 +155,7 @@ class Regression(Kind):
         parts = (splits.train, splits.val, splits.test)
         x = torch.cat([p.x for p in parts])[: self.most_sequences].to(self.device)
         y = torch.cat([p.y for p in parts])[: self.most_sequences].to(self.device)
-        row["loss"] = evaluate(model, Split(x, y), batch_size=cfg.eval.batch_size)
+        row["loss"] = evaluate(model, Split(x, y), self.eval_batch_size)
         log.info("length %d: test loss %.6f", length, row["loss"])
         return row
 

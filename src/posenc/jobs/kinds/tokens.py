@@ -221,7 +221,7 @@ class Tokens(Kind):
         )
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
-        return evaluate(model, self.val, self.cfg.eval.get("batch_size"))
+        return evaluate(model, self.val, self.eval_batch_size)
 
     # --- the history ----------------------------------------------------------------------
     def record(self, step: int, stats: RoundStats, val: tuple, seconds: float):
@@ -245,8 +245,7 @@ class Tokens(Kind):
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         last = history.records[-1] if history.records else None
         accuracies = [r.val_accuracy for r in history.records if math.isfinite(r.val_accuracy)]
-        size = self.cfg.eval.get("batch_size")
-        test = evaluate(model, self.test, size) if completed else (None, None)
+        test = evaluate(model, self.test, self.eval_batch_size) if completed else (None, None)
         return {
             "final_train_accuracy": last.train_accuracy if last else None,
             "final_val_accuracy": last.val_accuracy if last else None,
@@ -277,7 +276,7 @@ class Tokens(Kind):
 
     def score_length(self, model: nn.Module, length: int) -> tuple[float, float]:
         """(loss, accuracy) on the seeded test sequences at one length."""
-        return evaluate(model, [self.evaluation_batch(length)], self.cfg.eval.batch_size)
+        return evaluate(model, [self.evaluation_batch(length)], self.eval_batch_size)
 
     def evaluation_batch(self, length: int) -> TokenBatch:
         """The seeded test sequences at one length, drawn once for every scaling's row."""
