@@ -29,13 +29,15 @@ from posenc.store import run_folder as rf
 log = logging.getLogger("posenc")
 
 
-def _val_curve(run_dir: Path) -> pd.Series | None:
+def _val_curve(run_dir: Path, column: str = "val_loss") -> pd.Series | None:
     try:
         history = rf.read_history(run_dir)
     except rf.RunFolderError as e:
         log.warning("no curve for %s: %s", run_dir, e)  # the other runs are still drawn
         return None
-    return pd.to_numeric(history.set_index(rf.history_x(history))["val_loss"], errors="coerce")
+    if column not in history:
+        return None
+    return pd.to_numeric(history.set_index(rf.history_x(history))[column], errors="coerce")
 
 
 def _group_label(row: pd.Series, keys: list[str]) -> str:
@@ -106,16 +108,19 @@ def _family_columns(table: pd.DataFrame, family: str) -> list[str]:
 def plot_loss_curves(
     sweep_dir: Path, results: pd.DataFrame, summary: pd.DataFrame, keys: list[str], labels
 ) -> Path:
-    """loss_curves.png: mean validation loss per epoch of each group's completed runs, with a
-    ±std band over seeds."""
+    """loss_curves.png: mean validation loss per epoch of each group's completed runs (text:
+    bits per character; a fine-tune from step 0, its starting point), with a ±std band over
+    seeds."""
     done = results[results["status"] == "completed"]
+    text = kinds_in(done) == {"text"}
+    column = "val_bpc" if text else "val_loss"
     shown = min(len(summary), MAX_CURVES)  # the summary is best first: the best are drawn
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * shown), layout="constrained")
     ax = fig.subplots()
     pairs = list(zip(labels, summary.iterrows(), strict=True))[:shown]
     for i, (label, (_, row)) in enumerate(pairs):
         runs = _group_members(done, row, keys)["run"]
-        curves = [c for c in (_val_curve(sweep_dir / run) for run in runs) if c is not None]
+        curves = [c for c in (_val_curve(sweep_dir / run, column) for run in runs) if c is not None]
         if not curves:
             continue
         table = pd.concat(curves, axis=1)
@@ -138,7 +143,8 @@ def plot_loss_curves(
         )
     x = "epoch" if kinds_in(done) <= {REGRESSION} else "step"
     ax.set_xlabel(x)
-    ax.set_ylabel(f"validation {'cross-entropy' if x == 'step' else 'MSE'} (mean ± std over seeds)")
+    what = "bits per character" if text else "cross-entropy" if x == "step" else "MSE"
+    ax.set_ylabel(f"validation {what} (mean ± std over seeds)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     left_out = f"; the best {shown} of {len(summary)} groups, the rest in summary.csv"
     ax.set_title(

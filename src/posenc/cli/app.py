@@ -23,6 +23,7 @@ from posenc.errors import ConfigError, check_tracking_uri
 from posenc.jobs import preflight
 from posenc.jobs.exits import ExitCode, JobEnded
 from posenc.jobs.folder import run_in_folder
+from posenc.jobs.source import read_source
 from posenc.store import run_folder as rf
 from posenc.store import sweep_folder
 from posenc.store.status import Status
@@ -71,6 +72,7 @@ def main(cfg: DictConfig) -> float | None:
     try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
         check_tracking_uri(cfg.get("tracking_uri"))
         check_resolves(cfg)
+        source = read_source(cfg)  # before anything is written
         if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
             preflight.check_store(cfg)
     except ConfigError as e:
@@ -99,6 +101,7 @@ def main(cfg: DictConfig) -> float | None:
             bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
             on_claim=on_claim,
             keep_refused=sweep_dir is not None,  # a sweep's tables show the refusal
+            source=source,
         )
     except rf.RunFolderTaken as e:
         return refused(e, sweep_dir, run_dir, overrides)

@@ -29,7 +29,7 @@ def register_resolvers() -> None:
     `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
     `${posenc.run_dir:STAMP}` (a single run's, from the overrides as typed) and
     `${posenc.not_the_experiment:}` (the keys left out of its name), used by
-    conf/config.yaml."""
+    conf/config.yaml; `${posenc.required:WHAT}`, a preset's key the user must set."""
     from omegaconf import OmegaConf
 
     from posenc.store.run_folder import NOT_THE_EXPERIMENT, timestamp
@@ -46,6 +46,12 @@ def register_resolvers() -> None:
         return run_dir_name(stamp, ",".join(sorted(kept)))
 
     OmegaConf.register_new_resolver("posenc.run_dir", run_dir, replace=True)
+
+    def required(what: str, *, _node_: Any) -> Any:
+        # a preset's key the user must give: said before anything is written
+        raise ConfigError(str(_node_._get_full_key(None)), f"{what}: add {_node_._key()}=...")
+
+    OmegaConf.register_new_resolver("posenc.required", required, replace=True)
     OmegaConf.register_new_resolver(
         "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
     )
@@ -169,6 +175,11 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
     )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+    inner: BaseException | None = e
+    while inner is not None and not isinstance(inner, ConfigError):
+        inner = inner.__cause__ or inner.__context__
+    if inner is not None:  # a resolver's own refusal (posenc.required), unwrapped
+        return inner
     if isinstance(e, InstantiationException):  # a plugin (sweeper, launcher) Hydra builds
         if isinstance(e.__cause__, ConfigError):
             return e.__cause__

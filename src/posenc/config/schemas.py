@@ -106,6 +106,8 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
+    # a run folder whose trained weights this run starts from (posenc.jobs.source)
+    init_from: Optional[str] = None  # noqa: UP045
     print_config: bool = False  # print the composed config as a tree before the run
     plots: Optional[bool] = None  # null: on for single runs, off in sweeps  # noqa: UP045
     overwrite: bool = False  # replace a run of another config in the same folder

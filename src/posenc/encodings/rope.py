@@ -26,10 +26,12 @@ class RoPE(Randomizable, RotaryEncoding):
     dimensions rotate (r of them, even); the rest pass unchanged. Angles are float32.
     table(): the angle table [seq_len, r/2].
 
-    `scaling` applies to sequences longer than the training length (seq_len), with factor
-    s = `scaling_factor`: `linear` divides positions by s (position interpolation); `ntk`
-    multiplies the base by s^(r/(r−2)); `yarn` divides θ_i by s for dimensions that turn
-    less than α = 1 time over the training length, keeps it for those that turn more than
+    `scaling` applies to sequences longer than the training length it extends
+    (`original_length`; null: seq_len, so it acts only past this run's own windows; a
+    fine-tune at a longer length sets its source's), with factor s = `scaling_factor`:
+    `linear` divides positions by s (position interpolation); `ntk` multiplies the base by
+    s^(r/(r−2)); `yarn` divides θ_i by s for dimensions that turn less than α = 1 time over
+    the training length it extends, keeps it for those that turn more than
     β = 32 times, ramps linearly between, and multiplies q and k by 0.1·ln s + 1.
     """
 
@@ -42,6 +44,7 @@ class RoPE(Randomizable, RotaryEncoding):
         fraction: float = 1.0,
         scaling: str = "none",
         scaling_factor: float = 4.0,
+        original_length: int | None = None,
         **common,
     ):
         super().__init__(dim=dim, seq_len=seq_len, **common)
@@ -49,6 +52,7 @@ class RoPE(Randomizable, RotaryEncoding):
         check_choice("encoding.layout", layout, LAYOUTS)
         check_choice("encoding.scaling", scaling, SCALINGS)
         check_at_least("encoding.scaling_factor", scaling_factor, 1)
+        check_at_least("encoding.original_length", original_length, 1)
         if not 0 < fraction <= 1:
             raise ConfigError("encoding.fraction", f"{fraction} must be in (0, 1]")
         self.rotated = round(dim * fraction)
@@ -62,6 +66,7 @@ class RoPE(Randomizable, RotaryEncoding):
         self.check_scaling("encoding.scaling", scaling)
         self.base, self.layout = base, layout
         self.scaling, self.factor = scaling, scaling_factor
+        self.original_length = original_length or seq_len  # where the scaling starts
         self.register_buffer("inv_freq", self.frequencies(base), persistent=False)
 
     def check_scaling(self, key: str, scaling: str) -> None:
@@ -103,7 +108,7 @@ class RoPE(Randomizable, RotaryEncoding):
             r = self.rotated
             return self.frequencies(self.base * s ** (r / (r - 2))).to(theta.device), 1.0, 1.0
         if self.scaling == "yarn":
-            rotations = self.seq_len * theta / (2 * math.pi)
+            rotations = self.original_length * theta / (2 * math.pi)
             ramp = ((rotations - YARN_ALPHA) / (YARN_BETA - YARN_ALPHA)).clamp(0, 1)
             return (1 - ramp) * theta / s + ramp * theta, 1.0, 0.1 * math.log(s) + 1
         return theta, 1.0, 1.0
@@ -111,7 +116,7 @@ class RoPE(Randomizable, RotaryEncoding):
     def angles(self, positions: torch.Tensor) -> torch.Tensor:
         """p·θ_i for every position id: [..., r/2], float32; scaled past the training length."""
         theta, divisor = self.inv_freq, 1.0
-        if self.scaling != "none" and positions.shape[-1] > self.seq_len:
+        if self.scaling != "none" and positions.shape[-1] > self.original_length:
             theta, divisor, _ = self.scaled()
         return (positions.to(torch.float32) / divisor).unsqueeze(-1) * theta
 
@@ -125,7 +130,7 @@ class RoPE(Randomizable, RotaryEncoding):
         if angle.dim() == 3:  # per-sequence positions [batch, L, r/2] -> over the heads
             angle = angle.unsqueeze(1)
         cos, sin = angle.cos(), angle.sin()
-        if self.scaling == "yarn" and positions.shape[-1] > self.seq_len:
+        if self.scaling == "yarn" and positions.shape[-1] > self.original_length:
             factor = self.scaled()[2]
             cos, sin = cos * factor, sin * factor
         return cos, sin

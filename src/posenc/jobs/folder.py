@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from posenc.errors import ConfigError
 from posenc.jobs.job import run_job
+from posenc.jobs.source import Source, absolute, read_source
 from posenc.store import run_folder as rf
 
 log = logging.getLogger("posenc")
@@ -31,6 +32,7 @@ def run_in_folder(
     on_claim: Callable[[rf.Claim], None] | None = None,
     around: Callable[[], contextlib.AbstractContextManager] | None = None,
     keep_refused: bool = True,
+    source: Source | None = None,
 ) -> tuple[rf.Claim, dict[str, Any]]:
     """(how the folder was claimed, the run's metrics): a reused run's as they were, else
     those the job wrote. Raises run_folder.RunFolderTaken when the folder is another
@@ -38,13 +40,18 @@ def run_in_folder(
     otherwise. `on_claim(claim)` runs once the folder is this job's, before it trains;
     `around()` wraps the job itself (a log file, say). `keep_refused=False` (a single run):
     a config refused while it is built leaves no folder behind, the refusal said in one
-    line; a sweep keeps it, so that its tables show the failure."""
+    line; a sweep keeps it, so that its tables show the failure. `source`: the run
+    cfg.init_from names (read here when not given): ConfigError before anything is written
+    when it cannot be started from; a changed source makes another run."""
     run_dir = Path(run_dir)
     refused = False
+    source = source or read_source(cfg)
+    absolute(cfg, source)
+    identity = source.identity() if source is not None else None
     try:
         with rf.held(run_dir):  # this process's until the job ends
             config = OmegaConf.to_container(cfg, resolve=True)
-            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume)
+            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume, identity)
             if on_claim is not None:
                 on_claim(claim)
             if claim == rf.Claim.REUSE:
@@ -55,6 +62,7 @@ def run_in_folder(
                     *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
                     epoch_bar=bar,
                     continuing=claim == rf.Claim.CONTINUE,
+                    source=source,
                 )
     except ConfigError:
         if refused and refused_in_build(run_dir):  # the lock released: the folder can go

@@ -22,8 +22,9 @@ from posenc.errors import ConfigError
 from posenc.jobs.kinds import Kind, kind_of
 from posenc.jobs.loop import EarlyStop, History, fit
 from posenc.jobs.preflight import check_config
-from posenc.jobs.record import DiskFull, JobRecord, log_outcome, start_record, utc_now
+from posenc.jobs.record import DiskFull, JobRecord, log_outcome, outcome, start_record, utc_now
 from posenc.jobs.resources import auto_threads, resolve_device, seeds, shared_cores
+from posenc.jobs.source import Source, read_source, start_from
 from posenc.models import Model
 from posenc.progress import bar_logging, progress
 from posenc.store import checkpoint
@@ -54,17 +55,20 @@ class Job:
     seconds_before: float = 0.0  # training seconds of the processes before this one
     continued_from: int | None = None  # the step its checkpoint held
     cfg: DictConfig | None = None  # the config it was built from
+    source: Source | None = None  # the run whose weights it started from (init_from)
 
     @property
     def spec(self):
         return self.kind.spec
 
 
-def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
+def build_job(cfg: DictConfig, parallel_jobs: int = 1, source: Source | None = None) -> Job:
     """Config -> seeded data, model, optimizer and scheduler, each checked as it is built
     (the tracking store is checked by the command: posenc.jobs.preflight). Raises ConfigError.
-    `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs)."""
+    `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs);
+    `source`: the run cfg.init_from names, read already (else read here)."""
     trainer = check_config(cfg)  # the job's own values; the store is the command's
+    source = source or read_source(cfg)
     device = resolve_device(trainer.device)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
     data = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
@@ -76,6 +80,8 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     if not isinstance(model, Model):
         raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
     kind.check_model(model)
+    if source is not None:
+        start_from(source, cfg, data, model)
     note_scalings(cfg, model)
     kind.check_evaluation(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -87,6 +93,7 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1) -> Job:
     torch.set_num_threads(threads)  # per job: one process may run many
     kind.prepare()
     job = Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads, cfg=cfg)
+    job.source = source
     job.eval_threads = trainer.num_threads or shared_cores(parallel_jobs)
     return job
 
@@ -151,6 +158,7 @@ def train(job: Job, run_dir: Path, bar_on: bool = True) -> History:
                 records=records,
                 checkpoint=save,
                 checkpoint_every=t.checkpoint_every,
+                first_point=job.source is not None,  # where a fine-tune starts
             )
     finally:
         bar.close()
@@ -192,6 +200,7 @@ def run_job(
     parallel_jobs: int = 1,
     epoch_bar: bool = True,
     continuing: bool = False,
+    source: Source | None = None,
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder: build, train, record. Returns the
     metrics written.
@@ -202,13 +211,15 @@ def run_job(
     `plots` None follows cfg.plots (null counts as on); `parallel_jobs`: how many jobs share
     this machine's cores (posenc.jobs.resources.auto_threads); `epoch_bar`: a progress bar on a
     terminal; `continuing`: the folder holds an interrupted run of this config
-    (run_folder.Claim.CONTINUE), which goes on from its checkpoint.
+    (run_folder.Claim.CONTINUE), which goes on from its checkpoint; `source`: the run
+    cfg.init_from names, read by the caller.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("run folder: %s", run_dir)
     try:
-        metrics = start_record(cfg, run_dir, choices, overrides, continuing)
+        source = source or read_source(cfg)
+        metrics = start_record(cfg, run_dir, choices, overrides, continuing, source)
         draw = plots if plots is not None else cfg.get("plots") is not False
         drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains
     except Exception:  # before metrics.json can say anything: the log says it
@@ -216,7 +227,7 @@ def run_job(
         raise
     try:
         with JobRecord(run_dir, metrics) as record:
-            job = build_job(cfg, parallel_jobs)
+            job = build_job(cfg, parallel_jobs, source)
             job.continuing = continuing
             history = train_and_evaluate(job, cfg, run_dir, record, epoch_bar)
             if history.interruption is not None:  # recorded: now it ends the command
@@ -276,21 +287,3 @@ def train_and_evaluate(
     record.finish(history.status)
     log_outcome(job, initial, final, record.metrics, run_dir)
     return history
-
-
-def outcome(job: Job, history: History) -> dict[str, Any]:
-    """The metrics a finished fit adds to metrics.json: the loop's, then the kind's."""
-    last = history.records[-1] if history.records else None
-    completed = history.status == Status.COMPLETED
-    out = {
-        "steps": history.steps,
-        "final_train_loss": last.train_loss if last else None,
-        "final_val_loss": last.val_loss if last else None,
-        "best_val_loss": history.best_val_loss,
-        **job.kind.outcome(job.model, history, completed),
-    }
-    if not completed:
-        out["error"] = history.reason
-    if history.stopped_early:
-        out["stopped_early"] = history.stopped_early
-    return out

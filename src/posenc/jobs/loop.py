@@ -13,11 +13,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from math import nan
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from posenc.jobs.kinds.base import RoundStats
 from posenc.jobs.signals import interrupt_reason
 from posenc.store.status import Status
 
@@ -118,6 +120,7 @@ def fit(
     records: Sequence[Any] = (),
     checkpoint: Callable[[int], None] | None = None,
     checkpoint_every: int | None = None,
+    first_point: bool = False,
 ) -> History:
     """Train for `kind.total_steps` optimizer steps in rounds of `kind.round_steps` (an
     epoch, or trainer.eval_every steps), the kind making each round's batches; after each
@@ -127,12 +130,18 @@ def fit(
 
     A continued run passes the step it stood at (`start`, every state already restored) and
     its rounds so far. `checkpoint(step)` is called after every round that ends at a
-    multiple of `checkpoint_every`, and once more when training completes."""
+    multiple of `checkpoint_every`, and once more when training completes. `first_point`:
+    validation before the first step is the history's first row, at step 0 (a fine-tune's
+    starting point; no training loss yet, so NaN, and no part of early stopping)."""
     history = History(records=list(records), steps=start)
     step_on = optimizer_step(model, optimizer, scheduler, grad_clip)
     total = kind.total_steps
     model.train()
     try:
+        if first_point and start == 0:
+            history.records.append(kind.record(0, RoundStats(nan, nan), kind.validate(model), 0.0))
+            if on_round is not None:
+                on_round(history.records[-1])
         step = start
         while step < total:
             began = time.perf_counter()

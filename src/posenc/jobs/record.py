@@ -106,14 +106,17 @@ def start_record(
     choices: Mapping[str, Any],
     overrides: Sequence[str],
     continuing: bool = False,
+    source: Any = None,
 ) -> dict[str, Any]:
     """run.yaml written, and the metrics known before the build (status failed until the
-    job says otherwise); a continued run keeps the time it first started."""
+    job says otherwise); a continued run keeps the time it first started. `source`: the
+    run init_from names (posenc.jobs.source.Source), recorded in both."""
     started_at = rf.read_metrics(run_dir).get("started_at") if continuing else None
     choices = {k: v for k, v in choices.items() if not k.startswith(("hydra", "schema"))}
     config = OmegaConf.to_container(cfg, resolve=True)
     environment = describe(str(cfg.trainer.get("device")))
-    rf.write_record(run_dir, overrides, choices, config, environment)
+    identity = source.identity() if source is not None else None
+    rf.write_record(run_dir, overrides, choices, config, environment, identity)
     metrics: dict[str, Any] = {
         "status": Status.FAILED.value,
         "started_at": started_at or utc_now(),
@@ -124,6 +127,8 @@ def start_record(
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
+    if source is not None:
+        metrics.update(source.metrics())
     return metrics
 
 
@@ -153,3 +158,21 @@ def log_outcome(job, initial, final, metrics: dict[str, Any], run_dir: Path) -> 
         if change > 0 and final.numel() <= SMALL_TABLE:  # the tables are in the run folder
             log.debug("encoding before:\n%s", _fmt(initial))
             log.debug("encoding after:\n%s", _fmt(final))
+
+
+def outcome(job, history) -> dict[str, Any]:
+    """The metrics a finished fit adds to metrics.json: the loop's, then the kind's."""
+    last = history.records[-1] if history.records else None
+    completed = history.status == Status.COMPLETED
+    out = {
+        "steps": history.steps,
+        "final_train_loss": last.train_loss if last else None,
+        "final_val_loss": last.val_loss if last else None,
+        "best_val_loss": history.best_val_loss,
+        **job.kind.outcome(job.model, history, completed),
+    }
+    if not completed:
+        out["error"] = history.reason
+    if history.stopped_early:
+        out["stopped_early"] = history.stopped_early
+    return out

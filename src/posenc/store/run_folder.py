@@ -172,15 +172,31 @@ def _experiment(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in NOT_THE_EXPERIMENT}
 
 
+def config_hash(config: dict) -> str:
+    """12 hex digits naming an experiment's config (the keys of NOT_THE_EXPERIMENT left out):
+    a run started from another (init_from) records its source's, to tell when it changed."""
+    import hashlib
+
+    text = json.dumps(_experiment(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def holds_something(run_dir: Path) -> bool:
     return any((Path(run_dir) / name).exists() for name in (RUN, METRICS, HISTORY))
 
 
-def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = True) -> Claim:
+def claim(
+    run_dir: Path,
+    config: dict,
+    overwrite: bool = False,
+    resume: bool = True,
+    source: dict | None = None,
+) -> Claim:
     """The one rule for a folder that may hold a run, for single runs and resumed sweeps
-    alike. Raises RunFolderTaken for a run of another config (unless overwrite); a claim
-    other than REUSE or CONTINUE (an interrupted or incomplete run of this config that has
-    a checkpoint) clears the files of the run that was there."""
+    alike. `source`: the run it starts from (init_from: folder, config hash, step), part of
+    what makes it the same run. Raises RunFolderTaken for a run of another config (unless
+    overwrite); a claim other than REUSE or CONTINUE (an interrupted or incomplete run of
+    this config that has a checkpoint) clears the files of the run that was there."""
     run_dir = Path(run_dir)
     if run_dir.is_dir() and not os.access(run_dir, os.W_OK | os.X_OK):
         raise RunFolderTaken(
@@ -190,7 +206,9 @@ def claim(run_dir: Path, config: dict, overwrite: bool = False, resume: bool = T
         check_writable(run_dir)
         return Claim.NEW
     try:
-        same = _experiment(read_record(run_dir)["config"]) == _experiment(config)
+        record = read_record(run_dir)
+        same = _experiment(record["config"]) == _experiment(config)
+        same = same and record.get("init_from") == source
     except RunFolderError:
         same = False
     status = read_metrics(run_dir)["status"]
@@ -280,8 +298,11 @@ def write_record(
     choices: dict,
     config: dict,
     environment: dict | None = None,
+    source: dict | None = None,
 ) -> None:
     record = {"overrides": list(overrides), "choices": dict(choices), "config": config}
+    if source is not None:  # init_from's run: its folder, config hash and step
+        record["init_from"] = source
     if environment is not None:
         record["environment"] = environment
     text = yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True)

@@ -150,8 +150,8 @@ class Kind:
     def evaluate_lengths(self, model: nn.Module) -> list[dict[str, Any]]:
         """The trained model at each evaluated length, one row per length; then, for RoPE,
         eval.lengths again under each of eval.rope_scalings, the factor being the length
-        over the training length (rows with `scaling`). A scaling acts only past the
-        training length, so a scaled row at or below it is the as-trained row's numbers."""
+        over the training length the scaling extends (rows with `scaling`). A scaling acts
+        only past that length, so a scaled row at or below it is the as-trained row's numbers."""
         lengths, encoding = self.evaluated_lengths(), model.encoding
         scalings = list(self.cfg.eval.get("rope_scalings") or ())
         scalings = scalings if hasattr(encoding, "rescaled") else []
@@ -164,6 +164,7 @@ class Kind:
         )
         bar = progress(total=total, unit="length", desc="evaluating")
         trained: dict[int, dict[str, Any]] = {}
+        original = scaled_from(model, self.spec.seq_len)
         with bar, bar_logging(bar):
             rows = []
             for length in lengths:
@@ -174,7 +175,7 @@ class Kind:
             for scaling in scalings:
                 for length in scaled:
                     same = trained.get(length)
-                    same = same if self.model_length(length) <= self.spec.seq_len else None
+                    same = same if self.model_length(length) <= original else None
                     rows.append(self.scaled_row(model, scaling, length, same))
                     self.log_row(rows[-1])
                     bar.update(1)
@@ -192,7 +193,7 @@ class Kind:
     ) -> dict[str, Any]:
         """The length's row with RoPE's scaling `scaling` at factor length / training length;
         `same`: the as-trained row, where the scaling cannot change it."""
-        factor = self.model_length(length) / self.spec.seq_len
+        factor = self.model_length(length) / scaled_from(model, self.spec.seq_len)
         try:
             with model.encoding.rescaled(scaling, factor):
                 row = dict(same) if same is not None else self.length_row(model, length)
@@ -234,6 +235,12 @@ class Kind:
     def per_pass(self) -> int:
         """Sequences at one evaluated length (the most a pass can hold)."""
         return 1 << 62
+
+
+def scaled_from(model: nn.Module, seq_len: int) -> int:
+    """The training length a RoPE scaling extends: its encoding.original_length (a fine-tune's
+    source's length), else this run's."""
+    return getattr(model.encoding, "original_length", seq_len)
 
 
 def span_of(lengths: list[int]) -> str:
