@@ -24,6 +24,12 @@ def config_dir() -> str:
     return str(Path(__file__).resolve().parents[3] / "conf")
 
 
+def required(what: str, *, _node_: Any) -> Any:
+    """`${posenc.required:WHAT}`: a preset's key the user must give, said before anything is
+    written (OmegaConf's ??? would not do: a merge leaves the schema's default in place)."""
+    raise ConfigError(str(_node_._get_full_key(None)), f"{what}: add {_node_._key()}=...")
+
+
 def register_resolvers() -> None:
     """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
     `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
@@ -46,10 +52,6 @@ def register_resolvers() -> None:
         return run_dir_name(stamp, ",".join(sorted(kept)))
 
     OmegaConf.register_new_resolver("posenc.run_dir", run_dir, replace=True)
-
-    def required(what: str, *, _node_: Any) -> Any:
-        # a preset's key the user must give: said before anything is written
-        raise ConfigError(str(_node_._get_full_key(None)), f"{what}: add {_node_._key()}=...")
 
     OmegaConf.register_new_resolver("posenc.required", required, replace=True)
     OmegaConf.register_new_resolver(
@@ -153,6 +155,14 @@ def presets_for(group: str, option: str) -> list[str]:
     ]
 
 
+def _config_error_within(e: BaseException) -> ConfigError | None:
+    """The ConfigError that OmegaConf wrapped (raised by a resolver), if any."""
+    inner: BaseException | None = e
+    while inner is not None and not isinstance(inner, ConfigError):
+        inner = inner.__cause__ or inner.__context__
+    return inner
+
+
 def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | None:
     """Hydra's and OmegaConf's composition errors as one ConfigError naming the key and what
     is valid; None for anything else. `overrides` name the key of a number too long to
@@ -175,14 +185,9 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
     )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-    inner: BaseException | None = e
-    while inner is not None and not isinstance(inner, ConfigError):
-        inner = inner.__cause__ or inner.__context__
-    if inner is not None:  # a resolver's own refusal (posenc.required), unwrapped
+    if (inner := _config_error_within(e)) is not None:  # a resolver's or a plugin's own
         return inner
     if isinstance(e, InstantiationException):  # a plugin (sweeper, launcher) Hydra builds
-        if isinstance(e.__cause__, ConfigError):
-            return e.__cause__
         text = str(e)
         key = text.rpartition("full_key: ")[2].split()[0] if "full_key: " in text else "hydra"
         lines = text.split(", set env var HYDRA_FULL_ERROR")[0].splitlines()
