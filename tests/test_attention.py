@@ -273,3 +273,22 @@ def test_each_attention_encoding_saves_its_table_through_posenc_run(tmp_path, en
     changed = (result.encoding_initial != result.encoding_final).any()
     assert changed == (encoding == "relative")  # the only one with parameters
     assert (result.path / "encoding.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize("scaling", ["linear", "ntk", "yarn"])
+def test_a_scaling_extends_its_original_length_at_any_training_length(scaling):
+    """A fine-tune at 64 of a model trained at 16 (original_length 16) rotates every window
+    longer than 16 as the source rotates it under that scaling; 16 or shorter, as trained."""
+    source = RoPE(dim=8, seq_len=16)
+    tuned = RoPE(dim=8, seq_len=64, scaling=scaling, scaling_factor=4.0, original_length=16)
+    for length in (17, 40, 64, 256):
+        positions = torch.arange(length)
+        with source.rescaled(scaling, 4.0):
+            expected = source.rotation(positions)
+        for ours, theirs in zip(tuned.rotation(positions), expected, strict=True):
+            torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    short = torch.arange(16)
+    for ours, theirs in zip(tuned.rotation(short), source.rotation(short), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    plain = RoPE(dim=8, seq_len=64, scaling=scaling, scaling_factor=4.0)  # its own 64
+    assert not torch.equal(plain.rotation(torch.arange(40))[0], tuned.rotation(torch.arange(40))[0])

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
+from posenc.config.compose import compose_job
 from posenc.data.text import Text, encode, shakespeare, windows
 from posenc.errors import ConfigError
 from posenc.store import run_folder as rf
@@ -463,3 +464,18 @@ def test_a_text_runs_done_line_gives_bpc_and_bpc_at_the_longest_length(tmp_path,
 def test_a_single_text_run_draws_its_bpc_by_length(tmp_path, corpus):
     run_inprocess(tmp_path, [*tiny(corpus, "eval.lengths=[16,32]"), "plots=true"])
     assert (tmp_path / rf.LENGTH_FIGURE).stat().st_size > 10_000
+
+
+def test_the_text_preset_ties_t5s_max_distance_to_the_training_length():
+    """T5's 128 is set for 512-token training; the preset's 64-character windows would never
+    train the buckets past 64, so it follows dataset.seq_len there; the encoding keeps 128."""
+    preset = compose_job(["+experiment=train_short_test_long", "encoding=relative"])[0]
+    assert preset.encoding.max_distance == preset.dataset.seq_len == 64
+    longer = ["+experiment=train_short_test_long", "encoding=relative", "dataset.seq_len=96"]
+    assert compose_job(longer)[0].encoding.max_distance == 96
+    plain = compose_job(["encoding=relative", "model=transformer"])[0]
+    assert plain.encoding.max_distance == 128
+    fire = compose_job(["+experiment=train_short_test_long", "encoding=fire"])[0]
+    assert fire.encoding.threshold is None  # FIRE's default is the training length already
+    rope = compose_job(["+experiment=train_short_test_long", "encoding=rope"])[0]
+    assert "max_distance" not in rope.encoding
