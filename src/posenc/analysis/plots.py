@@ -40,8 +40,15 @@ def _val_curve(run_dir: Path, column: str = "val_loss") -> pd.Series | None:
     return pd.to_numeric(history.set_index(rf.history_x(history))[column], errors="coerce")
 
 
+VALUE_WIDTH = 24  # characters of a value in a label: longer ones squeeze the axes out
+
+
 def _group_label(row: pd.Series, keys: list[str]) -> str:
-    return " / ".join(str(row[k]) for k in keys) or "all runs"
+    """The group's values; a run folder (init_from) by its own name; a long value by its
+    end, where run folders' names differ (their seed, their last override)."""
+    values = [Path(str(row[k])).name if k == "init_from" else str(row[k]) for k in keys]
+    values = [v if len(v) <= VALUE_WIDTH else f"…{v[1 - VALUE_WIDTH :]}" for v in values]
+    return " / ".join(values) or "all runs"
 
 
 def _group_members(results: pd.DataFrame, row: pd.Series, keys: list[str]) -> pd.DataFrame:
