@@ -146,11 +146,12 @@ def break_source(folder: Path, how: str) -> None:
         (folder / rf.CHECKPOINT).unlink()
 
 
+@pytest.mark.slow  # four commands
 @pytest.mark.parametrize(
     ("how", "says"),
     [
         ("missing", "no such run folder"),
-        ("not completed", "is a interrupted run; start from a completed one"),
+        ("not completed", "its run is interrupted, not completed"),
         ("no checkpoint", f"has no {rf.CHECKPOINT}"),
         ("another kind", "is a regression run; this run is text"),
     ],

@@ -67,7 +67,10 @@ def read_source(cfg: DictConfig) -> Source | None:
         raise ConfigError(KEY, f"{folder} holds no run (no {rf.METRICS}){sweep}")
     metrics = rf.read_metrics(folder)
     if metrics["status"] != Status.COMPLETED:
-        raise ConfigError(KEY, f"{folder} is a {metrics['status']} run; start from a completed one")
+        raise ConfigError(
+            KEY,
+            f"{folder}: its run is {metrics['status']}, not completed; start from a completed one",
+        )
     path = folder / rf.CHECKPOINT
     if not path.is_file():
         raise ConfigError(KEY, f"{folder} has no {rf.CHECKPOINT} (its run kept no trained weights)")
