@@ -146,8 +146,9 @@ def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
 
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-# minutes a job at full size: run at a smoke budget below; its reference is the README's study
-LONG_PRESETS = ("train_short_test_long",)
+# minutes a job at full size (extend_context: and a source run): run at a smoke budget below;
+# their reference is the README's study
+LONG_PRESETS = ("train_short_test_long", "extend_context")
 PRESETS = [p for p in PRESETS if p not in LONG_PRESETS]
 
 
@@ -171,6 +172,44 @@ def test_the_language_model_preset_runs_end_to_end_at_a_smoke_budget(tmp_path):
     assert {"bpc@64", "bpc@128", "bpc_ntk@128", "bpc_yarn@128", "bpc_linear@128"} <= set(metrics)
     config = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())["config"]
     assert config["model"]["causal"] is True and config["model"]["n_layers"] == 3
+
+
+def test_the_context_extension_preset_fine_tunes_a_language_model_preset_run(tmp_path):
+    source = [
+        "+experiment=train_short_test_long",
+        "encoding=rope",
+        "trainer.steps=10",
+        "trainer.eval_every=10",
+        "trainer.checkpoint_every=10",
+        "scheduler.warmup_steps=0",
+        "eval.lengths=[64]",
+        "plots=false",
+        "hydra.run.dir=source",
+    ]
+    assert run_cli(source, cwd=tmp_path).returncode == 0
+    tuned = [
+        "+experiment=extend_context",
+        "init_from=source",  # relative: recorded as its absolute path
+        "encoding.scaling=yarn",
+        "trainer.steps=10",
+        "trainer.eval_every=5",
+        "scheduler.warmup_steps=0",
+        "eval.lengths=[64,256]",
+        "eval.limit_sequences=32",
+        "plots=false",
+        "hydra.run.dir=tuned",
+    ]
+    result = run_cli(tuned, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = read_metrics(tmp_path / "tuned")
+    assert metrics["status"] == "completed" and metrics["experiment"] == "extend_context"
+    assert metrics["seq_len"] == 256 and metrics["init_from_step"] == 10
+    assert metrics["init_from"] == str((tmp_path / "source").resolve())
+    assert {"bpc@64", "bpc@256"} <= set(metrics)
+    history = pd.read_csv(tmp_path / "tuned" / "history.csv")
+    assert history["step"].tolist() == [0, 5, 10]
+    config = yaml.safe_load((tmp_path / "tuned" / "run.yaml").read_text())["config"]
+    assert config["encoding"]["original_length"] == 64 and config["dataset"]["seq_len"] == 256
 
 
 def test_every_preset_runs_and_reaches_its_reference_level(tmp_path):
