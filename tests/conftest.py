@@ -29,6 +29,15 @@ def _outputs() -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.is_dir() else set()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """The slow tests are one xdist group: one worker runs them one after another, as each
+    starts processes of its own that use the machine's cores."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 def pytest_sessionstart(session):
     session.config._posenc_outputs = _outputs()
 
