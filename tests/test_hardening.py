@@ -1097,3 +1097,196 @@ def test_a_mapping_passed_to_run_is_its_overrides(tmp_path):
     a = posenc.run({"trainer.epochs": 1, "seed": 3}, output_dir=tmp_path / "a", plots=False)
     b = posenc.run(["trainer.epochs=1", "seed=3"], output_dir=tmp_path / "b", plots=False)
     assert a.metrics["test_loss"] == b.metrics["test_loss"] and a.config == b.config
+
+
+# ================================================================== round five (issue 46)
+# ------------------------------------------------------------------ no write through a link (§1)
+
+QUICK = ["dataset.n_samples=32", "dataset.seq_len=4", "dataset.feature_dim=2", "trainer.epochs=1"]
+
+
+@pytest.fixture(scope="module")
+def completed_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("completed") / "run"
+    posenc.run(QUICK, output_dir=folder, plots=False)
+    return folder
+
+
+def copy_of(run: Path, where: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, where)
+    return where
+
+
+def plant(path: Path, how: str, outside: Path) -> None:
+    """`how`: what stands at `path` (a link to `outside`, a dangling link, a FIFO, a folder)."""
+    path.unlink(missing_ok=True)
+    if how == "link":
+        path.symlink_to(outside)
+    elif how == "dangling":
+        path.symlink_to(outside.with_name("never-made"))
+    elif how == "fifo":
+        os.mkfifo(path)
+    elif how == "folder":
+        path.mkdir()
+
+
+LOCK_CASES = [  # (what stands at the lock, rerun as, what the line says)
+    ("link", [], "is a symbolic link, not the lock file"),
+    ("link", ["overwrite=true"], "is a symbolic link, not the lock file"),
+    ("dangling", [], "is a symbolic link, not the lock file"),
+    ("fifo", [], "is a FIFO, not the lock file"),
+    ("folder", [], "is a folder, not the lock file"),
+]
+
+
+@pytest.mark.parametrize("how, extra, says", LOCK_CASES)
+def test_a_lock_that_is_not_a_plain_file_is_refused_naming_it_and_nothing_is_written(
+    tmp_path, completed_run, how, extra, says
+):
+    folder = copy_of(completed_run, tmp_path / "copy")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's own file\n")
+    plant(folder / rf.RUN_LOCK, how, outside)
+    before = {
+        p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.is_symlink()
+    }
+    with pytest.raises(FileExistsError) as caught:
+        posenc.run([*QUICK, *extra], output_dir=folder, plots=False)
+    line = str(caught.value)
+    assert line.startswith(f"{folder / rf.RUN_LOCK} {says}") and "\n" not in line
+    assert "rm " in line and line.endswith("nothing was changed")
+    assert outside.read_text() == "the user's own file\n"
+    assert not outside.with_name("never-made").exists()  # a dangling link creates nothing
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
+    assert after == before
+
+
+def test_an_immutable_lock_is_blamed_on_the_lock_not_the_folder(tmp_path, completed_run):
+    folder = copy_of(completed_run, tmp_path / "copy")
+    lock = folder / rf.RUN_LOCK
+    lock.write_text("")
+    if subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        with pytest.raises(FileExistsError, match=rf"^{re.escape(str(lock))} cannot be opened"):
+            posenc.run(QUICK, output_dir=folder, plots=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(lock)])
+
+
+SIBLINGS = [rf.HISTORY, rf.METRICS, rf.CHECKPOINT, rf.RUN, rf.LOG, rf.ENCODING_FINAL, "loss.png"]
+
+
+@pytest.mark.parametrize("name", SIBLINGS)
+def test_a_link_where_the_run_writes_a_file_is_refused_and_never_followed(
+    tmp_path, completed_run, name
+):
+    folder = copy_of(completed_run, tmp_path / "copy")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's own file\n")
+    plant(folder / name, "link", outside)
+    with pytest.raises(FileExistsError, match=f"{name} is a symbolic link where the run writes"):
+        posenc.run([*QUICK, "trainer.epochs=2", "overwrite=true"], output_dir=folder, plots=False)
+    assert outside.read_text() == "the user's own file\n"
+
+
+def test_a_link_planted_as_train_log_of_a_cli_run_is_never_appended_to(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's own file\n")
+    (folder / rf.LOG).symlink_to(outside)
+    result = run_cli([*QUICK, "plots=false", f"hydra.run.dir={folder}"], tmp_path)
+    assert result.returncode == 2
+    assert one_line(result).startswith(f"hydra.run.dir: {folder / rf.LOG} is a symbolic link")
+    assert outside.read_text() == "the user's own file\n"
+
+
+@pytest.mark.parametrize("how", ["link", "fifo"])
+@pytest.mark.parametrize("name", ["manifest.jsonl", ".posenc.lock"])
+def test_a_sweep_file_that_is_a_link_or_fifo_is_one_line_and_never_hangs(tmp_path, name, how):
+    from posenc.store.sweep_folder import Sweep
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text('{"pid": 1, "host": "elsewhere"}')
+    plant(sweep / name, how, outside)
+    with pytest.raises(ConfigError, match=f"^hydra.sweep.dir: .*{name} is a (symbolic link|FIFO)"):
+        Sweep.begin(sweep)
+    assert outside.read_text() == '{"pid": 1, "host": "elsewhere"}'
+
+
+@pytest.mark.parametrize("name", ["results.csv", "summary.csv", "report.html", "loss_curves.png"])
+def test_a_link_among_a_sweeps_derived_files_is_replaced_never_followed(tmp_path, name):
+    from posenc.analysis import tables
+
+    runs = make_runs(tmp_path / "sweep", n=3)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's own file\n")
+    (tmp_path / "sweep" / name).symlink_to(outside)
+    written = tables.write(tables.make([tmp_path / "sweep"]), figures=True, report=True)
+    assert tmp_path / "sweep" / name in written
+    assert runs
+    assert outside.read_text() == "the user's own file\n"
+    assert not (tmp_path / "sweep" / name).is_symlink()
+
+
+def test_the_tracking_stores_lock_is_never_followed(tmp_path):
+    from posenc.store.tracking import store_lock
+
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's own file\n")
+    (tmp_path / "mlflow.db.lock").symlink_to(outside)
+    with pytest.raises(OSError, match="is a symbolic link"):
+        with store_lock(f"sqlite:///{tmp_path}/mlflow.db", timeout=1):
+            pass
+    assert outside.read_text() == "the user's own file\n"
+
+
+# ------------------------------------------------------------------ comparison folder names (§2)
+
+HOSTILE = ["./../../../escaped", "./../../small.txt", "..", "a/b", "a\0b", "é" * 150, "x" * 300]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("option", ["baseline", "by", "metric", "across"])
+def test_a_comparison_folder_is_one_component_inside_comparisons_whatever_the_value(
+    tmp_path, option, value
+):
+    from posenc.analysis.tables import COMPARISONS, comparison_name
+    from posenc.store.sweep_folder import MAX_NAME
+
+    given = {
+        "baseline": {"baseline": {"dataset.path": value}},
+        "by": {"by": [value]},
+        "metric": {"metric": value},
+        "across": {"across": value},
+    }[option]
+    name = comparison_name(**given)
+    assert "/" not in name and "\0" not in name and name not in (".", "..")
+    assert len(name.encode()) <= MAX_NAME
+    folder = tmp_path / "sweep" / COMPARISONS / name
+    assert os.path.normpath(folder).startswith(str(tmp_path / "sweep" / COMPARISONS) + os.sep)
+    other = comparison_name(**{k: v for k, v in given.items()} | {"confidence": 0.9})
+    assert other != name  # the options still tell comparisons apart
+
+
+def test_compare_with_a_baseline_holding_dot_dot_writes_inside_the_sweep(tmp_path):
+    from posenc.cli.compare import main as compare
+
+    runs = make_runs(tmp_path / "sweep", n=2)
+    for run, path in zip(runs, ["./../../../escaped", "./../../small.txt"], strict=True):
+        record = rf.read_record(run)
+        record["config"]["dataset"]["path"] = path  # as a sweep over dataset.path would
+        overrides = [*record["overrides"], f"dataset.path={path}"]
+        rf.write_record(run, overrides, record["choices"], record["config"])
+    before = set(tmp_path.iterdir())
+    args = [str(tmp_path / "sweep"), "--baseline", "dataset.path=./../../../escaped"]
+    assert compare(args) == 0
+    assert set(tmp_path.iterdir()) == before  # nothing beside the sweep
+    made = [p for p in (tmp_path / "sweep" / "comparisons").iterdir()]
+    assert len(made) == 1 and (made[0] / "comparison.csv").is_file()
+    assert not (tmp_path / "sweep" / "small.txt").exists()

@@ -112,7 +112,9 @@ def run(
 @contextlib.contextmanager
 def job_log(output_dir: Path) -> Iterator[None]:
     """The job's log in the folder's train.log, as the CLI writes it."""
-    handler = logging.FileHandler(output_dir / "train.log")
+    from posenc.store.files import LogFileHandler
+
+    handler = LogFileHandler(output_dir / "train.log")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     log.addHandler(handler)  # removed below: one handler per run, never accumulated
     previous_level = log.level

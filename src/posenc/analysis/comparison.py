@@ -241,10 +241,12 @@ def save_tables(
     if results.empty:
         return []
     written = [Path(out) / RESULTS, Path(out) / SUMMARY]
-    results.to_csv(written[0], index=False)
-    summary.to_csv(written[1], index=False)
+    from posenc.store import files  # never through a link planted in the folder
+
+    files.write_csv(written[0], results)
+    files.write_csv(written[1], summary)
     choices = {"metric": metric, "by": list(by) if by is not None else None}
-    (Path(out) / CHOICES).write_text(json.dumps(choices) + "\n", encoding="utf-8")
+    files.write_text(Path(out) / CHOICES, json.dumps(choices) + "\n")
     return written
 
 

@@ -171,5 +171,7 @@ def write_report(out: Path, results: pd.DataFrame, summary: pd.DataFrame, metric
     )
     parts += ["<h2>Run folders</h2>", f"<ul>{links}</ul>", "</body></html>"]
     path = out / REPORT
-    path.write_text("\n".join(parts), encoding="utf-8")
+    from posenc.store.files import write_text  # a link at report.html is replaced, not followed
+
+    write_text(path, "\n".join(parts))
     return path

@@ -25,7 +25,11 @@ def _integer_ticks(*axes) -> None:
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI)
+    """Written whole, beside the old figure then in its place: a link there is replaced."""
+    from posenc.store.files import atomic_write
+
+    with atomic_write(path) as partial:
+        fig.savefig(partial, dpi=DPI)
     return path
 
 

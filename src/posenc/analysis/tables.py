@@ -94,7 +94,11 @@ def comparison_name(
     select: str | None = None,
 ) -> str | None:
     """The folder name of a comparison made with these options (`by=encoding,metric=score`);
-    None for the sweep's own (no option given), whose tables are the sweep folder's."""
+    None for the sweep's own (no option given), whose tables are the sweep folder's. One
+    path component whatever the values hold: a separator, a NUL, `..` or a name too long
+    is encoded with a hash, as a sweep job's folder is."""
+    from posenc.store.sweep_folder import job_dir_name
+
     parts = [
         f"by={'+'.join(by)}" if by else "",
         f"metric={metric}" if metric else "",
@@ -104,7 +108,8 @@ def comparison_name(
         f"ci={ci}" if ci != "t" else "",
         f"select={select}" if select else "",
     ]
-    return ",".join(p for p in parts if p) or None
+    name = ",".join(p for p in parts if p)
+    return job_dir_name("", name) if name else None
 
 
 def describe(tables: Tables) -> str:
@@ -155,22 +160,23 @@ def write(
 def _write_csv(t: Tables) -> list[Path]:
     from posenc.analysis.paired import COMPARISON
     from posenc.analysis.ranks import RANKS
+    from posenc.store import files
 
     written = comparison.save_tables(t.out, t.results, t.summary, t.metric, t.by)
     if t.paired is not None:
         from posenc.analysis.plots import plot_comparison
 
         written.append(t.out / COMPARISON)
-        t.paired.to_csv(written[-1], index=False)
+        files.write_csv(written[-1], t.paired)
         written.append(plot_comparison(t.out, t.paired, t.keys, t.metric))
     if t.ranks is not None:
         written.append(t.out / RANKS)
-        t.ranks.to_csv(written[-1], index=False)
+        files.write_csv(written[-1], t.ranks)
     if t.selection is not None:
         from posenc.analysis.selection import file_name
 
         written.append(t.out / file_name(t.selection.attrs["reading"]))
-        t.selection.to_csv(written[-1], index=False)
+        files.write_csv(written[-1], t.selection)
     return written
 
 

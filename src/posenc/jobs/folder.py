@@ -49,9 +49,11 @@ def run_in_folder(
     absolute(cfg, source)
     identity = source.identity() if source is not None else None
     try:
-        with rf.held(run_dir):  # this process's until the job ends
+        with rf.held(run_dir) as writable:  # this process's until the job ends
             config = OmegaConf.to_container(cfg, resolve=True)
-            claim = rf.claim(run_dir, config, cfg.overwrite, cfg.resume, identity)
+            claim = rf.claim(
+                run_dir, config, cfg.overwrite, cfg.resume, identity, read_only=not writable
+            )
             if on_claim is not None:
                 on_claim(claim)
             if claim == rf.Claim.REUSE:

@@ -30,7 +30,7 @@ from posenc.progress import bar_logging, progress
 from posenc.store import checkpoint
 from posenc.store import run_folder as rf
 from posenc.store.status import Status
-from posenc.store.tracking import live_run
+from posenc.store.tracking import LiveRun, live_run
 
 log = logging.getLogger("posenc")
 CONTINUE_INSTEAD = (
@@ -107,11 +107,12 @@ def note_scalings(cfg: DictConfig, model: Model) -> None:
         )
 
 
-def train(job: Job, run_dir: Path, bar_on: bool = True) -> History:
+def train(job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = None) -> History:
     """The one loop (posenc.jobs.loop.fit) with history.csv written a row per round, a log
     line every trainer.log_every rounds, a progress bar on a terminal (plain lines in logs
     and CI), and checkpoint.pt (every trainer.checkpoint_every steps and at the end); a
-    continued run starts from its checkpoint."""
+    continued run starts from its checkpoint; `live`: the run's curves logged to the
+    tracking store as they come."""
     t, kind = job.trainer, job.kind
     stop = t.early_stopping
     early_stop = EarlyStop(stop.patience, stop.min_delta) if stop.patience else None
@@ -129,7 +130,6 @@ def train(job: Job, run_dir: Path, bar_on: bool = True) -> History:
     )
     rounds, started = -(-kind.total_steps // every), time.perf_counter()
     done = [len(records)]  # rounds so far
-    live = live_run(job.cfg, run_dir)
 
     def on_round(record: Any) -> None:
         writer.write(record)
@@ -265,9 +265,17 @@ def train_and_evaluate(
     rf.save_table(run_dir / rf.ENCODING_INITIAL, initial)
     kind.files(run_dir)
     record.step = "train"
+    live = live_run(job.cfg, run_dir)  # before the clock: a wait for the store is not training
     started = time.perf_counter()
-    history = train(job, run_dir, epoch_bar)
+    try:
+        history = train(job, run_dir, epoch_bar, live)
+    except BaseException:
+        if live is not None:
+            live.end(Status.FAILED)
+        raise
     record.update(train_seconds=job.seconds_before + time.perf_counter() - started)
+    if live is not None:  # ended, never left RUNNING (the export replaces it)
+        live.end(history.status)
     if job.continued_from is not None:
         record.update(continued_from_step=job.continued_from)
     record.step = "encoding_tables"

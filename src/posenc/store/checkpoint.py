@@ -10,7 +10,6 @@ tensors, numbers and strings only, nothing is unpickled as an arbitrary object.
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import warnings
@@ -53,13 +52,10 @@ def save(
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
     }
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    from posenc.store.files import atomic_write
+
+    with atomic_write(path) as partial:
         torch.save(payload, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class CheckpointError(ConfigError):

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from posenc.store import files
 from posenc.store.status import Status
 
 if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
@@ -122,18 +123,31 @@ class RunFolderTaken(Exception):
 RUN_LOCK = ".posenc.run.lock"  # held (flock) by the process running the folder's job
 
 
+class FolderReadOnly(RunFolderTaken):
+    """The folder itself cannot be written (an archived, immutable sweep): only a completed
+    run of the same config can be claimed there, reused without a write."""
+
+
 @contextlib.contextmanager
-def held(run_dir: Path) -> Iterator[None]:
+def held(run_dir: Path) -> Iterator[bool]:
     """The run folder for this process alone while it claims and runs its job: a second
     process is refused (RunFolderTaken, naming the holder) before it reads or writes
     anything. An flock, so a holder that dies (even by SIGKILL) leaves nothing to clear;
-    the lock file is removed on release."""
+    the lock file is removed on release. Yields False, unlocked, for a folder holding a run
+    that cannot be written at all: pass it to claim as `read_only`."""
     path = Path(run_dir) / RUN_LOCK
-    fd = _lock(path, run_dir)
     try:
-        yield
+        fd = _lock(path, run_dir)
+    except FolderReadOnly:
+        if not is_run(run_dir):
+            raise
+        yield False
+        return
+    try:
+        yield True
     finally:
-        path.unlink(missing_ok=True)  # before the release: a newcomer makes a new file
+        with contextlib.suppress(OSError):  # before the release: a newcomer makes a new file
+            path.unlink()
         os.close(fd)
 
 
@@ -143,9 +157,19 @@ def _lock(path: Path, run_dir: Path) -> int:
 
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
+            fd = files.open_plain(path, os.O_RDWR | os.O_CREAT)
+        except files.NotAPlainFile as e:  # a planted link is never followed, a FIFO never read
             raise RunFolderTaken(
+                f"{path} is {e.what}, not the lock file posenc writes; remove it "
+                f"(rm '{path}') and run again; nothing was changed"
+            ) from None
+        except OSError as e:
+            if path.exists() or path.is_symlink():  # the lock itself, not the folder
+                raise RunFolderTaken(
+                    f"{path} cannot be opened ({e.strerror}); remove it (rm '{path}'; "
+                    "chattr -i first if it is immutable) and run again; nothing was changed"
+                ) from None
+            raise FolderReadOnly(
                 f"{run_dir} cannot be written ({e.strerror}); nothing was changed"
             ) from None
         try:
@@ -158,8 +182,8 @@ def _lock(path: Path, run_dir: Path) -> int:
                 "choose another folder; nothing was changed"
             ) from None
         try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:  # not a file its holder removed
-                break
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                break  # not a file its holder removed
         except FileNotFoundError:
             pass
         os.close(fd)
@@ -191,18 +215,21 @@ def claim(
     overwrite: bool = False,
     resume: bool = True,
     source: dict | None = None,
+    read_only: bool = False,
 ) -> Claim:
     """The one rule for a folder that may hold a run, for single runs and resumed sweeps
     alike. `source`: the run it starts from (init_from: folder, config hash, step), part of
     what makes it the same run. Raises RunFolderTaken for a run of another config (unless
     overwrite); a claim other than REUSE or CONTINUE (an interrupted or incomplete run of
-    this config that has a checkpoint) clears the files of the run that was there."""
+    this config that has a checkpoint) clears the files of the run that was there.
+    `read_only` (held() could not lock it): REUSE or RunFolderTaken, nothing written."""
     run_dir = Path(run_dir)
-    if run_dir.is_dir() and not os.access(run_dir, os.W_OK | os.X_OK):
-        raise RunFolderTaken(
-            f"{run_dir} cannot be written (permission denied); nothing was changed"
-        )
+    cannot_write = RunFolderTaken(
+        f"{run_dir} cannot be written (permission denied); nothing was changed"
+    )
     if not holds_something(run_dir):
+        if read_only or (run_dir.is_dir() and not os.access(run_dir, os.W_OK | os.X_OK)):
+            raise cannot_write
         check_writable(run_dir)
         return Claim.NEW
     try:
@@ -214,7 +241,9 @@ def claim(
     status = read_metrics(run_dir)["status"]
     if same and status == Status.COMPLETED and resume and not overwrite:
         log.info("%s already holds this completed run (same config): reused", run_dir)
-        return Claim.REUSE
+        return Claim.REUSE  # needs no write: an archived, read-only folder is reused too
+    if read_only or not os.access(run_dir, os.W_OK | os.X_OK):
+        raise cannot_write
     unfinished = (Status.INTERRUPTED, Status.INCOMPLETE)
     if same and status in unfinished and resume and not overwrite:
         if (run_dir / CHECKPOINT).is_file():
@@ -237,15 +266,17 @@ WRITTEN = (*WRITTEN, CHECKPOINT, *FIGURES)  # every file of the contract a job w
 
 def check_writable(run_dir: Path) -> None:
     """Every file a job writes (and the temporary names it writes them under) is a plain
-    file or absent: raises RunFolderTaken before a claim clears or writes anything."""
+    file or absent, never a link (it would be followed outside the folder): raises
+    RunFolderTaken before a claim clears or writes anything."""
     temporary = (f"{METRICS}.tmp", *(f".{n}.partial" for n in (HISTORY, CHECKPOINT, VOCABULARY)))
     for name in (*WRITTEN, LOG, *temporary):
-        path = Path(run_dir) / name
-        if path.exists() and not path.is_file():
+        try:
+            files.check_plain(Path(run_dir) / name)
+        except files.NotAPlainFile as e:
             raise RunFolderTaken(
-                f"{path} is a folder or special file where the run writes a file; move it "
-                "away and run again; nothing was changed"
-            )
+                f"{e.path} is {e.what} where the run writes a file; move it away and run "
+                "again; nothing was changed"
+            ) from None
 
 
 def clear(run_dir: Path) -> None:
@@ -254,7 +285,7 @@ def clear(run_dir: Path) -> None:
     for name in WRITTEN:
         (Path(run_dir) / name).unlink(missing_ok=True)
     log_file = Path(run_dir) / LOG
-    if log_file.is_file():  # emptied, not removed: logging may hold it open
+    if log_file.is_file() and not log_file.is_symlink():  # emptied: logging may hold it open
         os.truncate(log_file, 0)
 
 
@@ -306,7 +337,7 @@ def write_record(
     if environment is not None:
         record["environment"] = environment
     text = yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    (run_dir / RUN).write_text(text, encoding="utf-8")
+    files.write_text(run_dir / RUN, text)
 
 
 class HistoryWriter:
@@ -322,17 +353,15 @@ class HistoryWriter:
         self.path, self.columns = path, columns
         header = ",".join(columns) + "\n"
         if after is None:
-            self._file = open(path, "wb", buffering=0)
+            self._file = files.open_writer(path)
             self._write(header)
             return
         lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
         if not lines or lines[0] != header:
             raise RunFolderError(f"{path}: not a history of columns {','.join(columns)}")
         kept = [line for line in lines[1:] if int(line.split(",", 1)[0]) <= after]
-        partial = Path(path).with_name(f".{Path(path).name}.partial")
-        partial.write_text(header + "".join(kept), encoding="utf-8")
-        os.replace(partial, path)
-        self._file = open(path, "ab", buffering=0)
+        files.write_text(path, header + "".join(kept))
+        self._file = files.open_writer(path, append=True)
 
     def _write(self, text: str) -> None:
         start = self._file.tell()
@@ -357,7 +386,10 @@ class HistoryWriter:
 def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     import csv
 
-    with open(run_dir / LENGTH_EVAL, "w", encoding="utf-8", newline="") as f:
+    with (
+        files.atomic_write(run_dir / LENGTH_EVAL) as partial,
+        open(partial, "w", encoding="utf-8", newline="") as f,
+    ):
         writer = csv.DictWriter(f, fieldnames=LENGTH_EVAL_COLUMNS)
         writer.writeheader()
         blank = lambda v: "" if v is None else repr(v)  # noqa: E731
@@ -384,7 +416,8 @@ def read_length_eval(run_dir: Path) -> list[dict[str, str]]:
 
 def save_table(path: Path, table: torch.Tensor | None) -> None:
     if table is not None:
-        np.save(path, table.detach().cpu().float().numpy().astype(np.float32))
+        with files.atomic_write(path) as partial:
+            np.save(partial, table.detach().cpu().float().numpy().astype(np.float32))
 
 
 def _json_safe(value: Any) -> Any:
@@ -395,16 +428,14 @@ def _json_safe(value: Any) -> Any:
 
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
     """Write metrics.json atomically: its presence means the job has ended."""
-    tmp = run_dir / (METRICS + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({k: _json_safe(v) for k, v in metrics.items()}, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, run_dir / METRICS)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with (
+        files.atomic_write(run_dir / METRICS) as partial,
+        open(partial, "w", encoding="utf-8") as f,
+    ):
+        json.dump({k: _json_safe(v) for k, v in metrics.items()}, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # ---------------------------------------------------------------- reading
@@ -541,9 +572,7 @@ def _is_float(text: Any) -> bool:
 
 def write_json(path: Path, value: Any) -> None:
     """A small JSON file of the run folder (vocabulary.json), atomically."""
-    partial = Path(path).with_name(f".{Path(path).name}.partial")
-    partial.write_text(json.dumps(value, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    files.write_text(path, json.dumps(value, ensure_ascii=False, indent=1))
 
 
 def read_vocabulary(run_dir: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from posenc.errors import ConfigError
+from posenc.store import files
 
 LOCK, MANIFEST = ".posenc.lock", "manifest.jsonl"
 log = logging.getLogger("posenc")
@@ -84,7 +85,9 @@ class Sweep:
         manifest = path / MANIFEST
         try:
             path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(manifest, os.O_RDONLY | os.O_CREAT, 0o644)
+            fd = files.open_plain(manifest, os.O_RDONLY | os.O_CREAT)  # a FIFO never hangs it
+        except files.NotAPlainFile as e:
+            raise ConfigError("hydra.sweep.dir", str(e)) from None
         except OSError as e:
             raise ConfigError(
                 "hydra.sweep.dir", f"cannot create the sweep folder {path}: {e.strerror}"
@@ -149,8 +152,10 @@ def _take_lock(path: Path) -> None:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
-                holder = json.loads(path.read_text())
+                holder = json.loads(files.read_plain(path, 4096))  # never a link or FIFO
                 pid, host = int(holder["pid"]), str(holder["host"])
+            except files.NotAPlainFile as e:
+                raise ConfigError("hydra.sweep.dir", str(e)) from None
             except (OSError, ValueError, TypeError, KeyError):
                 raise ConfigError(
                     "hydra.sweep.dir",
@@ -178,7 +183,7 @@ def _take_lock(path: Path) -> None:
 def _release(lock: Path, pid: int) -> None:
     """Remove a lock this process still holds (never another's)."""
     try:
-        if json.loads(lock.read_text()).get("pid") == pid == os.getpid():
+        if json.loads(files.read_plain(lock, 4096)).get("pid") == pid == os.getpid():
             lock.unlink()
     except (OSError, ValueError, AttributeError):
         pass
@@ -207,7 +212,7 @@ def record_job(
     if error:
         entry["error"] = error
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(Path(sweep_dir) / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = files.open_plain(Path(sweep_dir) / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         os.write(fd, line)
     finally:
@@ -220,7 +225,11 @@ def read_manifest(sweep_dir: Path, start: int = 0) -> list[dict[str, Any]]:
     path = Path(sweep_dir) / MANIFEST
     if not path.is_file():
         return []
-    with open(path, "rb") as f:
+    try:
+        fd = files.open_plain(path, os.O_RDONLY)
+    except OSError:  # a link, a FIFO: no manifest of posenc's
+        return []
+    with os.fdopen(fd, "rb") as f:
         f.seek(start)
         return _parse(f.read())
 

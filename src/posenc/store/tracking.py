@@ -131,23 +131,46 @@ def check_store(tracking_uri: str, timeout: float = TRACKING_TIMEOUT) -> None:
             quiet.setLevel(level)
 
 
+class StoreBusy(TimeoutError):
+    """Another process held the store's lock for longer than tracking_timeout."""
+
+
 @contextlib.contextmanager
-def store_lock(tracking_uri: str) -> Iterator[None]:
+def store_lock(tracking_uri: str, timeout: float | None = None) -> Iterator[None]:
     """One process at a time sets up a new SQLite store (MLflow's schema migrations are not
-    safe to run twice at once): a lock file beside it, held while the client first opens it."""
+    safe to run twice at once): a lock file beside it, held while the client first opens it.
+    Waits at most `timeout` seconds (None: as long as it takes), then raises StoreBusy. The
+    lock file is never followed through a link (posenc.store.files)."""
     if not tracking_uri.startswith("sqlite:///"):
         yield
         return
     import fcntl
 
+    from posenc.store import files
+
     db = Path(tracking_uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    path = db.with_name(db.name + ".lock")
+    fd = files.open_plain(path, os.O_RDWR | os.O_CREAT)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"{path} was held by another process for over {timeout:g}s "
+                        "(tracking_timeout)"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -179,11 +202,12 @@ class LiveRun:
 
     def __init__(self, run_dir: Path, tracking_uri: str, timeout: float = TRACKING_TIMEOUT):
         self.timeout, self.client, self.run_id = timeout, None, None
+        self.tracking_uri = tracking_uri
         try:
             require_mlflow()
             from mlflow.tracking import MlflowClient
 
-            with bounded(timeout), store_lock(tracking_uri):
+            with bounded(timeout), store_lock(tracking_uri, timeout):
                 client = MlflowClient(tracking_uri=tracking_uri)
                 name = experiment_name(Path(run_dir))
                 found = client.get_experiment_by_name(name)
@@ -194,12 +218,26 @@ class LiveRun:
                         name, artifact_location=_artifact_root(tracking_uri)
                     )
                 )
+                _end_stale_live_runs(client, experiment_id, run_dir)
                 tags = {RUN_TAG: str(run_dir), STATUS_TAG: "running"}
                 tags["mlflow.runName"] = f"{Path(run_dir).name} (live)"
                 self.run_id = client.create_run(experiment_id, tags=tags).info.run_id
             self.client = client
         except Exception as e:
             self._failed(e)
+
+    def end(self, status: str) -> None:
+        """Training over (`status`: the run's, interrupted included): the live run is ended
+        with MLflow's status for it, never left RUNNING; the export replaces it later."""
+        if self.client is None:
+            return
+        try:
+            with bounded(self.timeout):
+                self.client.set_tag(self.run_id, STATUS_TAG, status)
+                self.client.set_terminated(self.run_id, MLFLOW_STATUS.get(status, "KILLED"))
+        except Exception as e:
+            self._failed(e)
+        self.client = None
 
     def log(self, record: Any, columns: Sequence[str]) -> None:
         """The round's values (`columns`: the history's, x first, seconds last) at its step."""
@@ -219,11 +257,25 @@ class LiveRun:
     def _failed(self, error: Exception) -> None:
         self.client = None
         log.warning(
-            "tracking: the curves are not logged live (%s: %s); the run goes on and is "
-            "exported when it ends",
+            "tracking: the curves are not logged live to %s (%s: %s); the run goes on and "
+            "is exported when it ends",
+            self.tracking_uri,
             type(error).__name__,
             str(error).splitlines()[0][:200] if str(error) else "",
         )
+
+
+def _end_stale_live_runs(client, experiment_id: str, run_dir: Path) -> None:
+    """A live run of this folder left by an earlier process (Ctrl-C, then the same command
+    again): removed, as the new live run and the export replace it."""
+    value = str(run_dir)
+    if "'" in value:  # MLflow's filter strings have no escape for a quote
+        return
+    for old in client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{value}'", max_results=1000
+    ):
+        if FINGERPRINT_TAG not in old.data.tags:  # a live run, never a finished export
+            client.delete_run(old.info.run_id)
 
 
 def live_run(cfg: Any, run_dir: Path) -> LiveRun | None:
@@ -295,7 +347,7 @@ def export_mlflow(
     require_mlflow()
     check_store(tracking_uri, timeout)
     with bounded(timeout):
-        return _export_all(paths, tracking_uri, experiment, on_experiment)
+        return _export_all(paths, tracking_uri, experiment, on_experiment, timeout)
 
 
 def runs_table_url(experiment_id: str, runs: Iterable[Path], base: str = UI) -> str:
@@ -316,13 +368,16 @@ def runs_table_url(experiment_id: str, runs: Iterable[Path], base: str = UI) -> 
 
 
 def _export_all(
-    paths, tracking_uri: str, experiment: str | None, on_experiment=None
+    paths, tracking_uri: str, experiment: str | None, on_experiment=None, timeout=None
 ) -> dict[str, int]:
     from mlflow.tracking import MlflowClient
 
-    with store_lock(tracking_uri):  # making the client creates a new store's tables
-        client = MlflowClient(tracking_uri=tracking_uri)
-        client.search_experiments(max_results=1)
+    try:  # making the client creates a new store's tables
+        with store_lock(tracking_uri, timeout):
+            client = MlflowClient(tracking_uri=tracking_uri)
+            client.search_experiments(max_results=1)
+    except StoreBusy as e:
+        raise ConfigError("tracking_uri", f"{e}; export again once it is free") from None
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     runs = rf.find_runs(paths)
     by_experiment: dict[str, list[Path]] = {}
@@ -343,22 +398,22 @@ def _export_all(
         if on_experiment is not None:
             on_experiment(name, experiment_id, members)
         shared = set.intersection(*(set(r.name.split(",")) for r in members))
-        existing = {
-            r.data.tags.get(RUN_TAG): r
-            for r in client.search_runs([experiment_id], max_results=50_000)
-        }
+        existing: dict[str, list] = {}  # a folder's runs: its export, a stale live one
+        for r in client.search_runs([experiment_id], max_results=50_000):
+            existing.setdefault(r.data.tags.get(RUN_TAG), []).append(r)
         for run_dir in members:
-            key = str(run_dir)
             stamp = fingerprint(run_dir)
-            old = existing.get(key)
-            if old is not None and old.data.tags.get(FINGERPRINT_TAG) == stamp:
+            old = existing.get(str(run_dir), [])
+            same = [r for r in old if r.data.tags.get(FINGERPRINT_TAG) == stamp][:1]
+            for r in old:  # one MLflow run per folder, never two
+                if r not in same:
+                    client.delete_run(r.info.run_id)
+            if same:
                 counts["unchanged"] += 1
                 bar.update(1)
                 continue
-            if old is not None:
-                client.delete_run(old.info.run_id)
             _export_run(client, experiment_id, run_dir, stamp, shared)
-            counts["updated" if old is not None else "created"] += 1
+            counts["updated" if old else "created"] += 1
             bar.update(1)
     bar.close()
     return counts
