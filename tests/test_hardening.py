@@ -6,6 +6,7 @@ Python API. Table-driven where the cases share a shape."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -1290,3 +1291,90 @@ def test_compare_with_a_baseline_holding_dot_dot_writes_inside_the_sweep(tmp_pat
     made = [p for p in (tmp_path / "sweep" / "comparisons").iterdir()]
     assert len(made) == 1 and (made[0] / "comparison.csv").is_file()
     assert not (tmp_path / "sweep" / "small.txt").exists()
+
+
+# ------------------------------------------------------------------ tracking never waits forever (§5, §6)
+
+
+@pytest.mark.slow
+def test_a_store_lock_held_elsewhere_costs_the_timeout_then_the_run_trains_untracked(tmp_path):
+    import fcntl
+
+    store = tmp_path / "store"
+    store.mkdir()
+    holder = open(store / "mlflow.db.lock", "w")  # another process's export, say
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    run = tmp_path / "run"
+    try:  # the subprocess timeout guards against the old hang; nothing asserts a speed
+        result = run_cli(
+            [*QUICK, "plots=false", "tracking=mlflow", f"tracking_uri=sqlite:///{store}/mlflow.db",
+             "tracking_timeout=2", f"hydra.run.dir={run}"],
+            tmp_path,
+            timeout=240,
+        )  # fmt: skip
+    finally:
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said
+    assert said.count("not logged live") == 1 and "held by another process for over 2s" in said
+    assert "could not export to MLflow" in said  # the lock was still held at the end
+    metrics = json.loads((run / rf.METRICS).read_text())
+    assert metrics["status"] == "completed"
+    assert metrics["train_seconds"] < 2  # the 2 s wait was not training
+
+
+def live_runs(uri: str) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+
+
+@pytest.mark.slow
+def test_an_interrupted_live_run_is_ended_and_never_left_beside_the_finished_one(tmp_path):
+    from posenc.store.tracking import LiveRun, export_mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = tmp_path / "sweep" / "run"
+    posenc.run(QUICK, output_dir=run, plots=False)
+    LiveRun(run, uri)  # a process killed before it could end its live run
+    second = LiveRun(run, uri)  # the same command again, continuing
+    (only,) = live_runs(uri)
+    assert only.info.run_id == second.run_id
+    second.end("interrupted")  # Ctrl-C: ended KILLED, not RUNNING forever
+    (ended,) = live_runs(uri)
+    assert ended.info.status == "KILLED"
+    assert export_mlflow([run], uri) == {"created": 0, "updated": 1, "unchanged": 0}
+    (exported,) = live_runs(uri)
+    assert exported.info.status == "FINISHED" and exported.info.run_id != second.run_id
+
+
+@pytest.mark.slow
+def test_a_store_deleted_mid_run_is_one_warning_and_the_export_makes_it_anew(tmp_path, caplog):
+    import shutil
+    from types import SimpleNamespace
+
+    from posenc.store.tracking import LiveRun, export_quietly
+
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store}/mlflow.db"
+    run = tmp_path / "sweep" / "run"
+    posenc.run(QUICK, output_dir=run, plots=False)
+    columns = ("epoch", "train_loss", "val_loss", "seconds")
+    record = SimpleNamespace(epoch=1, train_loss=1.0, val_loss=2.0, seconds=0.1)
+    live = LiveRun(run, uri)
+    live.log(record, columns)
+    shutil.rmtree(store)
+    caplog.clear()
+    live.log(record, columns)
+    live.log(record, columns)  # no further tries after the first failure
+    live.end("completed")
+    export_quietly([run], uri)
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().count("\n") for r in said] == [0]  # one line, no traceback
+    assert str(store / "mlflow.db") in said[0].getMessage()
+    assert "readonly database" in said[0].getMessage()
+    (exported,) = live_runs(uri)  # the store made anew, the run whole in it
+    assert exported.info.status == "FINISHED"

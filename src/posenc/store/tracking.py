@@ -61,11 +61,37 @@ def bounded(timeout: float) -> Iterator[None]:
     }
     added = [k for k in values if k not in os.environ]
     os.environ.update({k: values[k] for k in added})
+    # MLflow logs each database error with its ~40-line traceback; posenc says it in one line
+    noisy = logging.getLogger("mlflow.store.db.utils")
+    level = noisy.level
+    noisy.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        noisy.setLevel(level)
         for k in added:
             os.environ.pop(k, None)
+
+
+def forget_deleted_store(tracking_uri: str) -> None:
+    """A SQLite store whose file was deleted while this process used it: MLflow keeps its
+    store and engine (private caches: the registry's lru_cache, SqlAlchemyStore._engine_map)
+    bound to the deleted file, so every write says "readonly database". Dropped, so the next
+    client makes the store anew."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    if Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        return
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+        TrackingStoreRegistry._get_store_with_resolved_uri.cache_clear()
+        engine = SqlAlchemyStore._engine_map.pop(tracking_uri, None)
+    except (ImportError, AttributeError):  # another MLflow: nothing cached that we know of
+        return
+    if engine is not None:
+        engine.dispose()
 
 
 def can_make_in(folder: Path) -> bool:
@@ -190,7 +216,9 @@ def export_quietly(
         counts = export_mlflow(paths, tracking_uri, timeout=timeout)
         log.info("exported to MLflow (%s): %s", tracking_uri, counts)
     except Exception as e:
-        log.warning("could not export to MLflow (%s): %s: %s", tracking_uri, type(e).__name__, e)
+        log.warning(
+            "could not export to MLflow (%s): %s: %s", tracking_uri, type(e).__name__, reason(e)
+        )
 
 
 class LiveRun:
@@ -261,8 +289,18 @@ class LiveRun:
             "is exported when it ends",
             self.tracking_uri,
             type(error).__name__,
-            str(error).splitlines()[0][:200] if str(error) else "",
+            reason(error),
         )
+
+
+def reason(error: Exception) -> str:
+    """An MLflow error in a few words: the database's own words where SQLAlchemy wrapped
+    them ("attempt to write a readonly database"), else the first line."""
+    import re
+
+    text = str(error)
+    found = re.search(r"\((?:sqlite3|sqlalchemy)\.\w+\) ([^\n]+)", text)
+    return (found.group(1) if found else (text.splitlines() or [""])[0])[:200]
 
 
 def _end_stale_live_runs(client, experiment_id: str, run_dir: Path) -> None:
@@ -346,6 +384,7 @@ def export_mlflow(
     experiment written to."""
     require_mlflow()
     check_store(tracking_uri, timeout)
+    forget_deleted_store(tracking_uri)
     with bounded(timeout):
         return _export_all(paths, tracking_uri, experiment, on_experiment, timeout)
 
