@@ -1293,7 +1293,7 @@ def test_compare_with_a_baseline_holding_dot_dot_writes_inside_the_sweep(tmp_pat
     assert not (tmp_path / "sweep" / "small.txt").exists()
 
 
-# ------------------------------------------------------------------ tracking never waits forever (§5, §6)
+# ------------------------------------------------------------ tracking never waits forever (§5, §6)
 
 
 @pytest.mark.slow
@@ -1378,3 +1378,121 @@ def test_a_store_deleted_mid_run_is_one_warning_and_the_export_makes_it_anew(tmp
     assert "readonly database" in said[0].getMessage()
     (exported,) = live_runs(uri)  # the store made anew, the run whole in it
     assert exported.info.status == "FINISHED"
+
+
+# ------------------------------------------------------------------ fine-tunes (§3, §4, §7)
+
+
+def test_a_preset_that_needs_a_source_refuses_an_empty_or_null_one():
+    from posenc.config.compose import compose_job
+
+    for given in ([], ["init_from="], ["init_from=null"], ["init_from=' '"]):
+        with pytest.raises(ConfigError, match=r"^init_from: a RoPE run of .*empty and null"):
+            compose_job(["+experiment=extend_context", *given])
+
+
+def test_a_text_source_without_its_vocabulary_is_refused(tmp_path):
+    corpus = tmp_path / "a.txt"
+    corpus.write_text("abcdefgh" * 400)
+    other = tmp_path / "b.txt"
+    other.write_text("ijklmnop" * 400)  # as many symbols, every one different
+    text = ["dataset=text", "dataset.seq_len=8", "model=lstm", "model.hidden_dim=8",
+            "encoding=none", "trainer.steps=4", "trainer.eval_every=2",
+            "trainer.batch_size=4"]  # fmt: skip
+    source = tmp_path / "src"
+    posenc.run([*text, f"dataset.path={corpus}"], output_dir=source, plots=False)
+    (source / rf.VOCABULARY).unlink()
+    with pytest.raises(ConfigError, match=rf"^init_from: .* has no {rf.VOCABULARY}: which"):
+        posenc.run(
+            [*text, f"dataset.path={other}", f"init_from={source}"], output_dir=tmp_path / "ft"
+        )
+    assert not (tmp_path / "ft").exists()
+
+
+def _step(folder: Path, value) -> None:
+    import torch
+
+    payload = torch.load(folder / rf.CHECKPOINT, weights_only=True)
+    torch.save({**payload, "step": value}, folder / rf.CHECKPOINT)
+
+
+def _no_encoding(folder: Path) -> None:
+    record = rf.read_record(folder)
+    del record["config"]["encoding"]
+    rf.write_record(folder, record["overrides"], record["choices"], record["config"])
+
+
+def _other_model(folder: Path) -> None:
+    import torch
+
+    other = folder.parent / "other"
+    posenc.run([*QUICK, "model.hidden_dim=8"], output_dir=other, plots=False)
+    payload = torch.load(other / rf.CHECKPOINT, weights_only=True)
+    torch.save(payload, folder / rf.CHECKPOINT)
+
+
+def _loop(folder: Path) -> str:
+    loop = folder.parent / "loop"
+    loop.symlink_to(loop)
+    return str(loop)
+
+
+SOURCE_EDGES = [  # (how the source is broken, what init_from says)
+    ("step 'forty'", lambda f: _step(f, "forty"), None, "its step is 'forty', not a whole number"),
+    ("no config.encoding", _no_encoding, None, "run.yaml has no config.encoding"),
+    ("a symlink loop", None, _loop, "cannot be used: a symbolic link loop"),
+    ("300 characters", None, lambda f: str(f.parent / ("x" * 300)), "File name too long"),
+    ("other shapes", _other_model, None, "lstm.weight_ih_l0 is [32, 2] there, [128, 2] here"),
+    ("the checkpoint file", None, lambda f: str(f / rf.CHECKPOINT), "is a file: give the run"),
+]
+
+
+@pytest.mark.parametrize(
+    "case, breaks, names, says", SOURCE_EDGES, ids=[c[0] for c in SOURCE_EDGES]
+)
+def test_a_source_that_cannot_be_started_from_is_one_line_and_leaves_nothing(
+    tmp_path, completed_run, case, breaks, names, says
+):
+    source = copy_of(completed_run, tmp_path / "src")
+    if breaks is not None:
+        breaks(source)
+    given = names(source) if names is not None else str(source)
+    with pytest.raises(ConfigError) as caught:
+        posenc.run([*QUICK, f"init_from={given}"], output_dir=tmp_path / "ft", plots=False)
+    line = str(caught.value)
+    assert line.startswith(("init_from: ", f"{source / rf.CHECKPOINT}: ")) and "\n" not in line
+    assert says in line, line
+    assert not (tmp_path / "ft").exists()
+
+
+def test_init_from_the_root_is_a_bounded_search_with_the_right_words(tmp_path):
+    from posenc.jobs.source import _sweep_hint
+
+    with pytest.raises(ConfigError, match=r"^init_from: / holds no run \(no metrics.json\)"):
+        posenc.run([*QUICK, "init_from=/"], output_dir=tmp_path / "ft", plots=False)
+    sweep = tmp_path / "sweep"
+    (sweep / "a" / "job").mkdir(parents=True)
+    (sweep / "a" / "job" / rf.RUN).write_text("{}")
+    assert (
+        _sweep_hint(sweep)
+        == f" (runs lie below it, such as {sweep / 'a' / 'job'}: name one of their folders)"
+    )
+
+
+@pytest.mark.slow
+def test_one_bad_source_fails_its_job_alone_and_the_sweep_writes_its_tables(
+    tmp_path, completed_run
+):
+    sweep = tmp_path / "sweep"
+    missing = tmp_path / "typo"
+    result = run_cli(
+        ["-m", *QUICK, "plots=false", f"init_from={missing},{completed_run}",
+         f"hydra.sweep.dir={sweep}"],
+        tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"init_from: {missing}: no such run folder" in result.stderr
+    done = [json.loads(p.read_text())["status"] for p in sweep.rglob(rf.METRICS)]
+    assert done == ["completed"]  # the good job ran, after the bad one
+    assert (sweep / "results.csv").is_file() and (sweep / "report.html").is_file()

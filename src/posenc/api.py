@@ -92,17 +92,20 @@ def run(
     check_tracking_uri(cfg.get("tracking_uri"))
     preflight.check_store(cfg)  # a dead store is said before the folder is claimed
     output_dir = Path(run_dir if output_dir is None else output_dir)
+    from posenc.jobs.folder import run_in_folder  # torch, on first use
+    from posenc.jobs.source import read_source
+
+    source = read_source(cfg)  # before the folder exists: a refusal leaves none
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a name too long, a path through a file
         raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
-    from posenc.jobs.folder import run_in_folder  # torch, on first use
-
     try:
         run_in_folder(
             *(cfg, output_dir, choices, list(overrides), plots),
             around=lambda: job_log(output_dir),
             keep_refused=False,
+            source=source,
         )
     except rf.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None

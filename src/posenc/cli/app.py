@@ -72,13 +72,16 @@ def main(cfg: DictConfig) -> float | None:
     try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
         check_tracking_uri(cfg.get("tracking_uri"))
         check_resolves(cfg)
-        source = read_source(cfg)  # before anything is written
         if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
             preflight.check_store(cfg)
     except ConfigError as e:
         if sweep_dir is None:  # nothing of it was written but Hydra's log: no folder left
             rf.remove_if_only_log(run_dir)
         raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
+    try:
+        source = read_source(cfg)  # before anything is written
+    except ConfigError as e:  # this job's own value: a sweep's other jobs still run
+        return refused_source(e, sweep_dir, run_dir, overrides)
     started = []
 
     def on_claim(claim: rf.Claim) -> None:
@@ -117,6 +120,19 @@ def main(cfg: DictConfig) -> float | None:
 
         export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
     return result(metrics, cfg, run_dir)
+
+
+def refused_source(
+    error: ConfigError, sweep_dir: Path | None, run_dir: Path, overrides: list
+) -> None:
+    """init_from that cannot be started from: the single run ends in one line, leaving no
+    folder; in a sweep the job is recorded refused and the others run."""
+    rf.remove_if_only_log(run_dir)
+    if sweep_dir is None:
+        raise JobEnded(ExitCode.CONFIG_ERROR, str(error)) from None
+    print(str(error), file=sys.stderr)
+    sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(error))
+    return None
 
 
 def refused(error: Exception, sweep_dir: Path | None, run_dir: Path, overrides: list) -> None:

@@ -24,18 +24,12 @@ def config_dir() -> str:
     return str(Path(__file__).resolve().parents[3] / "conf")
 
 
-def required(what: str, *, _node_: Any) -> Any:
-    """`${posenc.required:WHAT}`: a preset's key the user must give, said before anything is
-    written (OmegaConf's ??? would not do: a merge leaves the schema's default in place)."""
-    raise ConfigError(str(_node_._get_full_key(None)), f"{what}: add {_node_._key()}=...")
-
-
 def register_resolvers() -> None:
     """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
     `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
     `${posenc.run_dir:STAMP}` (a single run's, from the overrides as typed) and
     `${posenc.not_the_experiment:}` (the keys left out of its name), used by
-    conf/config.yaml; `${posenc.required:WHAT}`, a preset's key the user must set."""
+    conf/config.yaml."""
     from omegaconf import OmegaConf
 
     from posenc.store.run_folder import NOT_THE_EXPERIMENT, timestamp
@@ -53,7 +47,6 @@ def register_resolvers() -> None:
 
     OmegaConf.register_new_resolver("posenc.run_dir", run_dir, replace=True)
 
-    OmegaConf.register_new_resolver("posenc.required", required, replace=True)
     OmegaConf.register_new_resolver(
         "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
     )
@@ -276,7 +269,8 @@ def compose_run(
 
 def check_resolves(cfg: DictConfig) -> None:
     """Every interpolation of the config resolves, into its key's type (an environment
-    variable that is not set, say): ConfigError naming the key otherwise."""
+    variable that is not set, say), and every key a preset requires (`required`) is given,
+    not empty or null: ConfigError naming the key otherwise."""
     try:
         OmegaConf.to_container(cfg, resolve=True)
     except Exception as e:
@@ -284,6 +278,10 @@ def check_resolves(cfg: DictConfig) -> None:
         if error is None:
             raise
         raise error from None
+    for key, what in (cfg.get("required") or {}).items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None or str(value).strip() == "":
+            raise ConfigError(key, f"{what}: add {key}=... (empty and null are refused)")
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:

@@ -18,7 +18,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional  # noqa: UP035
 
 import yaml
 from hydra.core.config_store import ConfigStore
@@ -117,6 +117,8 @@ class Config:
     tracking_timeout: float = TRACKING_TIMEOUT  # seconds to reach the store, then give up
     # what the job returns to a sweeper (a search): a metric name, or a list of them
     objective: Any = HEADLINE
+    # a preset's keys it cannot run without ({key: what to give}): empty or null is refused
+    required: Dict[str, str] = field(default_factory=dict)  # noqa: UP006
 
 
 def _omegaconf_type(hint: Any) -> Any:

@@ -59,12 +59,9 @@ def read_source(cfg: DictConfig) -> Source | None:
     value = cfg.get(KEY)
     if value is None or str(value).strip() == "":
         return None
-    folder = Path(str(value)).expanduser().resolve()
-    if not folder.is_dir():
-        raise ConfigError(KEY, f"{folder}: no such run folder")
+    folder = _folder(str(value))
     if not (folder / rf.METRICS).is_file():
-        sweep = " (a sweep folder: name one of its jobs' folders)" if rf.find_runs([folder]) else ""
-        raise ConfigError(KEY, f"{folder} holds no run (no {rf.METRICS}){sweep}")
+        raise ConfigError(KEY, f"{folder} holds no run (no {rf.METRICS}){_sweep_hint(folder)}")
     metrics = rf.read_metrics(folder)
     if metrics["status"] != Status.COMPLETED:
         raise ConfigError(
@@ -78,18 +75,68 @@ def read_source(cfg: DictConfig) -> Source | None:
         config = rf.read_record(folder)["config"]
     except rf.RunFolderError as e:
         raise ConfigError(KEY, str(e)) from None
+    for group in ("model", "encoding"):  # what check_architecture reads
+        if not isinstance(config.get(group), dict):
+            raise ConfigError(
+                KEY, f"{folder / rf.RUN} has no config.{group}: not a run posenc wrote whole"
+            )
     payload = checkpoint.load(path)  # CheckpointError (a ConfigError) names the file
-    source = Source(
-        folder,
-        metrics.get("kind"),
-        config,
-        rf.config_hash(config),
-        int(payload["step"]),
-        payload["model"],
-    )
+    step, weights = payload["step"], payload["model"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise checkpoint.CheckpointError(path, f"its step is {step!r}, not a whole number")
+    if not isinstance(weights, dict):
+        raise checkpoint.CheckpointError(path, "its model weights are not a state dict")
+    source = Source(folder, metrics.get("kind"), config, rf.config_hash(config), step, weights)
     check_kind(source, dataset_kind(cfg))
     check_architecture(source, cfg)
     return source
+
+
+def _folder(value: str) -> Path:
+    """The folder init_from names, resolved: ConfigError (init_from) for a path that cannot
+    be resolved (a link loop, a name too long), that is missing, or that is a file."""
+    try:
+        folder = Path(value).expanduser().resolve()
+        exists, is_dir = folder.exists(), folder.is_dir()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symbolic link loop
+        shown = value if len(value) <= 80 else f"{value[:60]}…({len(value)} characters)"
+        why = getattr(e, "strerror", None) or "a symbolic link loop"
+        raise ConfigError(KEY, f"{shown} cannot be used: {why}") from None
+    if exists and not is_dir:
+        hint = f"give the run folder that holds it ({folder.parent})"
+        raise ConfigError(KEY, f"{folder} is a file: {hint}")
+    if not is_dir:
+        raise ConfigError(KEY, f"{folder}: no such run folder")
+    return folder
+
+
+SEARCH_DEPTH, SEARCH_SECONDS = 3, 2.0  # how far a folder without a run is searched for runs
+
+
+def _sweep_hint(folder: Path) -> str:
+    """Words for a folder that holds no run itself: a sweep folder (runs a few levels below,
+    found within a bounded search that never enters /proc, /sys or /dev), or nothing."""
+    import os
+    import time
+
+    deadline, top = time.monotonic() + SEARCH_SECONDS, len(folder.parts)
+    for root, dirs, files in os.walk(folder):
+        if rf.RUN in files and Path(root) != folder:
+            return f" (runs lie below it, such as {root}: name one of their folders)"
+        depth = len(Path(root).parts) - top
+        dirs[:] = (
+            []
+            if depth >= SEARCH_DEPTH
+            else [
+                d for d in dirs if Path(root, d) not in SYSTEM and not os.path.islink(Path(root, d))
+            ]
+        )
+        if time.monotonic() > deadline:
+            break
+    return ""
+
+
+SYSTEM = frozenset(map(Path, ("/proc", "/sys", "/dev", "/run")))
 
 
 def absolute(cfg: DictConfig, source: Source | None) -> None:
@@ -140,34 +187,50 @@ def load_into(source: Source, model: nn.Module, cfg: DictConfig) -> None:
     config key that differs, else the weight."""
     own = model.state_dict()
     for name, tensor in source.weights.items():
+        if not hasattr(tensor, "shape"):
+            continue  # said by load_weights: not a tensor
         if name in own and own[name].shape != tensor.shape:
-            key, before, now = shaping_key(source, cfg, name)
-            raise ConfigError(
-                key,
-                f"{changed(source, before, now)}; {name} is {list(tensor.shape)} there, "
-                f"{list(own[name].shape)} here",
-            )
+            theirs, ours = list(tensor.shape), list(own[name].shape)
+            found = shaping_key(source, cfg, theirs, ours)
+            shapes = f"{name} is {theirs} there, {ours} here"
+            if found is None:
+                raise ConfigError(
+                    KEY, f"{shapes} ({source.folder}): a fine-tune keeps every weight's shape"
+                )
+            key, before, now = found
+            raise ConfigError(key, f"{changed(source, before, now)}; {shapes}")
     checkpoint.load_weights({"model": source.weights}, model, source.folder / rf.CHECKPOINT)
 
 
-def shaping_key(source: Source, cfg: DictConfig, weight: str) -> tuple[str, Any, Any]:
-    """The config key most likely to have changed `weight`'s shape, with both values: the
-    encoding's keys, then the dataset's; the weight itself when no key differs."""
+def shaping_key(
+    source: Source, cfg: DictConfig, theirs: list[int], ours: list[int]
+) -> tuple[str, Any, Any] | None:
+    """The config key that explains a weight's change of shape, with both values: one of
+    the encoding's or the dataset's keys whose old value is a size of the old shape and whose
+    new value one of the new (a learned table of seq_len rows); None when no key does (a
+    checkpoint of another model)."""
     new = OmegaConf.to_container(cfg, resolve=True)
     for group in ("encoding", "dataset"):
         old_group, new_group = source.config.get(group, {}), new.get(group, {})
         for key in sorted(set(old_group) | set(new_group)):
-            if old_group.get(key) != new_group.get(key):
-                return f"{group}.{key}", old_group.get(key), new_group.get(key)
-    return KEY, weight, weight
+            before, now = old_group.get(key), new_group.get(key)
+            if before != now and before in theirs and now in ours:
+                return f"{group}.{key}", before, now
+    return None
 
 
 def check_vocabulary(source: Source, data: Any) -> None:
     """Text: the same symbols in the same order, else every embedding row means another one."""
     vocabulary = getattr(data, "vocabulary", None)
     path = source.folder / rf.VOCABULARY
-    if vocabulary is None or not path.is_file():
+    if vocabulary is None:
         return
+    if not path.is_file():  # its embeddings' symbols cannot be told: never guessed
+        raise ConfigError(
+            KEY,
+            f"{source.folder} has no {rf.VOCABULARY}: which character each of its embeddings "
+            "stands for is unknown; start from a text run that kept it",
+        )
     theirs, ours = rf.read_vocabulary(source.folder), vocabulary()
     if theirs.get("symbols") != ours.get("symbols"):
         raise ConfigError(

@@ -104,6 +104,7 @@ NOT_THE_EXPERIMENT = (
     "tracking_uri",
     "tracking_timeout",
     "objective",
+    "required",  # what a preset asks for: a check, not the experiment
 )
 
 
