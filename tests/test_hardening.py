@@ -1177,7 +1177,16 @@ def test_an_immutable_lock_is_blamed_on_the_lock_not_the_folder(tmp_path, comple
         subprocess.run(["chattr", "-i", str(lock)])
 
 
-SIBLINGS = [rf.HISTORY, rf.METRICS, rf.CHECKPOINT, rf.RUN, rf.LOG, rf.ENCODING_FINAL, "loss.png"]
+SIBLINGS = [
+    rf.HISTORY,
+    rf.METRICS,
+    rf.CHECKPOINT,
+    rf.RUN,
+    rf.LOG,
+    rf.ENCODING_FINAL,
+    "loss.png",
+    rf.HYDRA,
+]
 
 
 @pytest.mark.parametrize("name", SIBLINGS)
@@ -1206,7 +1215,7 @@ def test_a_link_planted_as_train_log_of_a_cli_run_is_never_appended_to(tmp_path)
 
 
 @pytest.mark.parametrize("how", ["link", "fifo"])
-@pytest.mark.parametrize("name", ["manifest.jsonl", ".posenc.lock"])
+@pytest.mark.parametrize("name", ["manifest.jsonl", ".posenc.lock", "multirun.yaml"])
 def test_a_sweep_file_that_is_a_link_or_fifo_is_one_line_and_never_hangs(tmp_path, name, how):
     from posenc.store.sweep_folder import Sweep
 
@@ -1496,3 +1505,214 @@ def test_one_bad_source_fails_its_job_alone_and_the_sweep_writes_its_tables(
     done = [json.loads(p.read_text())["status"] for p in sweep.rglob(rf.METRICS)]
     assert done == ["completed"]  # the good job ran, after the bad one
     assert (sweep / "results.csv").is_file() and (sweep / "report.html").is_file()
+
+
+# ------------------------------------------------------------------ memory models' sizes (§8)
+
+
+@pytest.mark.parametrize(
+    "model, overrides, key, says",
+    [
+        ("stack_rnn", ["model.memory_size=1000000000"], "model.memory_size", "128.0 GB"),
+        ("stack_rnn", ["model.cell_size=1000000000"], "model.cell_size", "reading cells of"),
+        ("tape_rnn", ["model.hidden_dim=1000000"], "model.hidden_dim", "a controller of 1000000"),
+        ("tape_rnn", ["model.mlp_width=10000000"], "model.mlp_width", "MLP 10000000 wide"),
+        ("tape_rnn", ["eval.lengths=[1000000]"], "eval.lengths", "would take 4,006,480 steps"),
+        (
+            "stack_rnn",
+            ["eval.max_length=2000", "eval.per_length=16"],
+            "eval.max_length",
+            "StackRNN steps through time in Python",
+        ),
+    ],
+)
+def test_the_memory_models_sizes_are_estimated_before_anything_is_built(
+    tmp_path, model, overrides, key, says
+):
+    with pytest.raises(ConfigError) as caught:
+        run_inprocess(
+            tmp_path,
+            [f"+experiment=chomsky_{model}", "dataset=reverse_string", "trainer.steps=2",
+             *overrides],
+        )  # fmt: skip
+    line = str(caught.value)
+    assert line.startswith(f"{key}: ") and says in line and "\n" not in line, line
+    assert not (tmp_path / rf.HISTORY).exists()  # refused before training
+
+
+# ------------------------------------------------------------------ signals at the edges (§9)
+
+
+@pytest.mark.parametrize(
+    "number, raised", [("SIGINT", KeyboardInterrupt), ("SIGTERM", "Terminated")]
+)
+def test_a_signal_during_a_deferred_block_is_delivered_after_it(number, raised):
+    import signal
+
+    from posenc.jobs.signals import Terminated, deferred, handle_sigterm
+
+    raised = Terminated if raised == "Terminated" else raised
+    previous = signal.getsignal(signal.SIGTERM)
+    handle_sigterm()
+    finished = []
+    try:
+        with pytest.raises(raised):
+            with deferred():
+                os.kill(os.getpid(), getattr(signal, number))
+                finished.append("the block ran to its end")
+        assert finished == ["the block ran to its end"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_ignored_signal_stays_ignored_through_a_deferred_block():
+    import signal
+
+    from posenc.jobs.signals import deferred
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_sigterm_while_metrics_json_is_written_still_leaves_it_written(tmp_path, monkeypatch):
+    import signal
+
+    from posenc.jobs.record import JobRecord
+    from posenc.jobs.signals import Terminated, handle_sigterm
+
+    write = rf.write_metrics
+
+    def killed_midway(run_dir, metrics):
+        os.kill(os.getpid(), signal.SIGTERM)  # as Slurm's, the moment the run ends
+        write(run_dir, metrics)
+
+    monkeypatch.setattr(rf, "write_metrics", killed_midway)
+    previous = signal.getsignal(signal.SIGTERM)
+    handle_sigterm()
+    try:
+        with pytest.raises(Terminated):
+            with JobRecord(tmp_path, {"status": "failed"}) as record:
+                record.finish(posenc.store.status.Status.COMPLETED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert json.loads((tmp_path / rf.METRICS).read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_torch_loads_exits_130_and_trains_nothing(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import builtins, os, signal\n"
+        "real = builtins.__import__\n"
+        "def interrupting(name, *a, **k):\n"
+        "    if name == 'torch' and not getattr(interrupting, 'done', False):\n"
+        "        interrupting.done = True\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as torch starts to load\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = interrupting\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "posenc.train", *QUICK, "plots=false", "hydra.run.dir=run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / rf.HISTORY).exists()
+
+
+# ------------------------------------------------------------------ smaller (§10)
+
+
+@pytest.mark.slow
+def test_a_score_says_how_many_lengths_it_averaged_and_compare_flags_cut_runs(tmp_path, capsys):
+    from posenc.cli.compare import main as compare
+
+    task = ["dataset=parity_check", "dataset.max_len=4", "trainer.steps=4", "trainer.eval_every=2",
+            "eval.max_length=8"]  # fmt: skip
+    full = run_inprocess(tmp_path / "sweep" / "full", task)
+    cut = run_inprocess(tmp_path / "sweep" / "cut", [*task, "eval.limit_lengths=1"])
+    assert (full["score_lengths"], cut["score_lengths"]) == (4, 1)
+    assert "limited" not in full and cut["limited"] == "eval.limit_lengths=1"
+    assert compare([str(tmp_path / "sweep")]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "note: 1 of 2 runs were cut by debug limits (eval.limit_lengths=1); beside full runs"
+        in said
+    )
+
+
+def test_select_score_on_runs_whose_score_is_unsupported_says_why():
+    import pandas as pd
+
+    from posenc.analysis.selection import format_selection, select
+
+    results = pd.DataFrame(
+        {
+            "run": ["a", "b"],
+            "status": ["completed", "completed"],
+            "seed": [0, 1],
+            "score": [None, None],
+            "score_unsupported": ["unsupported at length 41: a table of 40", None],
+            "final_val_loss": [0.5, 0.4],
+        }
+    )
+    table = select(results, "score", "score")
+    line = format_selection(table, Path("."))
+    assert line == (
+        "selection by score: the score of every completed run is unsupported "
+        "(unsupported at length 41: a table of 40)"
+    )
+
+
+@pytest.mark.parametrize(
+    "call, error, says",
+    [
+        (lambda t: posenc.run(None), ConfigError, "^overrides: None: give a list"),
+        (lambda t: posenc.run(42), ConfigError, "^overrides: 42: give a list"),
+        (lambda t: posenc.run(QUICK, output_dir=""), ConfigError, "^output_dir: is empty"),
+        (lambda t: posenc.load_sweep(t / "file.txt"), NotADirectoryError, "is a file: give a"),
+    ],
+)
+def test_the_python_apis_edges_are_one_clear_error(tmp_path, call, error, says):
+    (tmp_path / "file.txt").write_text("not a sweep")
+    before = set(tmp_path.iterdir())
+    with pytest.raises(error, match=says):
+        call(tmp_path)
+    assert set(tmp_path.iterdir()) == before  # nothing written (not even in the cwd)
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    made: list[Path] = []
+
+    def make(folder: Path) -> Path:
+        done = subprocess.run(["chattr", "-R", "+i", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {done.stderr.strip()}")
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in made:
+        subprocess.run(["chattr", "-R", "-i", str(folder)])
+
+
+@pytest.mark.slow
+def test_an_archived_immutable_run_is_reused_not_refused(tmp_path, completed_run, immutable):
+    folder = immutable(copy_of(completed_run, tmp_path / "archived"))
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert posenc.run(QUICK, output_dir=folder, plots=False).status == "completed"
+    result = run_cli([*QUICK, "plots=false", f"hydra.run.dir={folder}"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "reused" in result.stdout + result.stderr
+    with pytest.raises(FileExistsError, match="cannot be written"):  # another config: refused
+        posenc.run([*QUICK, "seed=1", "overwrite=true"], output_dir=folder, plots=False)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before

@@ -61,6 +61,8 @@ def load_sweep(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such folder: {path}")
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is a file: give a sweep folder or a run folder")
     return load_results([path])
 
 
@@ -81,6 +83,15 @@ def run(
     from posenc.config.compose import compose_run
     from posenc.errors import ConfigError
 
+    if overrides is None or not isinstance(overrides, Sequence | Mapping):
+        raise ConfigError(
+            "overrides",
+            f"{overrides!r}: give a list of 'key=value' strings, or [] for the defaults",
+        )
+    if output_dir is not None and str(output_dir).strip() == "":
+        raise ConfigError(
+            "output_dir", "is empty: give a folder, or None for outputs/runs/<time>_<overrides>"
+        )
     if isinstance(overrides, str):
         raise TypeError(f"overrides: a list of strings, e.g. [{overrides!r}], not one string")
     if isinstance(overrides, Mapping):  # {"encoding": "learnable"}: the same overrides

@@ -306,7 +306,22 @@ def format_summary(
         header += "\n(accuracy at each length: accuracy@L in summary.csv, accuracy_by_length.png)"
     if any(n.startswith("bpc_") for n in names):
         header += "\n(RoPE's scalings at evaluation: bpc_<scaling>@L in summary.csv)"
-    return f"{header}\n{view.to_string(index=False)}{_not_counted(results)}"
+    return f"{header}\n{view.to_string(index=False)}{_not_counted(results)}{_limited(results)}"
+
+
+def _limited(results: pd.DataFrame) -> str:
+    """A line when runs cut by debug limits (metrics.json's `limited`) are in the table."""
+    if "limited" not in results:
+        return ""
+    cut = results["limited"].notna() & results["limited"].astype(str).ne("")
+    if not cut.any():
+        return ""
+    mixed = "beside full runs: " if not cut.all() else ""
+    first = results.loc[cut, "limited"].iloc[0]
+    return (
+        f"\nnote: {int(cut.sum())} of {len(results)} runs were cut by debug limits ({first}); "
+        f"{mixed}their numbers are a check, not a result"
+    )
 
 
 def _not_counted(results: pd.DataFrame, most: int = 10) -> str:

@@ -66,6 +66,7 @@ def select(
     frame = results[results["status"].eq(Status.COMPLETED.value)].copy()
     for column in {metric, by_column}:
         frame[column] = pd.to_numeric(frame.get(column), errors="coerce")
+    why = _no_value(frame, by_column)
     frame = frame[frame[by_column].notna()]
     higher = known.better(by_column) == known.HIGHER
     over = [k for k in OVER if k in results.columns]
@@ -74,6 +75,8 @@ def select(
     if tie_break:
         frame[tie_break] = pd.to_numeric(frame[tie_break], errors="coerce")
     for values, members in groups_of(frame, keys):
+        if members.empty:  # no cell keys and no run with a value
+            continue
         values = values if isinstance(values, tuple) else (values,)
         order = [by_column, tie_break] if tie_break else [by_column]
         ranked = members.sort_values(
@@ -95,8 +98,20 @@ def select(
     if not table.empty:
         ascending = known.better(metric) == known.LOWER
         table = table.sort_values(metric, ascending=ascending, na_position="last", kind="stable")
-    table.attrs.update(reading=reading, metric=metric)
+    table.attrs.update(reading=reading, metric=metric, why=why)
     return table.reset_index(drop=True)
+
+
+def _no_value(completed: pd.DataFrame, column: str) -> str | None:
+    """Why no completed run can be selected by `column` (every value empty), or None."""
+    if completed.empty or completed[column].notna().any():
+        return None
+    reasons = [
+        r for c in (f"{column}_unsupported", "score_unsupported") if c in completed
+        for r in completed[c].dropna()
+    ]  # fmt: skip
+    said = f" ({reasons[0]})" if reasons else ""
+    return f"the {column} of every completed run is unsupported{said}"
 
 
 def as_summary(selection: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -113,7 +128,8 @@ def format_selection(selection: pd.DataFrame, out: Path) -> str:
     """The table a command prints, with what it is."""
     reading, metric = selection.attrs["reading"], selection.attrs["metric"]
     if selection.empty:
-        return f"selection by {reading}: no completed run to select"
+        why = selection.attrs.get("why") or "no completed run to select"
+        return f"selection by {reading}: {why}"
     what = (
         f"the run with the best {selection['selected_by'].iat[0]} in each cell"
         if reading == "validation"

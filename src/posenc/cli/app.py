@@ -36,12 +36,13 @@ register_resolvers()
 def save_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     """.hydra/ as Hydra writes it (config, hydra, overrides), written only once the folder
     is ours: Hydra's own writing (hydra.output_subdir) would replace another run's."""
+    from posenc.store.files import write_text
+
     hc = HydraConfig.instance().cfg
-    folder = run_dir / ".hydra"
+    folder = run_dir / rf.HYDRA  # a plain folder (the claim refused a link there)
     folder.mkdir(exist_ok=True)
-    OmegaConf.save(cfg, folder / "config.yaml")
-    OmegaConf.save(hc, folder / "hydra.yaml")
-    OmegaConf.save(hc.hydra.overrides.task, folder / "overrides.yaml")
+    for name, node in (("config", cfg), ("hydra", hc), ("overrides", hc.hydra.overrides.task)):
+        write_text(folder / f"{name}.yaml", OmegaConf.to_yaml(node))  # a link is replaced
 
 
 def _parallel_jobs(hc: DictConfig) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 # Light (no torch, no Hydra), and imported before anything a Ctrl-C could cut short.
 from posenc.errors import ConfigError
 from posenc.jobs.exits import JobEnded, SweepIncomplete, SweepRefused, exit_code
-from posenc.jobs.signals import handle_sigterm
+from posenc.jobs.signals import deferred, handle_sigterm
 
 
 @contextlib.contextmanager
@@ -110,9 +110,9 @@ def main() -> None:
             print(say(error), file=sys.stderr)
         sys.exit(exit_code(error))
     try:
+        with deferred():  # torch and Hydra load whole; a Ctrl-C meanwhile exits 130 after
+            from posenc.cli import app
         with hydra_raises():
-            from posenc.cli import app  # torch and Hydra: Ctrl-C while they load exits quietly
-
             app.main()
     except SystemExit as e:  # --help, argparse: their own codes
         if e.code not in (None, 0):

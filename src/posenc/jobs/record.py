@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from posenc.errors import ConfigError
-from posenc.jobs.signals import interrupt_reason
+from posenc.jobs.signals import deferred, interrupt_reason
 from posenc.memory import is_out_of_memory
 from posenc.store import GROUPS, checkpoint
 from posenc.store import run_folder as rf
@@ -60,6 +60,12 @@ class JobRecord:
         return self
 
     def __exit__(self, kind, error, tb) -> None:
+        with deferred():  # a SIGTERM now ends the process once metrics.json is written
+            self._write(error)
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise DiskFull(self.metrics["error"]) from None
+
+    def _write(self, error: BaseException | None) -> None:
         if isinstance(error, checkpoint.CheckpointError):  # the interrupted run stays as it was
             log.error("%s", error)
             return
@@ -70,8 +76,6 @@ class JobRecord:
             rf.write_metrics(self.run_dir, self.metrics)
         except OSError as e:  # even the small metrics file does not fit
             log.error("could not write %s: %s", rf.METRICS, e.strerror)
-        if isinstance(error, OSError) and error.errno in DISK_FULL:
-            raise DiskFull(self.metrics["error"]) from None
 
     def _failed(self, error: BaseException) -> None:
         if self.metrics["status"] == Status.INTERRUPTED:
@@ -127,9 +131,26 @@ def start_record(
     }
     if choices.get("experiment"):
         metrics["experiment"] = choices["experiment"]
+    if cut := limits(cfg):  # a check (+debug), not a result: compare says so
+        metrics["limited"] = cut
     if source is not None:
         metrics.update(source.metrics())
     return metrics
+
+
+LIMITS = (
+    "trainer.limit_batches",
+    "trainer.overfit_batches",
+    "trainer.limit_rounds",
+    "eval.limit_lengths",
+    "eval.limit_sequences",
+)
+
+
+def limits(cfg: DictConfig) -> str | None:
+    """The debug limits a run was cut by (`eval.limit_lengths=1,...`), or None."""
+    cut = [f"{k}={v}" for k in LIMITS if (v := OmegaConf.select(cfg, k)) is not None]
+    return ",".join(cut) or None
 
 
 SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)

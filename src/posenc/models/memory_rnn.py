@@ -13,6 +13,7 @@ from torch import nn
 
 from posenc.encodings.none import NoEncoding
 from posenc.errors import ConfigError, check_at_least
+from posenc.memory import FLOAT
 from posenc.models.base import Model
 
 
@@ -49,11 +50,34 @@ class MemoryRNN(Model):
         check_at_least("model.memory_size", memory_size, 2)
         check_at_least("model.cell_size", cell_size, 1)
         self.hidden_dim, self.memory_size, self.cell_size = hidden_dim, memory_size, cell_size
+        self.check_sizes()
         fan_in = self.in_dim + cell_size  # one layer over [x_t; m_t] in the reference
         self.from_input = reference_init(nn.Linear(self.in_dim, hidden_dim), fan_in)
         self.from_memory = reference_init(nn.Linear(cell_size, hidden_dim, bias=False), fan_in)
         self.from_hidden = reference_init(nn.Linear(hidden_dim, hidden_dim), hidden_dim)
         self.head = self.make_head(hidden_dim)
+
+    ACTIONS = 3  # the memory's outcomes mixed at each step (a member sets its own)
+
+    def controller_size(self) -> int:
+        """Parameters of the controller and the member's own layers."""
+        h = self.hidden_dim
+        return (self.in_dim + self.cell_size + h + 2) * h + (h + 1) * self.ACTIONS
+
+    def check_sizes(self) -> None:
+        """Refused before a layer is made, naming the key: parameters (with their gradients
+        and two Adam moments) and one sequence's memory for one step (each outcome kept for
+        the backward pass), each against the machine's free memory."""
+        from posenc.memory import check_fits
+
+        params = 4 * FLOAT * self.controller_size()
+        key = "model.hidden_dim" if self.hidden_dim >= self.cell_size else "model.cell_size"
+        what = f"a controller of {self.hidden_dim} units reading cells of {self.cell_size}"
+        check_fits(key, what, params)
+        cells = (self.ACTIONS + 1) * FLOAT * self.memory_size * self.cell_size
+        key = "model.memory_size" if self.memory_size >= self.cell_size else "model.cell_size"
+        what = f"a memory of {self.memory_size} cells of {self.cell_size} for one sequence"
+        check_fits(key, what, cells)
 
     def _build_encoding(self, factory):
         cls = getattr(factory, "func", factory)

@@ -41,6 +41,8 @@ class TapeRNN(MemoryRNN):
     a `hidden_dim`-wide controller; the written value is an MLP of `mlp_layers` ReLU layers
     of `mlp_width` (the reference's 64, 64) then a linear map. See posenc.models.memory_rnn."""
 
+    ACTIONS = 5  # stay, left, right, jump left, jump right
+
     def __init__(
         self,
         spec,
@@ -54,6 +56,10 @@ class TapeRNN(MemoryRNN):
         super().__init__(spec, encoding, memory_size=memory_size, cell_size=cell_size, **common)
         check_at_least("model.mlp_width", mlp_width, 1)
         check_at_least("model.mlp_layers", mlp_layers, 0)
+        from posenc.memory import FLOAT, check_fits
+
+        mlp = (self.hidden_dim + mlp_width * max(mlp_layers - 1, 0) + cell_size) * mlp_width
+        check_fits("model.mlp_width", f"a written-value MLP {mlp_width} wide", 4 * FLOAT * mlp)
         layers, width = [], self.hidden_dim
         for _ in range(mlp_layers):
             layers += [reference_init(nn.Linear(width, mlp_width), width), nn.ReLU()]

@@ -56,6 +56,7 @@ LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason", "bpc", 
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # outputs/runs/<time>_<overrides>, outputs/sweeps/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
+HYDRA = ".hydra"  # Hydra's own record of a CLI job
 LENGTH_FIGURE = "length.png"  # the run's metric by evaluation length
 FIGURES = ("encoding.png", "loss.png", LENGTH_FIGURE)
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
@@ -270,6 +271,12 @@ def check_writable(run_dir: Path) -> None:
     file or absent, never a link (it would be followed outside the folder): raises
     RunFolderTaken before a claim clears or writes anything."""
     temporary = (f"{METRICS}.tmp", *(f".{n}.partial" for n in (HISTORY, CHECKPOINT, VOCABULARY)))
+    hydra = Path(run_dir) / HYDRA
+    if hydra.is_symlink() or (hydra.exists() and not hydra.is_dir()):
+        raise RunFolderTaken(
+            f"{hydra} is {'a symbolic link' if hydra.is_symlink() else 'a file'} where the run "
+            "writes Hydra's record folder; move it away and run again; nothing was changed"
+        )
     for name in (*WRITTEN, LOG, *temporary):
         try:
             files.check_plain(Path(run_dir) / name)
@@ -302,7 +309,8 @@ def remove_refused(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     for name in (RUN, METRICS, LOG, ENCODING_INITIAL, VOCABULARY):
         (run_dir / name).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    if not (run_dir / HYDRA).is_symlink():
+        shutil.rmtree(run_dir / HYDRA, ignore_errors=True)
     with contextlib.suppress(OSError):  # another file there, or the folder already gone
         run_dir.rmdir()
 

@@ -28,6 +28,7 @@ from posenc.errors import ConfigError
 from posenc.store import files
 
 LOCK, MANIFEST = ".posenc.lock", "manifest.jsonl"
+MULTIRUN = "multirun.yaml"  # Hydra's record of the sweep's command
 log = logging.getLogger("posenc")
 MAX_NAME = 120  # bytes of a job folder's name (UTF-8), well inside the 255 file systems allow
 
@@ -83,6 +84,10 @@ class Sweep:
         cannot be made."""
         path = Path(path)
         manifest = path / MANIFEST
+        try:
+            files.check_plain(path / MULTIRUN)  # Hydra writes it next, following any link
+        except files.NotAPlainFile as e:
+            raise ConfigError("hydra.sweep.dir", str(e)) from None
         try:
             path.mkdir(parents=True, exist_ok=True)
             fd = files.open_plain(manifest, os.O_RDONLY | os.O_CREAT)  # a FIFO never hangs it

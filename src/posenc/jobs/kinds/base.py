@@ -30,6 +30,10 @@ Step = Callable[[torch.Tensor], None]
 # 256), a pass holds DEVICE_PASS_SEQUENCES sequences; the memory check bounds both.
 CPU_PASS_TOKENS = 2048
 DEVICE_PASS_SEQUENCES = 256
+# Python time steps a step-by-step model's length evaluation may take: 4x the papers' range
+# test (lengths 41..500, 512 sequences each, about 5e5 steps in passes of 256); a Tape-RNN
+# steps about 365 times a second over 256 sequences on one core here (a Stack-RNN 2,700).
+MAX_TIME_STEPS = 2_000_000
 
 
 def pass_size(
@@ -157,10 +161,12 @@ class Kind:
         scalings = scalings if hasattr(encoding, "rescaled") else []
         scaled = self.limited(list(self.cfg.eval.lengths))
         total = len(lengths) + len(scalings) * len(scaled)
+        steps = self.time_steps(model)
         log.info(
-            "evaluating at %d length%s (%s)%s",
+            "evaluating at %d length%s (%s)%s%s",
             *(len(lengths), "" if len(lengths) == 1 else "s", span_of(lengths)),
             f", then {len(scalings)} RoPE scaling(s) at eval.lengths" if scalings else "",
+            f", {steps:,} time steps in Python" if steps else "",
         )
         bar = progress(total=total, unit="length", desc="evaluating")
         trained: dict[int, dict[str, Any]] = {}
@@ -215,8 +221,31 @@ class Kind:
     def family_value(self, family: str, row: dict[str, Any]) -> Any:
         return row.get(self.LENGTH_COLUMNS[family])
 
+    def time_steps(self, model: nn.Module) -> int:
+        """The Python time steps a step-by-step model's length evaluation takes: one per
+        position of each pass (0 for a model that reads a sequence at once)."""
+        if not model.stepwise:
+            return 0
+        steps = 0
+        for length in set(self.evaluated_lengths()):
+            tokens = self.model_length(length)
+            size = pass_size(self.eval_batch_size, tokens, self.device, True)
+            sequences = self.per_pass()
+            steps += tokens * (1 if sequences >= 1 << 62 else -(-sequences // size))
+        return steps
+
     def check_evaluation(self, model: nn.Module) -> None:
-        """The attention scores of one evaluation pass at each length fit in memory."""
+        """A step-by-step model's evaluation within MAX_TIME_STEPS; the attention scores of
+        one evaluation pass at each length fit in memory."""
+        if (steps := self.time_steps(model)) > MAX_TIME_STEPS:
+            listed, ranged = max(self.cfg.eval.lengths, default=0), self.cfg.eval.get("max_length")
+            key = "eval.lengths" if listed >= (ranged or 0) else "eval.max_length"
+            raise ConfigError(
+                key,
+                f"{type(model).__name__} steps through time in Python: its length evaluation "
+                f"would take {steps:,} steps (one per position of each pass), at most "
+                f"{MAX_TIME_STEPS:,} (hours on a CPU core); fewer or shorter lengths",
+            )
         if model.attention is None:
             return
         cfg = self.cfg

@@ -300,11 +300,12 @@ class Tokens(Kind):
         if reason:
             log.warning("score unsupported: %s", reason)
             return {"score": value, "score_unsupported": reason}
-        log.info(
-            "score (mean accuracy at lengths %d..%d): %.4f",
-            *(self.data.max_len + 1, self.max_length, value),
-        )
-        return {"score": value}
+        if value is None:  # no length past training was evaluated
+            return {"score": None}
+        unseen = range(self.data.max_len + 1, self.max_length + 1)
+        averaged = [r["length"] for r in as_trained if r["length"] in unseen]
+        log.info("score (mean accuracy at lengths %s): %.4f", span_of(averaged), value)
+        return {"score": value, "score_lengths": len(averaged)}  # eval.limit_lengths cuts it
 
     # --- the log ------------------------------------------------------------------------
     def describe(self) -> str:
