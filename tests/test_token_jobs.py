@@ -15,7 +15,7 @@ from torch import nn
 from posenc.analysis.comparison import format_summary, load_results, summarize
 from posenc.analysis.plots import plot_sweep
 from posenc.config.schemas import TrainerConfig
-from posenc.data.tasks import TokenBatch
+from posenc.data.tasks import Blanks, TokenBatch
 from posenc.errors import ConfigError
 from posenc.jobs.kinds import tokens
 from posenc.jobs.loop import fit
@@ -57,7 +57,8 @@ def test_accuracy_counts_only_masked_positions_at_the_blanks():
     # predictions at the blanks: row 0 right, wrong, (unscored); row 1 right, (unscored) x2;
     # the input positions predict class 0 everywhere and must not count
     predicted = torch.tensor([[0, 0, 1, 0, 2], [0, 0, 2, 1, 1]])
-    loss, accuracy = tokens.evaluate(Fixed(predicted, 3), [TokenBatch(x, y, mask)])
+    batch = TokenBatch(x, y, mask, Blanks(blank=0))  # the blank layout: outputs at the end
+    loss, accuracy = tokens.evaluate(Fixed(predicted, 3), [batch])
     assert accuracy == pytest.approx(2 / 3)
     logits = Fixed(predicted, 3).logits[:, 2:]
     expected = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()

@@ -1,13 +1,13 @@
 """posenc: a config-driven experiment runner for positional encodings.
 
-`from posenc import run, load_run, load_sweep` for notebooks; `python -m posenc.train` on the
-command line.
+`from posenc import run, load_run, load_sweep, load_model` for notebooks;
+`python -m posenc.train` on the command line.
 """
 
 import importlib.metadata
 
 __version__ = importlib.metadata.version("posenc")
-__all__ = ["load_run", "load_sweep", "run"]
+__all__ = ["load_model", "load_run", "load_sweep", "run"]
 
 
 def __getattr__(name: str):

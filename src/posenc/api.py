@@ -1,8 +1,9 @@
 """Python API for notebooks: run a job through the CLI's own composition, read run folders.
 
-from posenc import run, load_run, load_sweep
+from posenc import run, load_run, load_sweep, load_model
 result = run(["encoding=learnable", "model=lstm"], output_dir="outputs/nb/learnable")
 result.history.plot(x="epoch", y=["train_loss", "val_loss"])
+trained = load_model("outputs/nb/learnable")  # the model itself, for inference
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def load_run(path: str | Path) -> RunResult:
         encoding_final=rf.read_table(path, rf.ENCODING_FINAL),
         config=record["config"],
     )
+
+
+def load_model(path: str | Path, device: str = "cpu"):
+    """The trained model of a run folder, ready for inference: `.model` (eval mode),
+    `.config` (the composed config it was trained with), `.spec` (what it reads and
+    predicts), `.kind` (its data and evaluation) and `.test_metrics()` (the test set scored
+    again). Raises RunFolderError, naming the file, for a folder without checkpoint.pt or
+    one this posenc cannot build again (posenc.jobs.sampling.load_model)."""
+    from posenc.jobs.sampling import load_model as load  # torch, on first use
+
+    return load(path, device)
 
 
 def load_sweep(path: str | Path) -> pd.DataFrame:

@@ -40,6 +40,8 @@ def runtime_args(group: str) -> frozenset[str]:
         from posenc.models.base import RECEIVES
     elif group == "scheduler":
         from posenc.optim.schedulers import RECEIVES
+    elif group == "curriculum":
+        from posenc.data.curricula import RECEIVES
     else:
         from posenc.optim.optimizers import RECEIVES
     return frozenset(RECEIVES)
@@ -103,6 +105,7 @@ class Config:
     model: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING
+    curriculum: Any = MISSING  # a token task's training lengths (posenc.data.curricula)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
@@ -173,6 +176,7 @@ def fields_of(target: Any, skip: Iterable[str] = ()) -> list[tuple[str, Any, Any
 
 
 _registered: set[str] = set()
+SCHEMA_GROUPS = (*GROUPS, "curriculum")  # every group whose options name a target
 
 
 def register_schemas(config_dir: str | Path) -> None:
@@ -183,7 +187,7 @@ def register_schemas(config_dir: str | Path) -> None:
     cs = ConfigStore.instance()
     cs.store(group="schema", name="config", node=Config)
     cs.store(group="schema/trainer", name="default", node=TrainerConfig)
-    for group in GROUPS:
+    for group in SCHEMA_GROUPS:
         for path in sorted(Path(config_dir, group).glob("*.yaml")):
             target = (yaml.safe_load(path.read_text()) or {}).get("_target_")
             if target:

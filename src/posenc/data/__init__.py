@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -41,7 +41,9 @@ class Spec:
     vocab_size: int | None = None  # token ids in [0, vocab_size)
     n_classes: int | None = None
     symbols_key: str = "dataset.vocab_size"  # the key that sets vocab_size and n_classes
-    blank: int | None = None  # a token task's blank id: what follows the n input tokens
+    # a token task's layout (posenc.data.tasks.Blanks): how a batch arranges inputs and
+    # targets, which outputs answer them, how many tokens are inputs
+    layout: Any = None
 
 
 @dataclass

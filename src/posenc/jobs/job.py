@@ -118,6 +118,7 @@ def train(job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = N
     early_stop = EarlyStop(stop.patience, stop.min_delta) if stop.patience else None
     path = run_dir / rf.CHECKPOINT
     start, records = continue_from(job, run_dir, early_stop) if job.continuing else (0, [])
+    kind.steps_drawn = start  # a curriculum that grows with the steps goes on where it was
     after = kind.x_of(start) if job.continued_from is not None else None
     writer = rf.HistoryWriter(run_dir / rf.HISTORY, kind.columns, after=after)
     total, every = kind.x_of(kind.total_steps), kind.round_steps
@@ -248,6 +249,7 @@ def train_and_evaluate(
     model, kind = job.model, job.kind
     record.update(
         kind=kind.name,
+        **kind.labels(),
         n_params=sum(p.numel() for p in model.parameters()),
         n_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
         device=str(job.device),

@@ -1,6 +1,7 @@
-"""Text from a trained text run (dataset=text): the model rebuilt from its run folder
-(run.yaml's config, vocabulary.json, checkpoint.pt), then one character at a time drawn
-from its predicted distribution, from a seeded generator.
+"""A trained run's model rebuilt from its folder (`load_model`, every kind: run.yaml's
+config built again as the job built it, then checkpoint.pt's weights), and text from a
+trained text run: one character at a time drawn from its predicted distribution, from a
+seeded generator.
 
 Context: the model reads at most the last `context` characters, by default the training
 length `seq_len`: a sliding window, the only context every encoding was trained on (an
@@ -12,17 +13,100 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from posenc.config.compose import build
-from posenc.data import Spec
+from posenc.errors import ConfigError
+from posenc.jobs.kinds import Kind
 from posenc.models import Model
 from posenc.store import checkpoint
 from posenc.store import run_folder as rf
 
 MAX_LENGTH = 1_000_000  # characters one call draws: minutes on a CPU, a megabyte printed
+
+
+@dataclass
+class LoadedModel:
+    """A trained run, rebuilt for inference: its model (eval mode), the composed config it
+    was trained with, its kind (the data: `spec`, the test set) and where it came from."""
+
+    path: Path
+    model: Model
+    config: DictConfig
+    kind: Kind
+    step: int  # the training step its checkpoint holds
+    status: str
+
+    @property
+    def spec(self):
+        return self.kind.spec
+
+    def test_metrics(self) -> dict[str, Any]:
+        """The run's test metrics computed again, with its own evaluation settings."""
+        from posenc.jobs.loop import History
+
+        out = self.kind.outcome(self.model, History(), completed=True)
+        return {k: v for k, v in out.items() if k.startswith("test_")}
+
+
+def load_model(run_dir: Path | str, device: str = "cpu") -> LoadedModel:
+    """The trained model of any run folder that kept its checkpoint.pt, on `device`.
+    Raises RunFolderError naming the file when it cannot be rebuilt (no checkpoint, a
+    run.yaml this posenc cannot build, a text whose symbols changed)."""
+    from posenc.jobs.job import build_job
+
+    run_dir = Path(run_dir)
+    record = rf.read_record(run_dir)
+    status = rf.read_metrics(run_dir)["status"]
+    path = run_dir / rf.CHECKPOINT
+    if not path.is_file():
+        why = (
+            "the run completed but its checkpoint was removed (or was written before posenc "
+            "kept one); the model needs its trained weights"
+            if status == "completed"
+            else f"the run is {status} and has not finished a round yet"
+        )
+        raise rf.RunFolderError(f"{path}: no such file; {why}")
+    cfg = trained_config(run_dir, record["config"], device)
+    try:
+        job = build_job(cfg)
+    except ConfigError as e:
+        raise rf.RunFolderError(f"{run_dir / rf.RUN}: cannot be built again: {e}") from None
+    check_symbols(run_dir, job.kind.data)
+    payload = checkpoint.load(path, device)  # CheckpointError: one line naming the file
+    checkpoint.load_weights(payload, job.model, path)
+    job.model.eval()
+    return LoadedModel(run_dir, job.model, cfg, job.kind, int(payload["step"]), status)
+
+
+def trained_config(run_dir: Path, config: dict, device: str) -> DictConfig:
+    """run.yaml's config in the schema, as the job had it, for inference on `device`: no
+    source to start from (the weights come from this run), nothing tracked."""
+    from posenc.config.schemas import Config
+
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), config)
+    except Exception as e:  # a key this posenc does not know (another version's)
+        first = str(e).splitlines()[0]
+        raise rf.RunFolderError(
+            f"{run_dir / rf.RUN}: not a config this posenc can build: {first}"
+        ) from None
+    cfg.init_from, cfg.tracking, cfg.trainer.device = None, None, device
+    return cfg
+
+
+def check_symbols(run_dir: Path, data: Any) -> None:
+    """A text run: the text read again gives the symbols its embeddings were trained on."""
+    vocabulary = getattr(data, "vocabulary", None)
+    if vocabulary is None or not (run_dir / rf.VOCABULARY).is_file():
+        return
+    if rf.read_vocabulary(run_dir).get("symbols") != vocabulary().get("symbols"):
+        raise rf.RunFolderError(
+            f"{run_dir / rf.VOCABULARY}: the text now gives other symbols than the run was "
+            "trained on; its embeddings would read other characters"
+        )
 
 
 @dataclass
@@ -45,10 +129,10 @@ class TextModel:
 
 
 def load_text_model(run_dir: Path | str) -> TextModel:
-    """The trained model of a text run folder. Raises RunFolderError naming the file that
-    is missing or broken."""
+    """The trained model of a text run folder (load_model) with its symbols. Raises
+    RunFolderError naming the file that is missing or broken."""
     run_dir = Path(run_dir)
-    record = rf.read_record(run_dir)
+    rf.read_record(run_dir)
     vocabulary = rf.read_vocabulary(run_dir)
     symbols = vocabulary.get("symbols") if isinstance(vocabulary, dict) else None
     if not (isinstance(symbols, list) and symbols and all(isinstance(c, str) for c in symbols)):
@@ -56,25 +140,9 @@ def load_text_model(run_dir: Path | str) -> TextModel:
             f"{run_dir / rf.VOCABULARY} is broken: it has no list of symbols (the characters "
             "in id order)"
         )
-    path = run_dir / rf.CHECKPOINT
-    status = rf.read_metrics(run_dir)["status"]
-    if not path.is_file():
-        why = (
-            "the run completed but its checkpoint was removed; sampling needs the trained weights"
-            if status == "completed"
-            else f"the run is {status} and has not finished a round yet"
-        )
-        raise rf.RunFolderError(f"{path}: no such file; {why}")
-    config = OmegaConf.create(record["config"])
-    seq_len = int(config.dataset.seq_len)
-    v = len(symbols)
-    spec = Spec(seq_len, feature_dim=v, per_step=True, vocab_size=v, n_classes=v)
-    encoding = build(config.encoding, "encoding", _partial_=True)
-    model = build(config.model, "model", spec=spec, encoding=encoding)
-    payload = checkpoint.load(path)  # CheckpointError: one line naming the file
-    checkpoint.load_weights(payload, model, path)
-    model.eval()
-    return TextModel(model, symbols, seq_len, int(payload["step"]), status)
+    loaded = load_model(run_dir)
+    seq_len = int(loaded.config.dataset.seq_len)
+    return TextModel(loaded.model, symbols, seq_len, loaded.step, loaded.status)
 
 
 def generate(

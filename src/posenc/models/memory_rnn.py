@@ -99,12 +99,12 @@ class MemoryRNN(Model):
         raise NotImplementedError
 
     def input_lengths(self, x: torch.Tensor) -> torch.Tensor:
-        """Each sequence's input length n [batch]: its tokens before the blanks (a token
-        task's layout), else its whole length."""
-        blank = self.spec.blank
-        if blank is None or x.dim() != 2:
+        """Each sequence's input length n [batch], as the token task's layout counts it
+        (its tokens before the blanks), else its whole length."""
+        layout = self.spec.layout
+        if layout is None or x.dim() != 2:
             return torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
-        return (x != blank).sum(1)
+        return layout.input_lengths(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         jumps = self.input_lengths(x)

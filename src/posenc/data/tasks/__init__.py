@@ -1,17 +1,19 @@
 """Token tasks: the Chomsky-hierarchy suite (Delétang et al. 2023), as samplers.
 
 Contract: a task is a `Task` subclass, named by `_target_` in conf/dataset/<task>.yaml, one
-module per task. It declares `vocab_size` (input symbols), `n_classes` (output classes) and
-`output_length(n)`, and implements `inputs(generator, batch, n)` -> token ids [batch, n]
-(every random number drawn from `generator`) and `targets(x)` -> the classes the definition
+module per task. It declares `level` (one of LEVELS), `vocab_size` (input symbols),
+`n_classes` (output classes) and `output_length(n)`, and implements
+`inputs(generator, batch, n)` -> token ids [batch, n] (every random number drawn from
+`generator`) and `targets(x)` -> the classes the definition
 gives [batch, output_length(n)], int64; `accuracy_mask(targets)` says which target positions
 are scored (all, unless the task pads after an end token). The shared keys (`min_len`,
 `max_len`, `val_per_length`) are `Task`'s.
 
-Layout (the reference's `make_model_with_empty_targets`): the model reads the n input tokens
-followed by output_length(n) blank tokens (id `vocab_size`) and predicts a class at each
-blank; nothing is decoded autoregressively. "Length" is the task's input length n; the
-model sees n + output_length(n) tokens (`model_length`).
+Layout (`Blanks`, the reference's `make_model_with_empty_targets`, written in that class
+alone): the model reads the n input tokens followed by output_length(n) blank tokens (id
+`vocab_size`) and predicts a class at each blank; nothing is decoded autoregressively.
+"Length" is the task's input length n; the model sees n + output_length(n) tokens
+(`model_length`).
 
 Members: regular `parity_check`, `even_pairs`, `cycle_navigation`, `modular_arithmetic`;
 context-free `reverse_string`, `stack_manipulation`; context-sensitive `duplicate_string`,
@@ -20,7 +22,7 @@ context-free `reverse_string`, `stack_manipulation`; context-sensitive `duplicat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,27 +37,78 @@ MAX_LENGTHS = 10_000
 BYTES_PER_TOKEN = 8 + 8 + 1
 
 
+# The levels of the Chomsky hierarchy a task sits at (Delétang et al. 2023, Table 1; the
+# reference's tasks/regular, tasks/dcf and tasks/cs): metrics.json's `level`, a column
+# compare can group by (`--by level`).
+REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE = "regular", "context-free", "context-sensitive"
+LEVELS = (REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE)
+
+
+class Blanks:
+    """The layout of DeepMind's encoder protocol (`make_model_with_empty_targets`), written
+    here alone: the n input tokens, then one blank token (id `blank`) per target; the model's
+    outputs at the blanks are its answer. Everything that arranges a batch, reads a model's
+    outputs or counts a sequence's inputs asks the layout."""
+
+    name = "blanks"
+
+    def __init__(self, blank: int):
+        self.blank = blank
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> TokenBatch:
+        """Inputs [batch, n] and targets [batch, T] laid out for the model."""
+        blanks = torch.full((x.shape[0], y.shape[1]), self.blank, dtype=torch.long)
+        return TokenBatch(torch.cat([x.long(), blanks], dim=1), y.long(), mask, self)
+
+    def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        """The model's outputs at the target positions: [batch, T, classes]."""
+        return logits[:, -batch.y.shape[1] :]
+
+    def input_lengths(self, x: torch.Tensor) -> torch.Tensor:
+        """Each sequence's input length [batch]: its tokens before the blanks."""
+        return (x != self.blank).sum(1)
+
+
+class EveryPosition:
+    """A target at every position (text's windows: each the next character's class)."""
+
+    name = "every position"
+
+    def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        return logits
+
+    def input_lengths(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
+
+
 @dataclass
 class TokenBatch:
-    """What the model reads and what it is scored on, for one input length n."""
+    """What the model reads and what it is scored on, for one input length n, and the
+    layout that arranged it (which outputs answer which target)."""
 
-    x: torch.Tensor  # [batch, n + T] int64: the inputs, then T blanks
-    y: torch.Tensor  # [batch, T] int64: the class at each blank
+    x: torch.Tensor  # [batch, model length] int64: as the layout arranges it
+    y: torch.Tensor  # [batch, T] int64: the class of each target
     mask: torch.Tensor  # [batch, T] bool: the positions accuracy counts
+    layout: Blanks | EveryPosition = field(default_factory=EveryPosition)
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def to(self, device: torch.device) -> TokenBatch:
-        return TokenBatch(self.x.to(device), self.y.to(device), self.mask.to(device))
+        return TokenBatch(self.x.to(device), self.y.to(device), self.mask.to(device), self.layout)
+
+    def outputs(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.layout.outputs(logits, self)
 
 
 class Task:
-    """A sampled token task trained on input lengths uniform in [min_len, max_len] (the
-    paper's curriculum), validated on `val_per_length` fixed sequences at each of them."""
+    """A sampled token task trained on input lengths in [min_len, max_len] (drawn by the
+    curriculum group: uniform, the paper's, by default), validated on `val_per_length`
+    fixed sequences at each of them."""
 
     vocab_size: int
     n_classes: int
+    level: str  # one of LEVELS: where the task sits in the Chomsky hierarchy
     kind = "tokens"  # posenc.metrics' kind of run: which metrics it records
     symbols_key = "dataset.vocab_size"  # the key that sets vocab_size (Spec.symbols_key)
 
@@ -116,20 +169,27 @@ class Task:
             vocab_size=self.vocab_size + 1,
             n_classes=self.n_classes,
             symbols_key=self.symbols_key,
-            blank=self.vocab_size,
+            layout=self.layout,
         )
+
+    @property
+    def layout(self) -> Blanks:
+        """How a batch is arranged for the model: the inputs, then a blank (id vocab_size)
+        per target."""
+        return Blanks(self.vocab_size)
 
     def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
         """`batch` sequences of input length n, laid out for the model."""
         x = self.inputs(generator, batch, n)
         y = self.targets(x)
-        blanks = torch.full((batch, y.shape[1]), self.vocab_size, dtype=torch.long)
-        return TokenBatch(torch.cat([x.long(), blanks], dim=1), y.long(), self.accuracy_mask(y))
+        return self.layout.batch(x, y, self.accuracy_mask(y))
 
     def next_length(self) -> int:
-        """The next training batch's input length, uniform in [min_len, max_len]."""
-        span = self.max_len - self.min_len + 1
-        return self.min_len + int(torch.randint(span, (1,), generator=self.generator))
+        """A training length drawn uniformly from the task's stream, as curriculum=uniform
+        draws it (the job's batches follow the curriculum group)."""
+        from posenc.data.curricula.uniform import Uniform
+
+        return Uniform(self.min_len, self.max_len).length(0, self.generator)
 
     def fixed(self, generator: torch.Generator, lengths, per_length: int) -> list[TokenBatch]:
         """One seeded batch of `per_length` sequences at each length (validation, test)."""
@@ -176,4 +236,16 @@ def bits(generator: torch.Generator, batch: int, n: int, high: int = 2) -> torch
     return torch.randint(high, (batch, n), generator=generator)
 
 
-__all__ = ["BYTES_PER_TOKEN", "MAX_LENGTHS", "Task", "TokenBatch", "bits"]
+__all__ = [
+    "BYTES_PER_TOKEN",
+    "CONTEXT_FREE",
+    "Blanks",
+    "EveryPosition",
+    "CONTEXT_SENSITIVE",
+    "LEVELS",
+    "MAX_LENGTHS",
+    "REGULAR",
+    "Task",
+    "TokenBatch",
+    "bits",
+]

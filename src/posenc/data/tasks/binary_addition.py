@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_SENSITIVE, Task, bits
 from posenc.data.tasks.stack_manipulation import end_mask
 
 PLUS = END = 2
@@ -18,6 +18,8 @@ class BinaryAddition(Task):
     For n ≤ 2 the input is one number x < 2^n − 1 written in n digits and the output x (the
     reference's convention). Accuracy counts up to the end token. Vocabulary {0, 1, +};
     classes {0, 1, end}."""
+
+    level = CONTEXT_SENSITIVE
 
     vocab_size, n_classes = 3, 3
 

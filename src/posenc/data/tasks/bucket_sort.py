@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_SENSITIVE, Task, bits
 from posenc.errors import check_at_least
 
 
 class BucketSort(Task):
     """10204112 -> 00111224 (vocab_size 5, the paper's). Classes are the symbols; n outputs."""
+
+    level = CONTEXT_SENSITIVE
 
     n_classes = 5
 

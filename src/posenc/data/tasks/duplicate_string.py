@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_SENSITIVE, Task, bits
 
 
 class DuplicateString(Task):
     """101 -> 101101. Vocabulary {0, 1}; classes {0, 1}; 2n outputs."""
+
+    level = CONTEXT_SENSITIVE
 
     vocab_size, n_classes = 2, 2
 

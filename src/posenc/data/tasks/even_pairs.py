@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import REGULAR, Task, bits
 
 
 class EvenPairs(Task):
     """001110 -> one 01 and one 10 -> class 0; 0101001 -> class 1. The class is 1 exactly
     when the first and last symbols differ. Vocabulary {0, 1}; classes {0, 1}."""
+
+    level = REGULAR
 
     vocab_size, n_classes = 2, 2
 

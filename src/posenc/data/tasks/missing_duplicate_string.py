@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_SENSITIVE, Task, bits
 
 HIDDEN, PAD = 2, 3
 
@@ -14,6 +14,8 @@ class MissingDuplicateString(Task):
     it. An odd n ends with the pad token 3. 01100210 -> 1 (w = 0110); 1011213 -> 0. At n = 1
     the input is 1 and the answer 1 (the reference's convention). Vocabulary {0, 1, 2, 3};
     classes {0, 1}."""
+
+    level = CONTEXT_SENSITIVE
 
     vocab_size, n_classes = 4, 2
 

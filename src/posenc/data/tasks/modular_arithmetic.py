@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data.tasks import Task
+from posenc.data.tasks import REGULAR, Task
 from posenc.errors import ConfigError, check_at_least
 
 OPERATORS = ("+", "-", "*")  # tokens modulus + 0, 1, 2; modulus + 3 is the reference's unused "_"
@@ -15,6 +15,8 @@ class ModularArithmetic(Task):
     the result taken modulo `modulus` (5, the paper's): 1 + 2 × 3 -> 2; 1 − 1 − 1 -> 4;
     0 × 1 + 4 × 3 − 2 -> 0. Inputs have odd length: an even n is cut to n − 1, as in the
     reference. Vocabulary: the numbers, then + − × _ ; classes: the numbers."""
+
+    level = REGULAR
 
     symbols_key = "dataset.modulus"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import REGULAR, Task, bits
 
 
 class ParityCheck(Task):
     """0110 -> 0 (two 1s), 111 -> 1. Vocabulary {0, 1}; classes {0, 1}; one output."""
+
+    level = REGULAR
 
     vocab_size, n_classes = 2, 2
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_FREE, Task, bits
 
 
 class ReverseString(Task):
     """0111 -> 1110. Vocabulary {0, 1}; classes {0, 1}; n outputs."""
+
+    level = CONTEXT_FREE
 
     vocab_size, n_classes = 2, 2
 

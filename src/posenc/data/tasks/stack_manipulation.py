@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from posenc.data.tasks import Task, bits
+from posenc.data.tasks import CONTEXT_FREE, Task, bits
 
 POP, PUSH0, PUSH1 = 2, 3, 4
 END = 2  # the output's end-of-stack token
@@ -17,6 +17,8 @@ class StackManipulation(Task):
     POP -> 1 1 0 2 0 0 0 0. Accuracy counts the positions up to the end token (the
     reference's mask). At n = 1 the input is one bit b and the output b 2. Vocabulary
     {0, 1, POP, PUSH 0, PUSH 1}; classes {0, 1, end}."""
+
+    level = CONTEXT_FREE
 
     vocab_size, n_classes = 5, 3
 

@@ -34,6 +34,7 @@ DEVICE_PASS_SEQUENCES = 256
 # test (lengths 41..500, 512 sequences each, about 5e5 steps in passes of 256); a Tape-RNN
 # steps about 365 times a second over 256 sequences on one core here (a Stack-RNN 2,700).
 MAX_TIME_STEPS = 2_000_000
+UNIFORM = "posenc.data.curricula.uniform.Uniform"  # the default curriculum
 
 
 def pass_size(
@@ -46,6 +47,15 @@ def pass_size(
     if torch.device(device).type == "cpu" and not stepwise:
         return max(1, CPU_PASS_TOKENS // max(tokens, 1))
     return DEVICE_PASS_SEQUENCES
+
+
+def curriculum_config(cfg: DictConfig) -> Any:
+    """The config's curriculum; uniform where it has none (a run.yaml written before the
+    curriculum group, a hand-made config)."""
+    from omegaconf import OmegaConf
+
+    found = OmegaConf.select(cfg, "curriculum", default=None, throw_on_missing=False)
+    return found if found is not None else OmegaConf.create({"_target_": UNIFORM})
 
 
 def length_seed(seed: int, length: int) -> int:
@@ -113,7 +123,17 @@ class Kind:
     def most_sequences(self) -> int | None:
         return self.cfg.eval.get("limit_sequences")
 
+    draws_lengths = False  # True: the training lengths come from the curriculum group
+    steps_drawn = 0  # training batches drawn so far (a continued run: its checkpoint's step)
+
     def check(self) -> None:
+        curriculum = str(curriculum_config(self.cfg)["_target_"])
+        if not self.draws_lengths and curriculum != UNIFORM:
+            raise ConfigError(
+                "curriculum",
+                f"{curriculum.rpartition('.')[2]} draws a token task's training lengths; "
+                f"{self.target or 'this dataset'} has none to draw (use curriculum=uniform)",
+            )
         every = self.trainer.checkpoint_every
         check_at_least("trainer.checkpoint_every", every, 1)
         if every is not None and every % self.round_steps:
@@ -125,6 +145,10 @@ class Kind:
 
     def check_model(self, model: nn.Module) -> None:
         """Refusals of a model this kind cannot train."""
+
+    def labels(self) -> dict[str, Any]:
+        """What the data says it is, for metrics.json (columns compare can group by)."""
+        return {}
 
     def prepare(self) -> None:
         """What is made once the config is checked: data on the device, fixed batches."""

@@ -34,10 +34,14 @@ class TextRecord(RoundRecord):
 
 class Text(Tokens):
     name = "text"
+    draws_lengths = False  # every training window is dataset.seq_len long
     columns = rf.TEXT_HISTORY_COLUMNS
     record_type = TextRecord
     loss_label = "loss in nats: "
     tested: tuple[float, float] | None = None  # the test set's (loss, accuracy), once scored
+
+    def next_length(self) -> int:
+        return self.data.seq_len
 
     def check(self) -> None:
         if self.max_length is not None:

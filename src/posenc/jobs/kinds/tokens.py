@@ -17,9 +17,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from posenc.config.compose import build
 from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, pass_size, span_of
+from posenc.jobs.kinds.base import (
+    Kind,
+    RoundStats,
+    Step,
+    curriculum_config,
+    length_seed,
+    log,
+    pass_size,
+    span_of,
+)
 from posenc.memory import check_fits
 from posenc.store import run_folder as rf
 
@@ -46,7 +56,7 @@ class RoundRecord:
 def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean cross-entropy over every target position, correct predictions at the scored
     positions, scored positions); the model's logits are read at the blanks only."""
-    logits = model(batch.x)[:, -batch.y.shape[1] :]
+    logits = batch.outputs(model(batch.x))
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch.y.flatten())
     correct = (logits.argmax(-1) == batch.y) & batch.mask
     return loss, correct.sum(), batch.mask.sum()
@@ -71,7 +81,9 @@ def evaluate(
             size = pass_size(batch_size, whole.x.shape[1], device, stepwise)
             for start in range(0, len(whole), size):
                 cut_at = slice(start, start + size)
-                part = TokenBatch(whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at])
+                part = TokenBatch(
+                    whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at], whole.layout
+                )
                 loss, right, scored = scores(model, part)
                 loss_sum += loss * part.y.numel()
                 correct += right
@@ -84,7 +96,7 @@ def evaluate(
 def cut(batch: TokenBatch, most: int | None, device) -> TokenBatch:
     """At most `most` sequences of the batch (eval.limit_sequences), on the device."""
     if most is not None and len(batch) > most:
-        batch = TokenBatch(batch.x[:most], batch.y[:most], batch.mask[:most])
+        batch = TokenBatch(batch.x[:most], batch.y[:most], batch.mask[:most], batch.layout)
     return batch.to(device)
 
 
@@ -110,6 +122,7 @@ def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | No
 
 class Tokens(Kind):
     name = "tokens"
+    draws_lengths = True
     columns = rf.STEP_HISTORY_COLUMNS
     round_name = "a round (trainer.eval_every)"
     bar_unit = "step"
@@ -126,6 +139,10 @@ class Tokens(Kind):
         self.test: list[TokenBatch] = []
         self.replayed: list[TokenBatch] = []  # trainer.overfit_batches: the same every round
         self.drawn: dict[int, TokenBatch] = {}  # the length evaluation's sequences, per length
+        if self.draws_lengths:
+            self.curriculum = build(
+                curriculum_config(cfg), "curriculum", min_len=data.min_len, max_len=data.max_len
+            )
 
     @property
     def max_length(self) -> int | None:
@@ -141,6 +158,12 @@ class Tokens(Kind):
                 f"{max_length} must exceed dataset.max_len {self.data.max_len}: the score is "
                 "the mean accuracy over the lengths past the training range",
             )
+
+    def labels(self) -> dict[str, Any]:
+        """A token task's level in the Chomsky hierarchy (`level`: regular, context-free,
+        context-sensitive)."""
+        level = getattr(self.data, "level", None)
+        return {"level": level} if level is not None else {}
 
     def check_evaluation(self, model: nn.Module) -> None:
         """At most MAX_LENGTHS lengths and MAX_EVAL_TOKENS token positions; each length's
@@ -214,11 +237,14 @@ class Tokens(Kind):
         return RoundStats(loss, accuracy)
 
     def next_batch(self) -> TokenBatch:
-        """A training batch at the task's next length, from its stream."""
+        """A training batch at the curriculum's next length, from the task's stream."""
         task = self.data
-        return task.batch(task.generator, self.trainer.batch_size, task.next_length()).to(
-            self.device
-        )
+        n = self.next_length()
+        self.steps_drawn += 1
+        return task.batch(task.generator, self.trainer.batch_size, n).to(self.device)
+
+    def next_length(self) -> int:
+        return self.curriculum.length(self.steps_drawn, self.data.generator)
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
         return evaluate(model, self.val, self.eval_batch_size)
