@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from posenc.errors import ConfigError
+from posenc.jobs.kinds import declared
 
 from .conftest import read_metrics, run_inprocess
 
@@ -164,10 +165,10 @@ def test_a_full_disk_fails_the_run_with_whole_history_rows(tmp_path, tiny, monke
         def __getattr__(self, name):
             return getattr(self.file, name)
 
-    def init(self, path, columns=run_folder.HISTORY_COLUMNS, after=None):
+    def init(self, path, columns=declared.REGRESSION.history, after=None):
         self._file = FillingDisk(open(path, "wb", buffering=0))
-        self.path, self.columns = path, run_folder.HISTORY_COLUMNS
-        self._write(",".join(run_folder.HISTORY_COLUMNS) + "\n")
+        self.path, self.columns = path, declared.REGRESSION.history
+        self._write(",".join(declared.REGRESSION.history) + "\n")
 
     monkeypatch.setattr(run_folder.HistoryWriter, "__init__", init)
     from posenc.jobs.record import DiskFull

@@ -19,6 +19,7 @@ import torch
 from posenc.config.compose import compose_job
 from posenc.data.text import Text, encode, shakespeare, windows
 from posenc.errors import ConfigError
+from posenc.jobs.kinds import declared
 from posenc.store import run_folder as rf
 from tests.conftest import run_inprocess
 
@@ -193,7 +194,7 @@ def test_bpc_is_the_loss_over_ln2_and_uniform_predictions_give_log2_of_the_vocab
     assert metrics["test_bpc"] == pytest.approx(math.log2(v), rel=1e-6)
     assert metrics["test_perplexity"] == pytest.approx(v, rel=1e-5)
     history = pd.read_csv(tmp_path / rf.HISTORY)
-    assert list(history.columns) == list(rf.TEXT_HISTORY_COLUMNS)
+    assert list(history.columns) == list(declared.TEXT.history)
     assert (history["val_bpc"] == history["val_loss"] / math.log(2)).all()
     table = pd.read_csv(tmp_path / rf.LENGTH_EVAL)
     assert table["length"].tolist() == [8, 16]
@@ -299,7 +300,7 @@ def train_cli(args: list[str], cwd: Path, stop_at: int | None = None):
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
 
 
-LOSS_COLUMNS = [c for c in rf.TEXT_HISTORY_COLUMNS if c != "seconds"]
+LOSS_COLUMNS = [c for c in declared.TEXT.history if c != "seconds"]
 
 
 def loss_columns(run_dir: Path) -> str:

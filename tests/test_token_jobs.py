@@ -17,7 +17,7 @@ from posenc.analysis.plots import plot_sweep
 from posenc.config.schemas import TrainerConfig
 from posenc.data.tasks import Blanks, TokenBatch
 from posenc.errors import ConfigError
-from posenc.jobs.kinds import tokens
+from posenc.jobs.kinds import declared, tokens
 from posenc.jobs.loop import fit
 from posenc.metrics import headline
 from posenc.store import run_folder as rf
@@ -71,7 +71,7 @@ def test_a_task_job_writes_accuracy_and_a_score(tmp_path):
     for key in ("final_train_accuracy", "final_val_accuracy", "test_accuracy", "score"):
         assert 0 <= metrics[key] <= 1
     history = rf.read_history(tmp_path)
-    assert list(history.columns) == list(rf.STEP_HISTORY_COLUMNS)
+    assert list(history.columns) == list(declared.TOKENS.history)
     assert history["step"].tolist() == [5, 10, 12]  # rounds every 5 steps and the last
     rows = pd.read_csv(tmp_path / rf.LENGTH_EVAL)
     assert rows["length"].tolist() == [5, 6, 7]  # every length past max_len 4

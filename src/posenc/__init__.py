@@ -6,6 +6,10 @@
 
 import importlib.metadata
 
+# The kinds of run posenc has declare what they record (plain data, no torch): registered in
+# posenc.metrics before any module reads it, however posenc is entered.
+import posenc.jobs.kinds.declared  # noqa: F401
+
 __version__ = importlib.metadata.version("posenc")
 __all__ = ["load_model", "load_run", "load_sweep", "run"]
 

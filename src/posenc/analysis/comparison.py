@@ -270,17 +270,12 @@ def format_summary(
     view = summary[keys + ["n", "n_completed"]].copy()
     names = [c.removesuffix("_mean") for c in summary.columns]
     lengths = known.length_metrics(names)
-    kinds = known.kinds_in(results[results["status"] == "completed"])
-    if known.TOKENS in kinds:  # token tasks: accuracy, every length only if few
-        scored = (known.TASK_HEADLINE,) if known.TASK_HEADLINE in names else ()
-        main = (*scored, "test_accuracy", known.HEADLINE)
-        accuracy = [m for m in lengths if m.startswith("accuracy@")]
-        lengths = accuracy if len(accuracy) <= MAX_PRINTED_LENGTHS else []
-    elif known.TEXT in kinds:  # text: bits per character, by length
-        main = ("test_bpc",)
-        lengths = [m for m in lengths if m.startswith("bpc@")]
-    else:
-        main = (known.HEADLINE, "final_train_loss", "test_loss")
+    spec = known.specs_in(results[results["status"] == "completed"])[0]  # the first declared
+    main = (*((spec.headline,) if spec.headline in names else ()), *spec.printed)
+    if spec.printed_family is not None:  # its family only; every length, or only if few
+        family = [m for m in lengths if known.split_length(m)[0] == spec.printed_family]
+        few = not spec.printed_family_when_few or len(family) <= MAX_PRINTED_LENGTHS
+        lengths = family if few else []
     shown = list(dict.fromkeys([metric, *main, *lengths]))
     for m in shown:
         mean = summary[f"{m}_mean"]

@@ -17,11 +17,10 @@ from posenc.analysis.comparison import group_keys, same_value
 from posenc.analysis.run_figures import log_scale_if_positive, save_figure
 from posenc.metrics import (
     HEADLINE,
-    REGRESSION,
     TASK_HEADLINE,
     better,
-    kinds_in,
     length_metrics,
+    specs_in,
     split_length,
 )
 from posenc.store import run_folder as rf
@@ -119,8 +118,9 @@ def plot_loss_curves(
     bits per character; a fine-tune from step 0, its starting point), with a ±std band over
     seeds."""
     done = results[results["status"] == "completed"]
-    text = kinds_in(done) == {"text"}
-    column = "val_bpc" if text else "val_loss"
+    specs = specs_in(done)
+    # one kind: its declared curve; several: the validation loss all of them record
+    column, what = specs[0].curve if len(specs) == 1 else ("val_loss", "loss")
     shown = min(len(summary), MAX_CURVES)  # the summary is best first: the best are drawn
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * shown), layout="constrained")
     ax = fig.subplots()
@@ -148,9 +148,9 @@ def plot_loss_curves(
             alpha=0.1,
             linewidth=0,
         )
-    x = "epoch" if kinds_in(done) <= {REGRESSION} else "step"
+    axes = {spec.history[0] for spec in specs}
+    x = axes.pop() if len(axes) == 1 else "step"
     ax.set_xlabel(x)
-    what = "bits per character" if text else "cross-entropy" if x == "step" else "MSE"
     ax.set_ylabel(f"validation {what} (mean ± std over seeds)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     left_out = f"; the best {shown} of {len(summary)} groups, the rest in summary.csv"

@@ -190,20 +190,12 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
     return written
 
 
-# what a run's length.png draws for its kind: the length_eval.csv column and its label
-LENGTH_COLUMN = {
-    "text": ("bpc", "bits per character"),
-    "tokens": ("accuracy", "accuracy"),
-    "regression": ("loss", "test loss"),
-}
-
-
 def plot_run_lengths(rows: list[dict], metrics: dict, path: Path, title: str = "") -> Path:
     """length.png: the run's metric at each evaluated length as trained, RoPE's scalings
     dashed, the training length marked: one run's length curve without a sweep."""
-    from posenc.metrics import run_kind
+    from posenc.metrics import kind_spec, run_kind
 
-    column, label = LENGTH_COLUMN[run_kind(metrics)]
+    column, label = kind_spec(run_kind(metrics)).length_figure  # as its kind declares
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     for scaling in dict.fromkeys(r.get("scaling") or "" for r in rows):

@@ -20,8 +20,6 @@ import posenc.metrics as m
 from posenc.errors import ConfigError
 
 KEY = "objective"
-KIND_NAMES = {m.REGRESSION: "regression datasets", m.TOKENS: "token tasks", m.TEXT: "text"}
-KIND_NAME = {m.REGRESSION: "a regression dataset", m.TOKENS: "a token task", m.TEXT: "text"}
 
 
 def names(objective: Any) -> list[str]:
@@ -61,9 +59,9 @@ def _target(cfg: DictConfig, key: str) -> Any:
 
 
 def dataset_kind(cfg: DictConfig) -> str:
-    """regression, tokens or text: the `kind` the dataset's `_target_` declares (a function
-    that returns posenc.data.Splits declares none: regression); nothing is built."""
-    return getattr(_target(cfg, "dataset"), "kind", m.REGRESSION)
+    """The `kind` the dataset's `_target_` declares (a function that returns
+    posenc.data.Splits declares none: the default kind); nothing is built."""
+    return getattr(_target(cfg, "dataset"), "kind", None) or m.default_kind().name
 
 
 def recorded(cfg: DictConfig) -> frozenset[str]:
@@ -71,7 +69,7 @@ def recorded(cfg: DictConfig) -> frozenset[str]:
     kind = dataset_kind(cfg)
     lengths = [int(n) for n in cfg.eval.lengths]
     max_length = cfg.eval.get("max_length")
-    scored = kind == m.TOKENS and max_length is not None
+    scored = m.kind_spec(kind).scores_range and max_length is not None
     if scored:
         lengths += range(int(cfg.dataset.max_len) + 1, int(max_length) + 1)
     encoding = _target(cfg, "encoding")
@@ -89,18 +87,18 @@ def check(cfg: DictConfig, where: str = "this run") -> None:
             raise ConfigError(
                 KEY,
                 f"{name} is not recorded by {where} (dataset {_dataset_name(cfg)}: "
-                f"{KIND_NAME[kind]}): {why_missing(name, kind)}; it records {describe(have)}",
+                f"{m.kind_spec(kind).label}): {why_missing(name, kind)}; it records "
+                f"{describe(have)}",
             )
 
 
 def why_missing(name: str, kind: str) -> str:
     parsed = m.split_length(name)
     family = parsed[0] if parsed else name
-    metric = m.LENGTH_FAMILIES[family] if parsed else m.METRICS[name]
-    if kind not in metric.kinds:
-        return (
-            f"{family} is recorded by {' and '.join(KIND_NAMES[k] for k in sorted(metric.kinds))}"
-        )
+    owners = m.recorded_by(family if parsed else name)
+    if kind not in {s.name for s in owners}:
+        names = sorted(s.plural for s in owners)
+        return f"{family} is recorded by {' and '.join(names)}"
     if name == m.TASK_HEADLINE:
         return "score is the mean accuracy past dataset.max_len up to eval.max_length: set it"
     base, scaling = m.split_scaling(family)

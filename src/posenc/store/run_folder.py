@@ -4,17 +4,15 @@ and reader.
 - `run.yaml`, when the job starts: `overrides` (as given), `choices` (the option of each
   group), `config` (the composed config) and `environment` (versions, git commit, machine:
   posenc.store.environment).
-- `history.csv`, a row per epoch, flushed: `epoch,train_loss,val_loss,seconds`; for a
-  sampled token task a row per evaluation round:
-  `step,train_loss,train_accuracy,val_loss,val_accuracy,seconds`.
+- `history.csv`, a row per epoch or evaluation round, flushed, in the columns its kind
+  declares (posenc.metrics.KindSpec.history: the x axis first, `seconds` last).
 - `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
   `encoding.table()` returns, float32.
 - `length_eval.csv` (with eval.lengths, or eval.max_length for a token task):
   `length,loss,accuracy,status,reason,bpc,scaling`, one row per length (accuracy empty for
   regression, bpc for all but text); rows with a `scaling` evaluate a RoPE run again under
   that scaling (eval.rope_scalings).
-- text (dataset=text): `vocabulary.json`, the symbols in id order and the text's source;
-  history.csv adds `train_bpc` and `val_bpc`.
+- `vocabulary.json` (runs of a corpus): the symbols in id order and the text's source.
 - `checkpoint.pt`: the last training state
   (posenc.store.checkpoint), to continue an interrupted run and to sample from a trained one.
 - `metrics.json`, last and atomically: `status` and the metrics; absent means `incomplete`.
@@ -59,26 +57,23 @@ LOG = "train.log"  # the job's log (Hydra's job name is train)
 HYDRA = ".hydra"  # Hydra's own record of a CLI job
 LENGTH_FIGURE = "length.png"  # the run's metric by evaluation length
 FIGURES = ("encoding.png", "loss.png", LENGTH_FIGURE)
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "seconds")
-STEP_HISTORY_COLUMNS = (
-    "step",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "seconds",
-)
-TEXT_HISTORY_COLUMNS = (  # text: the losses in nats and in bits per character
-    "step",
-    "train_loss",
-    "train_bpc",
-    "train_accuracy",
-    "val_loss",
-    "val_bpc",
-    "val_accuracy",
-    "seconds",
-)
-HISTORY_LAYOUTS = (HISTORY_COLUMNS, STEP_HISTORY_COLUMNS, TEXT_HISTORY_COLUMNS)
+# history.csv's columns are each kind's (posenc.metrics.KindSpec.history): the first the
+# x axis (epoch or step), `seconds` last
+
+
+def history_layouts() -> list[tuple[str, ...]]:
+    """Every history header a declared kind writes."""
+    from posenc.metrics import KINDS
+
+    return [spec.history for spec in KINDS.values()]
+
+
+def default_history() -> tuple[str, ...]:
+    from posenc.metrics import default_kind
+
+    return default_kind().history
+
+
 VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
 CHECKPOINT = "checkpoint.pt"  # posenc.store.checkpoint
 # libyaml when present: compare reads a thousand run.yaml files
@@ -352,11 +347,9 @@ def write_record(
 class HistoryWriter:
     """Appends one row per epoch (or evaluation round), unbuffered, so a crash or Ctrl-C
     keeps what was trained; a row that cannot be written whole (a full disk) is cut back,
-    never left torn. `columns`: one of HISTORY_LAYOUTS, the record's fields in order."""
+    never left torn. `columns`: the kind's declared history, the record's fields in order."""
 
-    def __init__(
-        self, path: Path, columns: tuple[str, ...] = HISTORY_COLUMNS, after: int | None = None
-    ):
+    def __init__(self, path: Path, columns: tuple[str, ...], after: int | None = None):
         """`after`: continue a run's file, keeping its rows up to this step or epoch (those a
         checkpoint holds) and dropping any later ones, which are trained again."""
         self.path, self.columns = path, columns
@@ -532,17 +525,18 @@ def read_record(run_dir: Path) -> dict[str, Any]:
 
 
 def read_history(run_dir: Path) -> pd.DataFrame:
-    """history.csv (empty with its columns when the run has none yet)."""
+    """history.csv (empty, in the default kind's columns, when the run has none yet); any
+    header a declared kind writes is read."""
     import pandas as pd
 
     path = Path(run_dir) / HISTORY
     if not path.is_file():
-        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+        return pd.DataFrame(columns=list(default_history()))
     try:
         frame = pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as e:
         raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
-    if tuple(frame.columns) not in HISTORY_LAYOUTS:
+    if tuple(frame.columns) not in history_layouts():
         raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
     x = frame[frame.columns[0]]
     if not pd.api.types.is_numeric_dtype(x) or x.isna().any():
@@ -602,7 +596,7 @@ def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:
 
     path = Path(run_dir) / HISTORY
     rows: list[list[str]] = []
-    names = HISTORY_COLUMNS
+    names = default_history()
     if path.is_file():
         with open(path, encoding="utf-8", newline="") as f:
             rows = list(csv.reader(f))

@@ -2,8 +2,12 @@
 the training loop (posenc.jobs.loop.fit) never branch on the kind.
 
 Contract: a kind is a `Kind` subclass (posenc.jobs.kinds.base), one module per member,
-listed in `KINDS` (this module) under its `name`: the `kind` its dataset declares and
-metrics.json records. The job builds it from the built dataset and the config; it provides
+listed in `KINDS` (posenc.jobs.kinds.registry; `register` adds one) under its `name`: the
+`kind` its dataset declares and metrics.json records. What the rest of posenc reads of it
+(its metrics and their direction, length families, history columns, headline, what the
+tables and figures show) it declares as a posenc.metrics.KindSpec (`declared`; posenc's own
+in `declared.py`, plain data, so compare never imports torch). The job builds it from the
+built dataset and the config; it provides
 
 - refusals, before the model is built: `check()` (keys of another kind, its own limits),
   `check_model(model)` and `check_evaluation(model)` (the length evaluation's sizes);
@@ -15,53 +19,35 @@ metrics.json records. The job builds it from the built dataset and the config; i
   `record_from_row(row)` (a continued run's rounds), `x_of(step)` (the first column:
   epoch or step), `unit` (what early stopping's patience counts), `round_line(record)`;
 - the results: `outcome(model, history, completed)` (what a fit adds to metrics.json),
-  `lengths()`, `model_length(length)`, `length_row(model, length)`, `after_lengths(rows)`
+  `evaluated_lengths()`, `model_length(length)`, `length_row(model, length)`, `after_lengths(rows)`
   (metrics of all the rows: a token task's score) and `done(metrics)` (the log's result);
-- `describe(...)` (the log's data line) and `files(run_dir)` (files of its own).
+- the console: `postfix(record)` (the progress bar's), `headline` and `done(metrics)` (the
+  log's result), `bar_unit`, `describe()` (the log's data line), `labels()` (what the data
+  says it is, in metrics.json) and `files(run_dir)` (files of its own).
 
 Members: `regression` (fixed splits, real targets, MSE, rounds of one epoch), `tokens`
 (sampled token tasks: cross-entropy, masked accuracy), `text` (windows of a corpus: bits per
-character). Adding a kind is one module and its entry in `KINDS`."""
+character). Adding a kind is one module with its declaration, and `register`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-from posenc.errors import ConfigError
-from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed
-from posenc.jobs.kinds.regression import Regression
-from posenc.jobs.kinds.text import Text
-from posenc.jobs.kinds.tokens import Tokens
-
-KINDS = (Regression, Tokens, Text)
+_REGISTRY = ("KINDS", "kind_of", "kinds", "loop_kind", "register")
+_BASE = ("Kind", "RoundStats", "Step", "length_seed")
 
 
-def kinds() -> dict[str, type[Kind]]:
-    return {k.name: k for k in KINDS}
+def __getattr__(name: str) -> Any:
+    # torch on first use: posenc.metrics imports the declarations of this package
+    if name in _REGISTRY:
+        from posenc.jobs.kinds import registry
+
+        return getattr(registry, name)
+    if name in _BASE:
+        from posenc.jobs.kinds import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'posenc.jobs.kinds' has no attribute {name!r}")
 
 
-def kind_of(data: Any) -> type[Kind]:
-    """The kind a built dataset declares (`kind`)."""
-    known = kinds()
-    name = getattr(data, "kind", None)
-    if name not in known:
-        raise ConfigError(
-            "dataset._target_",
-            "must return posenc.data.Splits or be a posenc.data.tasks.Task (a kind of run: "
-            f"{', '.join(known)})",
-        )
-    return known[name]
-
-
-def loop_kind(data: Any, trainer: Any, device: str = "cpu", seeds=(0, 0)) -> Kind:
-    """The kind of `data` for the training loop alone, evaluated at no other length: for
-    benchmarks and tests that drive posenc.jobs.loop.fit directly."""
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.create({"seed": 0, "dataset": {}, "eval": {"lengths": [], "batch_size": 4096}})
-    return kind_of(data)(data, cfg, trainer, torch.device(device), seeds)
-
-
-__all__ = ["KINDS", "Kind", "RoundStats", "Step", "kind_of", "kinds", "length_seed", "loop_kind"]
+__all__ = [*_BASE, *_REGISTRY]

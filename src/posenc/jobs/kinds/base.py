@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from torch import nn
 
 from posenc.errors import ConfigError, check_at_least
 from posenc.memory import FLOAT, check_fits
-from posenc.metrics import BASE_FAMILIES, LENGTH_FAMILIES
+from posenc.metrics import KindSpec
 from posenc.progress import bar_logging, progress
 
 log = logging.getLogger("posenc")
@@ -71,10 +72,60 @@ class RoundStats:
     accuracy: float | None = None
 
 
-class Kind:
-    """What every kind shares: the checkpoint rule, the RoPE-scaled rows of the length
+class Kind(abc.ABC):
+    """The contract of a kind of run (its abstract methods: what a member must provide), and
+    what every kind shares: the checkpoint rule, the RoPE-scaled rows of the length
     evaluation, the length metrics' names, the attention-size check."""
 
+    # --- what a member provides ----------------------------------------------------------
+    @abc.abstractmethod
+    def train_round(self, model: nn.Module, step: Step, n: int) -> RoundStats:
+        """`n` optimizer steps, each `step(loss)` on a batch of the kind's own source."""
+
+    @abc.abstractmethod
+    def validate(self, model: nn.Module) -> tuple:
+        """The validation values a round records (loss, and accuracy where there are
+        classes)."""
+
+    @abc.abstractmethod
+    def record(self, step: int, stats: RoundStats, val: tuple, seconds: float) -> Any:
+        """A round as history.csv's row: an object with one attribute per declared column."""
+
+    @abc.abstractmethod
+    def record_from_row(self, row: dict[str, float]) -> Any:
+        """A row of history.csv back as a record (a continued run's rounds)."""
+
+    @abc.abstractmethod
+    def round_line(self, record: Any) -> str:
+        """The log's line for a round."""
+
+    @abc.abstractmethod
+    def postfix(self, record: Any) -> dict[str, str]:
+        """The progress bar's latest values."""
+
+    @abc.abstractmethod
+    def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
+        """What a finished fit adds to metrics.json (the test metrics when completed)."""
+
+    @abc.abstractmethod
+    def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
+        """length_eval.csv's row at one evaluation length (`unsupported` with the reason)."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The log's line about the data."""
+
+    @abc.abstractmethod
+    def rounds_done(self, metrics: dict[str, Any]) -> str:
+        """How far the run got, in words (`12 epochs`, `3000 steps`)."""
+
+    @abc.abstractmethod
+    def done(self, metrics: dict[str, Any]) -> list[str]:
+        """The log's result lines, the first the headline."""
+
+    # --- shared ----------------------------------------------------------------------------
+
+    declared: KindSpec  # what the rest of posenc reads: metrics, families, history, figures
     name: str
     columns: tuple[str, ...]
     unit: str  # what early stopping's patience counts
@@ -145,6 +196,7 @@ class Kind:
 
     def check_model(self, model: nn.Module) -> None:
         """Refusals of a model this kind cannot train."""
+        return None  # a hook: nothing unless the kind adds it
 
     def labels(self) -> dict[str, Any]:
         """What the data says it is, for metrics.json (columns compare can group by)."""
@@ -152,6 +204,7 @@ class Kind:
 
     def prepare(self) -> None:
         """What is made once the config is checked: data on the device, fixed batches."""
+        return None  # a hook: nothing unless the kind adds it
 
     def x_of(self, step: int) -> int:
         """The first history column of the round that ends at `step`."""
@@ -166,9 +219,11 @@ class Kind:
 
     def files(self, run_dir: Path) -> None:
         """Files of this kind's own in the run folder."""
+        return None  # a hook: nothing unless the kind adds it
 
     def show_fit(self, model: nn.Module) -> None:
         """Anything the log shows of the fit after the outcome."""
+        return None  # a hook: nothing unless the kind adds it
 
     def evaluated_lengths(self) -> list[int]:
         """Every length the length evaluation visits as trained."""
@@ -214,9 +269,11 @@ class Kind:
 
     def forget_evaluation(self) -> None:
         """Drop what the length evaluation kept between its rows."""
+        return None  # a hook: nothing unless the kind adds it
 
     def log_row(self, row: dict[str, Any]) -> None:
         """A line for one evaluated length, where the kind has few enough to show each."""
+        return None  # a hook: nothing unless the kind adds it
 
     def scaled_row(
         self, model: nn.Module, scaling: str, length: int, same: dict[str, Any] | None = None
@@ -234,7 +291,7 @@ class Kind:
     def length_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """metrics.json's family@L values of the length rows (family_scaling@L for a
         scaling): the families posenc.metrics says this kind records."""
-        families = [f for f in BASE_FAMILIES if self.name in LENGTH_FAMILIES[f].kinds]
+        families = ["test_loss", *(f.name for f in self.declared.families)]
         out = {}
         for row in rows:
             suffix = f"_{row['scaling']}" if row.get("scaling") else ""

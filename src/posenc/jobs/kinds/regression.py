@@ -20,8 +20,8 @@ from posenc.config.compose import build
 from posenc.data import Split
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, pass_size
+from posenc.jobs.kinds.declared import REGRESSION
 from posenc.memory import FLOAT, check_fits
-from posenc.store import run_folder as rf
 
 
 @dataclass
@@ -54,8 +54,9 @@ def batches_per_epoch(n: int, batch_size: int, max_batches: int | None = None) -
 
 
 class Regression(Kind):
-    name = "regression"
-    columns = rf.HISTORY_COLUMNS
+    declared = REGRESSION  # what the rest of posenc reads of it
+    name = declared.name
+    columns = declared.history
     unit = "epochs"
     round_name = "an epoch"
     bar_unit = "epoch"

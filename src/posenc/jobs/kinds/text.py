@@ -17,6 +17,7 @@ from torch import nn
 from posenc.data.text import bits_per_character, perplexity
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import log
+from posenc.jobs.kinds.declared import TEXT
 from posenc.jobs.kinds.tokens import RoundRecord, Tokens
 from posenc.store import run_folder as rf
 
@@ -33,9 +34,10 @@ class TextRecord(RoundRecord):
 
 
 class Text(Tokens):
-    name = "text"
+    declared = TEXT  # what the rest of posenc reads of it
+    name = declared.name
     draws_lengths = False  # every training window is dataset.seq_len long
-    columns = rf.TEXT_HISTORY_COLUMNS
+    columns = declared.history
     record_type = TextRecord
     loss_label = "loss in nats: "
     tested: tuple[float, float] | None = None  # the test set's (loss, accuracy), once scored

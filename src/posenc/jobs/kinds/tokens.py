@@ -30,8 +30,8 @@ from posenc.jobs.kinds.base import (
     pass_size,
     span_of,
 )
+from posenc.jobs.kinds.declared import TOKENS
 from posenc.memory import check_fits
-from posenc.store import run_folder as rf
 
 DEFAULT_STEPS = 10_000  # the reference's experiments/example.py
 # Token positions one run's length evaluation may read (sequences × their tokens, over every
@@ -121,9 +121,10 @@ def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | No
 
 
 class Tokens(Kind):
-    name = "tokens"
+    declared = TOKENS  # what the rest of posenc reads of it
+    name = declared.name
     draws_lengths = True
-    columns = rf.STEP_HISTORY_COLUMNS
+    columns = declared.history
     round_name = "a round (trainer.eval_every)"
     bar_unit = "step"
     record_type = RoundRecord
