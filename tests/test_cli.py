@@ -312,14 +312,14 @@ def test_one_list_names_job_folders_and_says_what_is_the_same_experiment():
 
     from posenc.config.compose import config_dir, register_resolvers
     from posenc.config.schemas import register_schemas
-    from posenc.store import run_folder as rf
+    from posenc.store import claim as claiming
 
     register_schemas(config_dir())
     register_resolvers()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         hydra_cfg = compose("config", return_hydra_config=True)
     excluded = list(hydra_cfg.hydra.job.config.override_dirname.exclude_keys)
-    assert excluded == list(rf.NOT_THE_EXPERIMENT)
+    assert excluded == list(claiming.NOT_THE_EXPERIMENT)
     assert {"tracking", "tracking_uri"} <= set(excluded)
 
 

@@ -20,6 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 import posenc
 from posenc.errors import ConfigError
 from posenc.store import run_folder as rf
+from posenc.store import run_lock
 from tests.conftest import run_cli, run_inprocess
 
 
@@ -541,23 +542,23 @@ def test_two_exports_into_a_new_store_at_once_both_succeed(tmp_path):
 def test_a_run_folder_held_by_one_process_is_refused_to_another_naming_it(tmp_path):
     import multiprocessing
 
-    with rf.held(tmp_path):
+    with run_lock.held(tmp_path):
         # another process (flock is per open file, so a child sees the lock as a stranger)
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(1) as pool:
             said = pool.apply(_try_to_hold, (str(tmp_path),))
         assert said.startswith(f"{tmp_path} is in use by another run (pid {os.getpid()} on ")
         assert said.endswith("nothing was changed")
-    assert not (tmp_path / rf.RUN_LOCK).exists()  # released, and the folder as it was
-    with rf.held(tmp_path):  # free again
+    assert not (tmp_path / run_lock.RUN_LOCK).exists()  # released, and the folder as it was
+    with run_lock.held(tmp_path):  # free again
         pass
 
 
 def _try_to_hold(folder: str) -> str:
     try:
-        with rf.held(Path(folder)):
+        with run_lock.held(Path(folder)):
             return "held"
-    except rf.RunFolderTaken as e:
+    except run_lock.RunFolderTaken as e:
         return str(e)
 
 
@@ -597,7 +598,7 @@ def test_single_runs_started_together_into_one_folder_never_mix(tmp_path, tiny):
         metrics = json.loads((folder / rf.METRICS).read_text())
         assert metrics["status"] == "completed"
         assert rf.read_record(folder)["config"]["seed"] == metrics["seed"]
-        assert not (folder / rf.RUN_LOCK).exists()
+        assert not (folder / run_lock.RUN_LOCK).exists()
 
 
 # ------------------------------------------------------------------ nothing cleared first (§2)
@@ -1149,14 +1150,14 @@ def test_a_lock_that_is_not_a_plain_file_is_refused_naming_it_and_nothing_is_wri
     folder = copy_of(completed_run, tmp_path / "copy")
     outside = tmp_path / "precious.txt"
     outside.write_text("the user's own file\n")
-    plant(folder / rf.RUN_LOCK, how, outside)
+    plant(folder / run_lock.RUN_LOCK, how, outside)
     before = {
         p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.is_symlink()
     }
     with pytest.raises(FileExistsError) as caught:
         posenc.run([*QUICK, *extra], output_dir=folder, plots=False)
     line = str(caught.value)
-    assert line.startswith(f"{folder / rf.RUN_LOCK} {says}") and "\n" not in line
+    assert line.startswith(f"{folder / run_lock.RUN_LOCK} {says}") and "\n" not in line
     assert "rm " in line and line.endswith("nothing was changed")
     assert outside.read_text() == "the user's own file\n"
     assert not outside.with_name("never-made").exists()  # a dangling link creates nothing
@@ -1166,7 +1167,7 @@ def test_a_lock_that_is_not_a_plain_file_is_refused_naming_it_and_nothing_is_wri
 
 def test_an_immutable_lock_is_blamed_on_the_lock_not_the_folder(tmp_path, completed_run):
     folder = copy_of(completed_run, tmp_path / "copy")
-    lock = folder / rf.RUN_LOCK
+    lock = folder / run_lock.RUN_LOCK
     lock.write_text("")
     if subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not supported on this file system")

@@ -16,7 +16,8 @@ from posenc.errors import ConfigError
 from posenc.jobs.folder import run_in_folder
 from posenc.jobs.job import build_job
 from posenc.jobs.kinds.tokens import evaluate
-from posenc.store import checkpoint
+from posenc.store import checkpoint, run_lock
+from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
 from tests.conftest import run_cli, run_inprocess
 from tests.test_text import english
@@ -225,20 +226,20 @@ def test_the_source_is_recorded_and_a_changed_source_is_another_run(tmp_path, co
     run = tmp_path / "run"
     run.mkdir()
     claim, metrics = run_in_folder(cfg, run, choices)
-    assert claim == rf.Claim.NEW
+    assert claim == claiming.Claim.NEW
     recorded = rf.read_record(run)["init_from"]
-    expected_hash = rf.config_hash(rf.read_record(source)["config"])
+    expected_hash = claiming.config_hash(rf.read_record(source)["config"])
     assert recorded == {"folder": str(source.resolve()), "config_hash": expected_hash, "step": 10}
     assert metrics["init_from"] == str(source.resolve())
     assert (metrics["init_from_config_hash"], metrics["init_from_step"]) == (expected_hash, 10)
-    assert claim_again(corpus, source, run) == rf.Claim.REUSE  # same source: the run stands
+    assert claim_again(corpus, source, run) == claiming.Claim.REUSE  # same source: the run stands
     run_inprocess(source, text_job(corpus, SHORT, "trainer.steps=20"))  # the source retrained
-    with pytest.raises(rf.RunFolderTaken, match="another config"):
+    with pytest.raises(run_lock.RunFolderTaken, match="another config"):
         claim_again(corpus, source, run)
     assert json.loads((run / rf.METRICS).read_text())["init_from_step"] == 10  # kept
 
 
-def claim_again(corpus: Path, source: Path, run: Path) -> rf.Claim:
+def claim_again(corpus: Path, source: Path, run: Path) -> claiming.Claim:
     cfg, choices = compose_job(fine_tune(corpus, source, "yarn", "trainer.steps=10"))
     return run_in_folder(cfg, run, choices)[0]
 
@@ -255,6 +256,6 @@ def test_an_interrupted_fine_tune_continues_with_its_first_point(tmp_path, corpu
     (run / rf.METRICS).write_text(json.dumps({**metrics, "status": "interrupted"}))
     cfg, choices = compose_job(args)
     claim, again = run_in_folder(cfg, run, choices)
-    assert claim == rf.Claim.CONTINUE
+    assert claim == claiming.Claim.CONTINUE
     assert pd.read_csv(run / rf.HISTORY)["step"].tolist() == whole["step"].tolist() == [0, 10, 20]
     assert again["init_from"] == str(source.resolve())

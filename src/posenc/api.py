@@ -21,6 +21,7 @@ import pandas as pd
 from posenc.errors import check_tracking_uri
 from posenc.jobs import preflight
 from posenc.store import run_folder as rf
+from posenc.store import run_lock
 
 log = logging.getLogger("posenc")
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's job log
@@ -130,7 +131,7 @@ def run(
             keep_refused=False,
             source=source,
         )
-    except rf.RunFolderTaken as e:
+    except run_lock.RunFolderTaken as e:
         raise FileExistsError(str(e)) from None
     return load_run(output_dir)
 

@@ -24,8 +24,9 @@ from posenc.jobs import preflight
 from posenc.jobs.exits import ExitCode, JobEnded
 from posenc.jobs.folder import run_in_folder
 from posenc.jobs.source import read_source
+from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
-from posenc.store import sweep_folder
+from posenc.store import run_lock, sweep_folder
 from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
@@ -85,10 +86,10 @@ def main(cfg: DictConfig) -> float | None:
         return refused_source(e, sweep_dir, run_dir, overrides)
     started = []
 
-    def on_claim(claim: rf.Claim) -> None:
+    def on_claim(claim: claiming.Claim) -> None:
         if sweep_dir is not None:
             sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
-        if claim != rf.Claim.REUSE:
+        if claim != claiming.Claim.REUSE:
             started.append(claim)
             save_hydra_record(run_dir, cfg)
             if cfg.print_config:
@@ -97,7 +98,9 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
-            raise rf.RunFolderTaken(f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)")
+            raise run_lock.RunFolderTaken(
+                f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)"
+            )
         claim, metrics = run_in_folder(
             *(cfg, run_dir, hc.runtime.choices, overrides),
             plots=cfg.plots if cfg.plots is not None else sweep_dir is None,
@@ -107,7 +110,7 @@ def main(cfg: DictConfig) -> float | None:
             keep_refused=sweep_dir is not None,  # a sweep's tables show the refusal
             source=source,
         )
-    except rf.RunFolderTaken as e:
+    except run_lock.RunFolderTaken as e:
         return refused(e, sweep_dir, run_dir, overrides)
     except Exception as e:  # said in the log and in metrics.json; a sweep goes on
         if not started or sweep_dir is not None:

@@ -32,7 +32,8 @@ def register_resolvers() -> None:
     conf/config.yaml."""
     from omegaconf import OmegaConf
 
-    from posenc.store.run_folder import NOT_THE_EXPERIMENT, timestamp
+    from posenc.store.claim import NOT_THE_EXPERIMENT
+    from posenc.store.run_folder import timestamp
     from posenc.store.sweep_folder import job_dir_name, run_dir_name
 
     OmegaConf.register_new_resolver("posenc.stamp", timestamp, use_cache=True, replace=True)

@@ -16,7 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 from posenc.errors import ConfigError
 from posenc.jobs.job import run_job
 from posenc.jobs.source import Source, absolute, read_source
+from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
+from posenc.store import run_lock
 
 log = logging.getLogger("posenc")
 
@@ -29,11 +31,11 @@ def run_in_folder(
     plots: bool | None = None,
     parallel_jobs: int = 1,
     bar: bool = True,
-    on_claim: Callable[[rf.Claim], None] | None = None,
+    on_claim: Callable[[claiming.Claim], None] | None = None,
     around: Callable[[], contextlib.AbstractContextManager] | None = None,
     keep_refused: bool = True,
     source: Source | None = None,
-) -> tuple[rf.Claim, dict[str, Any]]:
+) -> tuple[claiming.Claim, dict[str, Any]]:
     """(how the folder was claimed, the run's metrics): a reused run's as they were, else
     those the job wrote. Raises run_folder.RunFolderTaken when the folder is another
     process's or holds another config's run (nothing in it changed); what run_job raises
@@ -49,21 +51,21 @@ def run_in_folder(
     absolute(cfg, source)
     identity = source.identity() if source is not None else None
     try:
-        with rf.held(run_dir) as writable:  # this process's until the job ends
+        with run_lock.held(run_dir) as writable:  # this process's until the job ends
             config = OmegaConf.to_container(cfg, resolve=True)
-            claim = rf.claim(
+            claim = claiming.claim(
                 run_dir, config, cfg.overwrite, cfg.resume, identity, read_only=not writable
             )
             if on_claim is not None:
                 on_claim(claim)
-            if claim == rf.Claim.REUSE:
+            if claim == claiming.Claim.REUSE:
                 return claim, rf.read_metrics(run_dir)
-            refused = not keep_refused and claim == rf.Claim.NEW
+            refused = not keep_refused and claim == claiming.Claim.NEW
             with around() if around is not None else contextlib.nullcontext():
                 metrics = run_job(
                     *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
                     epoch_bar=bar,
-                    continuing=claim == rf.Claim.CONTINUE,
+                    continuing=claim == claiming.Claim.CONTINUE,
                     source=source,
                 )
     except ConfigError:

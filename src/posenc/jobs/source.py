@@ -20,6 +20,7 @@ from torch import nn
 from posenc.config.objective import dataset_kind
 from posenc.errors import ConfigError
 from posenc.store import checkpoint
+from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
 from posenc.store.status import Status
 
@@ -86,7 +87,9 @@ def read_source(cfg: DictConfig) -> Source | None:
         raise checkpoint.CheckpointError(path, f"its step is {step!r}, not a whole number")
     if not isinstance(weights, dict):
         raise checkpoint.CheckpointError(path, "its model weights are not a state dict")
-    source = Source(folder, metrics.get("kind"), config, rf.config_hash(config), step, weights)
+    source = Source(
+        folder, metrics.get("kind"), config, claiming.config_hash(config), step, weights
+    )
     check_kind(source, dataset_kind(cfg))
     check_architecture(source, cfg)
     return source
