@@ -126,7 +126,11 @@ def run(
         raise ConfigError("output_dir", f"cannot create {output_dir}: {e.strerror}") from None
     try:
         run_in_folder(
-            *(cfg, output_dir, choices, list(overrides), plots),
+            cfg,
+            output_dir,
+            choices,
+            overrides=list(overrides),
+            plots=plots,
             around=lambda: job_log(output_dir),
             keep_refused=False,
             source=source,

@@ -102,7 +102,8 @@ def main(cfg: DictConfig) -> float | None:
                 f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)"
             )
         claim, metrics = run_in_folder(
-            *(cfg, run_dir, hc.runtime.choices, overrides),
+            *(cfg, run_dir, hc.runtime.choices),
+            overrides=overrides,
             plots=cfg.plots if cfg.plots is not None else sweep_dir is None,
             parallel_jobs=_parallel_jobs(hc),
             bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead

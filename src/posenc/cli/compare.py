@@ -55,7 +55,11 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         select = args.select if write_tables else None
         out = own_folder(args, by, baseline, across, select)
         made = sweep_tables.make(
-            *(args.paths, by, args.metric, args.confidence, args.ci),
+            args.paths,
+            by=by,
+            metric=args.metric,
+            confidence=args.confidence,
+            ci=args.ci,
             baseline=baseline,
             across=across,
             follow_last=not write_tables,

@@ -22,7 +22,13 @@ def run(argv: Sequence[str] | None) -> int:
     try:
         out = own_folder(args, by, {}, None)  # a comparison's report: in its folder
         made = tables.make(
-            *(args.paths, by, args.metric, args.confidence, args.ci), follow_last=True, out=out
+            args.paths,
+            by=by,
+            metric=args.metric,
+            confidence=args.confidence,
+            ci=args.ci,
+            follow_last=True,
+            out=out,
         )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,12 @@ def run_in_folder(
             refused = not keep_refused and claim == claiming.Claim.NEW
             with around() if around is not None else contextlib.nullcontext():
                 metrics = run_job(
-                    *(cfg, run_dir, choices, plots, list(overrides), parallel_jobs),
+                    cfg,
+                    run_dir,
+                    choices,
+                    plots=plots,
+                    overrides=list(overrides),
+                    parallel_jobs=parallel_jobs,
                     epoch_bar=bar,
                     continuing=claim == claiming.Claim.CONTINUE,
                     source=source,

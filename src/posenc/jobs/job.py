@@ -20,7 +20,7 @@ from posenc.config.compose import build
 from posenc.config.schemas import TrainerConfig
 from posenc.errors import ConfigError
 from posenc.jobs.kinds import Kind, kind_of
-from posenc.jobs.loop import EarlyStop, History, fit
+from posenc.jobs.loop import EarlyStop, History, Resumed, continue_from, fit
 from posenc.jobs.preflight import check_config
 from posenc.jobs.record import DiskFull, JobRecord, log_outcome, outcome, start_record, utc_now
 from posenc.jobs.resources import auto_threads, resolve_device, seeds, shared_cores
@@ -33,15 +33,13 @@ from posenc.store.status import Status
 from posenc.store.tracking import LiveRun, live_run
 
 log = logging.getLogger("posenc")
-CONTINUE_INSTEAD = (
-    "the interrupted run is kept as it was; resume=false starts it over, overwrite=true replaces it"
-)
 __all__ = ["DiskFull", "Job", "build_job", "run_job", "utc_now"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
-    """Everything a job trains, built and checked before the first step."""
+    """Everything a job trains, built and checked before the first step; never changed
+    after (where a continued run stands is `Resumed`'s)."""
 
     trainer: TrainerConfig
     kind: Kind  # the data, and everything that differs between kinds of run
@@ -52,8 +50,6 @@ class Job:
     threads: int
     eval_threads: int = 1  # for the test set and the other lengths, after training
     continuing: bool = False  # an interrupted run of this config: go on from its checkpoint
-    seconds_before: float = 0.0  # training seconds of the processes before this one
-    continued_from: int | None = None  # the step its checkpoint held
     cfg: DictConfig | None = None  # the config it was built from
     source: Source | None = None  # the run whose weights it started from (init_from)
 
@@ -62,11 +58,17 @@ class Job:
         return self.kind.spec
 
 
-def build_job(cfg: DictConfig, parallel_jobs: int = 1, source: Source | None = None) -> Job:
+def build_job(
+    cfg: DictConfig,
+    parallel_jobs: int = 1,
+    source: Source | None = None,
+    continuing: bool = False,
+) -> Job:
     """Config -> seeded data, model, optimizer and scheduler, each checked as it is built
     (the tracking store is checked by the command: posenc.jobs.preflight). Raises ConfigError.
     `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs);
-    `source`: the run cfg.init_from names, read already (else read here)."""
+    `source`: the run cfg.init_from names, read already (else read here); `continuing`:
+    the folder holds an interrupted run of this config, continued from its checkpoint."""
     trainer = check_config(cfg)  # the job's own values; the store is the command's
     source = source or read_source(cfg)
     device = resolve_device(trainer.device)
@@ -92,10 +94,13 @@ def build_job(cfg: DictConfig, parallel_jobs: int = 1, source: Source | None = N
     threads = trainer.num_threads or auto_threads(model, parallel_jobs)
     torch.set_num_threads(threads)  # per job: one process may run many
     kind.prepare()
-    job = Job(trainer, kind, model.to(device), optimizer, scheduler, device, threads, cfg=cfg)
-    job.source = source
-    job.eval_threads = trainer.num_threads or shared_cores(parallel_jobs)
-    return job
+    return Job(
+        *(trainer, kind, model.to(device), optimizer, scheduler, device, threads),
+        eval_threads=trainer.num_threads or shared_cores(parallel_jobs),
+        continuing=continuing,
+        cfg=cfg,
+        source=source,
+    )
 
 
 def note_scalings(cfg: DictConfig, model: Model) -> None:
@@ -107,28 +112,26 @@ def note_scalings(cfg: DictConfig, model: Model) -> None:
         )
 
 
-def train(job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = None) -> History:
+def train(
+    job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = None
+) -> tuple[History, Resumed]:
     """The one loop (posenc.jobs.loop.fit) with history.csv written a row per round, a log
     line every trainer.log_every rounds, a progress bar on a terminal (plain lines in logs
     and CI), and checkpoint.pt (every trainer.checkpoint_every steps and at the end); a
     continued run starts from its checkpoint; `live`: the run's curves logged to the
-    tracking store as they come."""
+    tracking store as they come. Returns the loop's history and where training started
+    (`Resumed`: a continued run's checkpoint)."""
     t, kind = job.trainer, job.kind
     stop = t.early_stopping
     early_stop = EarlyStop(stop.patience, stop.min_delta) if stop.patience else None
-    path = run_dir / rf.CHECKPOINT
-    start, records = continue_from(job, run_dir, early_stop) if job.continuing else (0, [])
+    resumed = continue_from(job, run_dir, early_stop) if job.continuing else Resumed()
+    start, records = resumed.step, list(resumed.records)
     kind.steps_drawn = start  # a curriculum that grows with the steps goes on where it was
-    after = kind.x_of(start) if job.continued_from is not None else None
+    after = kind.x_of(start) if resumed.from_checkpoint else None
     writer = rf.HistoryWriter(run_dir / rf.HISTORY, kind.columns, after=after)
     total, every = kind.x_of(kind.total_steps), kind.round_steps
-    bar = progress(
-        total=total,
-        initial=kind.x_of(start),
-        unit=kind.bar_unit,
-        desc="training",
-        disable=not bar_on,
-    )
+    shown = {"unit": kind.bar_unit, "desc": "training", "disable": not bar_on}
+    bar = progress(total=total, initial=kind.x_of(start), **shown)
     rounds, started = -(-kind.total_steps // every), time.perf_counter()
     done = [len(records)]  # rounds so far
 
@@ -143,15 +146,19 @@ def train(job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = N
             log.info("%s", kind.round_line(record))
 
     def save(step: int) -> None:
-        seconds = job.seconds_before + time.perf_counter() - started
+        seconds = resumed.seconds + time.perf_counter() - started
         best = (early_stop.best, early_stop.waited) if early_stop else None
         state = checkpoint.TrainingState(step, seconds, best)
-        checkpoint.save(path, job.model, job.optimizer, job.scheduler, kind.stream, state)
+        where = run_dir / rf.CHECKPOINT
+        checkpoint.save(where, job.model, job.optimizer, job.scheduler, kind.stream, state)
 
     try:
         with bar_logging(bar):
-            return fit(
-                *(kind, job.model, job.optimizer, on_round),
+            history = fit(
+                kind,
+                job.model,
+                job.optimizer,
+                on_round,
                 scheduler=job.scheduler,
                 grad_clip=t.grad_clip,
                 early_stop=early_stop,
@@ -164,32 +171,7 @@ def train(job: Job, run_dir: Path, bar_on: bool = True, live: LiveRun | None = N
     finally:
         bar.close()
         writer.close()
-
-
-def continue_from(job: Job, run_dir: Path, early_stop: EarlyStop | None) -> tuple[int, list]:
-    """(the step checkpoint.pt holds, the history's rounds up to it), every state put back;
-    CheckpointError when either cannot be read (the interrupted run is kept)."""
-    path = run_dir / rf.CHECKPOINT
-    if not path.is_file():
-        return 0, []
-    kind = job.kind
-    try:
-        payload = checkpoint.load(path, job.device)
-        state = checkpoint.restore(
-            *(payload, job.model, job.optimizer, job.scheduler, kind.stream, early_stop),
-            path=path,
-        )
-        rows = rf.read_history_rows(run_dir)
-    except checkpoint.CheckpointError as e:
-        raise e.advising(CONTINUE_INSTEAD) from None
-    except rf.RunFolderError as e:
-        error = checkpoint.CheckpointError(run_dir / rf.HISTORY, str(e))
-        raise error.advising(CONTINUE_INSTEAD) from None
-    start, job.seconds_before, job.continued_from = state.step, state.seconds, state.step
-    last = kind.x_of(start)
-    records = [kind.record_from_row(r) for r in rows if r[kind.columns[0]] <= last]
-    log.info("continuing from the checkpoint at step %d of %d", start, kind.total_steps)
-    return start, records
+    return history, resumed
 
 
 def run_job(
@@ -228,8 +210,7 @@ def run_job(
         raise
     try:
         with JobRecord(run_dir, metrics) as record:
-            job = build_job(cfg, parallel_jobs, source)
-            job.continuing = continuing
+            job = build_job(cfg, parallel_jobs, source, continuing=continuing)
             history = train_and_evaluate(job, cfg, run_dir, record, epoch_bar)
             if history.interruption is not None:  # recorded: now it ends the command
                 raise history.interruption
@@ -270,16 +251,16 @@ def train_and_evaluate(
     live = live_run(job.cfg, run_dir)  # before the clock: a wait for the store is not training
     started = time.perf_counter()
     try:
-        history = train(job, run_dir, epoch_bar, live)
+        history, resumed = train(job, run_dir, epoch_bar, live)
     except BaseException:
         if live is not None:
             live.end(Status.FAILED)
         raise
-    record.update(train_seconds=job.seconds_before + time.perf_counter() - started)
+    record.update(train_seconds=resumed.seconds + time.perf_counter() - started)
     if live is not None:  # ended, never left RUNNING (the export replaces it)
         live.end(history.status)
-    if job.continued_from is not None:
-        record.update(continued_from_step=job.continued_from)
+    if resumed.from_checkpoint:
+        record.update(continued_from_step=resumed.step)
     record.step = "encoding_tables"
     final = model.encoding.table()
     rf.save_table(run_dir / rf.ENCODING_FINAL, final)

@@ -9,11 +9,13 @@ next to nothing to the model's own cost.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import nan
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -21,10 +23,25 @@ from torch import nn
 
 from posenc.jobs.kinds.base import RoundStats
 from posenc.jobs.signals import interrupt_reason
+from posenc.store import checkpoint
+from posenc.store import run_folder as rf
 from posenc.store.status import Status
+
+log = logging.getLogger("posenc")
 
 if TYPE_CHECKING:
     from posenc.jobs.kinds import Kind
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Where training stands when it starts: nothing for a new run; a continued run's
+    checkpoint step, its training seconds so far and its history's rounds up to it."""
+
+    step: int = 0
+    seconds: float = 0.0  # training seconds of the processes before this one
+    records: tuple = ()
+    from_checkpoint: bool = False
 
 
 @dataclass
@@ -162,3 +179,33 @@ def fit(
         history.reason = interrupt_reason(e)
         history.interruption = e
     return history
+
+
+CONTINUE_INSTEAD = (
+    "the interrupted run is kept as it was; resume=false starts it over, overwrite=true replaces it"
+)
+
+
+def continue_from(job: Any, run_dir: Path, early_stop: EarlyStop | None) -> Resumed:
+    """Where checkpoint.pt left training (its step, seconds and the history's rounds up to
+    it), every state put back; CheckpointError when either cannot be read (the interrupted
+    run is kept)."""
+    path = run_dir / rf.CHECKPOINT
+    if not path.is_file():
+        return Resumed()
+    kind = job.kind
+    try:
+        payload = checkpoint.load(path, job.device)
+        state = checkpoint.restore(
+            payload, job.model, job.optimizer, job.scheduler, kind.stream, early_stop, path=path
+        )
+        rows = rf.read_history_rows(run_dir)
+    except checkpoint.CheckpointError as e:
+        raise e.advising(CONTINUE_INSTEAD) from None
+    except rf.RunFolderError as e:
+        error = checkpoint.CheckpointError(run_dir / rf.HISTORY, str(e))
+        raise error.advising(CONTINUE_INSTEAD) from None
+    last = kind.x_of(state.step)
+    records = tuple(kind.record_from_row(r) for r in rows if r[kind.columns[0]] <= last)
+    log.info("continuing from the checkpoint at step %d of %d", state.step, kind.total_steps)
+    return Resumed(state.step, state.seconds, records, from_checkpoint=True)
