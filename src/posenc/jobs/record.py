@@ -156,7 +156,8 @@ def limits(cfg: DictConfig) -> str | None:
 SMALL_TABLE = 256  # tables with at most this many numbers are logged (at DEBUG)
 
 
-def _fmt(t: torch.Tensor) -> str:
+def format_tensor(t: torch.Tensor) -> str:
+    """A small tensor as the log prints it: four places, tiny values as 0."""
     return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
 
 
@@ -177,8 +178,8 @@ def log_outcome(job, initial, final, metrics: dict[str, Any], run_dir: Path) -> 
         change = (final.detach().cpu() - initial.cpu()).norm().item()
         log.info("encoding table %s changed by %.6f (Frobenius norm)", list(final.shape), change)
         if change > 0 and final.numel() <= SMALL_TABLE:  # the tables are in the run folder
-            log.debug("encoding before:\n%s", _fmt(initial))
-            log.debug("encoding after:\n%s", _fmt(final))
+            log.debug("encoding before:\n%s", format_tensor(initial))
+            log.debug("encoding after:\n%s", format_tensor(final))
 
 
 def outcome(job, history) -> dict[str, Any]:

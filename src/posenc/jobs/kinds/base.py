@@ -144,7 +144,7 @@ class Kind(abc.ABC):
     def spec(self):
         return self.data.spec
 
-    def cut(self, round_steps: int, total_steps: int) -> None:
+    def set_budget(self, round_steps: int, total_steps: int) -> None:
         """Set the round and the budget, cut by trainer.limit_batches or overfit_batches (at
         most N steps a round) and trainer.limit_rounds (at most N rounds)."""
         rounds = -(-total_steps // round_steps)

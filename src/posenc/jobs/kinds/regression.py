@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -21,6 +20,7 @@ from posenc.data import Split
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import Kind, RoundStats, Step, length_seed, log, pass_size
 from posenc.jobs.kinds.declared import REGRESSION
+from posenc.jobs.record import format_tensor
 from posenc.memory import FLOAT, check_fits
 
 
@@ -66,7 +66,7 @@ class Regression(Kind):
         t = trainer
         self.stream = torch.Generator().manual_seed(seeds[1])
         per_epoch = batches_per_epoch(len(data.train), t.batch_size)
-        self.cut(per_epoch, t.epochs * per_epoch)
+        self.set_budget(per_epoch, t.epochs * per_epoch)
         self.shuffle = t.shuffle and t.overfit_batches is None  # overfit: the same batches
 
     def check(self) -> None:
@@ -188,9 +188,5 @@ class Regression(Kind):
         with torch.no_grad():
             model.eval()
             prediction = model(train.x)
-        log.info("targets:     %s", _fmt(train.y[0]))
-        log.info("predictions: %s", _fmt(prediction[0]))
-
-
-def _fmt(t: torch.Tensor) -> str:
-    return np.array2string(t.detach().cpu().numpy(), precision=4, suppress_small=True)
+        log.info("targets:     %s", format_tensor(train.y[0]))
+        log.info("predictions: %s", format_tensor(prediction[0]))

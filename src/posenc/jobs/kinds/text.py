@@ -94,12 +94,12 @@ class Text(Tokens):
     def headline(self, metrics: dict[str, Any]) -> str:
         """Bits per character on the test text, and at the longest evaluated length."""
         longest = max((int(k.split("@")[1]) for k in metrics if k.startswith("bpc@")), default=None)
-        at = f", bpc@{longest} {_fmt(metrics.get(f'bpc@{longest}'))}" if longest else ""
+        at = f", bpc@{longest} {four_places(metrics.get(f'bpc@{longest}'))}" if longest else ""
         return f"test bpc {metrics['test_bpc']:.4f}{at}"
 
     def files(self, run_dir: Path) -> None:
         rf.write_json(Path(run_dir) / rf.VOCABULARY, self.data.vocabulary())
 
 
-def _fmt(value: float | None) -> str:
+def four_places(value: float | None) -> str:
     return "unsupported" if value is None else f"{value:.4f}"

@@ -93,7 +93,7 @@ def evaluate(
     return loss_sum.item() / targets, correct.item() / max(counted.item(), 1)
 
 
-def cut(batch: TokenBatch, most: int | None, device) -> TokenBatch:
+def first_sequences(batch: TokenBatch, most: int | None, device) -> TokenBatch:
     """At most `most` sequences of the batch (eval.limit_sequences), on the device."""
     if most is not None and len(batch) > most:
         batch = TokenBatch(batch.x[:most], batch.y[:most], batch.mask[:most], batch.layout)
@@ -134,7 +134,7 @@ class Tokens(Kind):
         super().__init__(data, cfg, trainer, device, seeds)
         self.stream = data.generator  # the task draws lengths and batches from it
         self.data_seed = seeds[0]
-        self.cut(trainer.eval_every, trainer.steps or DEFAULT_STEPS)
+        self.set_budget(trainer.eval_every, trainer.steps or DEFAULT_STEPS)
         self.unit = f"rounds of {self.round_steps} steps"
         self.val: list[TokenBatch] = []
         self.test: list[TokenBatch] = []
@@ -215,8 +215,13 @@ class Tokens(Kind):
         """The fixed validation and test batches, from a stream of their own."""
         self.data.check_fixed_sizes()
         fixed = torch.Generator().manual_seed(length_seed(self.data_seed, 0))
-        self.val = [cut(b, self.most_sequences, self.device) for b in self.data.validation(fixed)]
-        self.test = [cut(b, self.most_sequences, self.device) for b in self.data.testing(fixed)]
+        self.val = [
+            first_sequences(b, self.most_sequences, self.device)
+            for b in self.data.validation(fixed)
+        ]
+        self.test = [
+            first_sequences(b, self.most_sequences, self.device) for b in self.data.testing(fixed)
+        ]
         for _ in range(self.trainer.overfit_batches or 0):
             self.replayed.append(self.next_batch())
 
@@ -312,7 +317,7 @@ class Tokens(Kind):
             generator = torch.Generator().manual_seed(length_seed(cfg.seed, length))
             count = min(cfg.eval.per_length, self.most_sequences or cfg.eval.per_length)
             batch = task.evaluation(generator, length, count)
-            self.drawn[length] = cut(batch, self.most_sequences, self.device)
+            self.drawn[length] = first_sequences(batch, self.most_sequences, self.device)
         return self.drawn[length]
 
     def forget_evaluation(self) -> None:
