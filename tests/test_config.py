@@ -184,3 +184,46 @@ def test_a_preset_with_a_model_it_was_not_made_for_names_the_one_that_was(tmp_pa
         "for model=lstm use +experiment=chomsky_lstm"
     )
     assert "ConfigKeyError" not in result.stderr
+
+
+# ------------------------------------------------------------------ where posenc leans on Hydra
+
+
+def test_hydras_run_and_report_still_swallows_errors_and_the_one_patch_lets_them_through(
+    monkeypatch,
+):
+    """Hydra's public API has no switch but HYDRA_FULL_ERROR (which launched workers would
+    inherit; hydra issue #2923 asked for a config key): posenc patches run_and_report, in
+    posenc.cli.train.hydra_raises alone. This fails when Hydra changes what it patches."""
+    from hydra._internal import utils
+
+    from posenc.cli.train import hydra_raises
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+
+    def fails():
+        raise ValueError("a job's own error")
+
+    with pytest.raises(SystemExit):  # Hydra's: printed, exit 1
+        utils.run_and_report(fails)
+    with hydra_raises(), pytest.raises(ValueError, match="a job's own error"):
+        utils.run_and_report(fails)
+    assert utils.run_and_report is not None and utils.run_and_report.__name__ == "run_and_report"
+
+
+def test_the_preset_mismatch_reader_still_reads_hydras_own_error_text():
+    """posenc.config.compose.preset_mismatch reads Hydra's error text (no structured error
+    says which preset set a key the chosen option lacks): this fails when that text changes."""
+    from hydra import compose, initialize_config_dir
+
+    from posenc.config.compose import config_dir, preset_mismatch, register_resolvers
+    from posenc.config.schemas import register_schemas
+
+    register_schemas(config_dir())
+    register_resolvers()
+    overrides = ["+experiment=chomsky", "model=lstm"]
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        with pytest.raises(Exception) as caught:
+            compose("config", overrides=overrides)
+    said = preset_mismatch(str(caught.value), overrides)
+    assert said is not None and "chomsky_lstm" in str(said)
