@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import posenc
 from posenc.config.compose import config_dir
 from posenc.config.schemas import locate, runtime_args
 from posenc.errors import ConfigError
@@ -227,3 +228,21 @@ def test_the_preset_mismatch_reader_still_reads_hydras_own_error_text():
             compose("config", overrides=overrides)
     said = preset_mismatch(str(caught.value), overrides)
     assert said is not None and "chomsky_lstm" in str(said)
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        (["device=cuda"], "device: no such key; did you mean trainer.device?"),
+        (["d_model=64"], "d_model: no such key; did you mean model.d_model?"),
+        (["lr=0.01"], "lr: no such key; did you mean optimizer.lr?"),
+        (["model.dmodel=64"], "model.dmodel: no such key; did you mean model.d_model?"),
+        (["trainer.epoch=3"], "trainer.epoch: no such key; did you mean trainer.epochs?"),
+        (["dataset=parity_check", "maxlen=4"], "did you mean dataset.max_len or encoding.max_len?"),
+        (["bogus=1"], "bogus: no such key; keys: dataset,"),
+    ],
+)
+def test_a_key_at_the_wrong_depth_or_misspelt_names_the_key_meant(overrides, says):
+    with pytest.raises(ConfigError) as caught:
+        posenc.run(overrides)
+    assert says in str(caught.value) and "\n" not in str(caught.value)

@@ -115,6 +115,40 @@ PLUGIN_EXTRAS = {
 }
 
 
+def did_you_mean(key: str, siblings: Sequence[str], overrides: Sequence[str] = ()) -> str:
+    """`; did you mean trainer.device?` for a key at the wrong depth (`device`, `d_model`,
+    `lr`: a key one group down in the config the other overrides compose) or misspelt
+    (`model.dmodel`, `maxlen`: a key close to it); nothing when no key is near."""
+    import difflib
+
+    parent, _, name = key.rpartition(".")
+    candidates = {k: [k] for k in siblings}  # a name one might type -> the keys to give
+    if not parent:
+        try:  # the keys one group down, where a top-level name most often belongs
+            others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+            config = compose_config(others)
+        except Exception:
+            config = {}
+        nested = [
+            (k, f"{group}.{k}")
+            for group, node in config.items()
+            if isinstance(node, DictConfig)
+            for k in node
+            if not str(k).startswith("_")
+        ]
+        exact = [full for k, full in nested if k == name]
+        if exact:
+            return f"; did you mean {' or '.join(exact)}?"
+        for k, full in nested:
+            if k not in siblings:
+                candidates.setdefault(k, []).append(full)
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    if not close:
+        return ""
+    prefix = f"{parent}." if parent else ""
+    return f"; did you mean {' or '.join(prefix + k for k in sorted(candidates[close[0]]))}?"
+
+
 def preset_mismatch(text: str, overrides: Sequence[str]) -> ConfigError | None:
     """A preset that sets a key the option chosen with it lacks (+experiment=chomsky
     model=lstm: the transformer's n_heads): one line naming the presets made for that
@@ -207,7 +241,8 @@ def composition_error(e: Exception, overrides: list[str] = ()) -> ConfigError | 
         if isinstance(cause, ConfigKeyError | AttributeError) and dataclasses.is_dataclass(schema):
             fields = dataclasses.fields(schema)
             names = [f.name for f in fields if not f.name.startswith("_")]
-            return ConfigError(key, f"no such key; keys: {', '.join(names)}")
+            hint = did_you_mean(key, names, overrides)
+            return ConfigError(key, f"no such key{hint}; keys: {', '.join(names)}")
         return ConfigError(key, str(cause.msg or type(cause).__name__).splitlines()[0])
     if isinstance(e, OverrideParseException) and (found := unparsable(overrides)) is not None:
         return found
@@ -251,14 +286,17 @@ def compose_run(
 
     register_schemas(config_dir())
     register_resolvers()
+    caught = None
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         try:
             cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
         except Exception as e:
-            error = composition_error(e, list(overrides))
-            if error is None:
-                raise
-            raise error from None
+            caught = e
+    if caught is not None:  # read outside Hydra's context: the reading may compose again
+        error = composition_error(caught, list(overrides))
+        if error is None:
+            raise caught
+        raise error from None
     choices = dict(cfg.hydra.runtime.choices)
     body = cfg.copy()
     with open_dict(body):
