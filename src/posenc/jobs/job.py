@@ -26,7 +26,7 @@ from posenc.jobs.record import DiskFull, JobRecord, log_outcome, outcome, start_
 from posenc.jobs.resources import auto_threads, resolve_device, seeds, shared_cores
 from posenc.jobs.source import Source, read_source, start_from
 from posenc.models import Model
-from posenc.progress import bar_logging, progress
+from posenc.progress import bar_logging, phase, progress
 from posenc.store import checkpoint
 from posenc.store import run_folder as rf
 from posenc.store.status import Status
@@ -267,7 +267,8 @@ def train_and_evaluate(
     record.step = "test"
     torch.set_num_threads(job.eval_threads)
     try:
-        record.update(**outcome(job, history))
+        with phase("test set"):
+            record.update(**outcome(job, history))
         if kind.evaluated_lengths() and history.status == Status.COMPLETED:
             record.step = "length_eval"
             rows = kind.evaluate_lengths(model)

@@ -423,38 +423,40 @@ def _export_all(
     for run in runs:
         by_experiment.setdefault(experiment or experiment_name(run), []).append(run)
     bar = progress(total=len(runs), unit="run", desc="export")
-    for name, members in by_experiment.items():
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            experiment_id = client.create_experiment(
-                name, artifact_location=_artifact_root(tracking_uri)
-            )
-        else:
-            experiment_id = found.experiment_id
-        # MLflow 3's kind of experiment: model training (its UI still opens on GenAI first,
-        # so the export command prints a link to the runs table, runs_table_url)
-        client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
-        if on_experiment is not None:
-            on_experiment(name, experiment_id, members)
-        shared = set.intersection(*(set(r.name.split(",")) for r in members))
-        existing: dict[str, list] = {}  # a folder's runs: its export, a stale live one
-        for r in client.search_runs([experiment_id], max_results=50_000):
-            existing.setdefault(r.data.tags.get(RUN_TAG), []).append(r)
-        for run_dir in members:
-            stamp = fingerprint(run_dir)
-            old = existing.get(str(run_dir), [])
-            same = [r for r in old if r.data.tags.get(FINGERPRINT_TAG) == stamp][:1]
-            for r in old:  # one MLflow run per folder, never two
-                if r not in same:
-                    client.delete_run(r.info.run_id)
-            if same:
-                counts["unchanged"] += 1
+    try:  # closed however the export ends: a heartbeat never outlives it
+        for name, members in by_experiment.items():
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                experiment_id = client.create_experiment(
+                    name, artifact_location=_artifact_root(tracking_uri)
+                )
+            else:
+                experiment_id = found.experiment_id
+            # MLflow 3's kind of experiment: model training (its UI still opens on GenAI first,
+            # so the export command prints a link to the runs table, runs_table_url)
+            client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
+            if on_experiment is not None:
+                on_experiment(name, experiment_id, members)
+            shared = set.intersection(*(set(r.name.split(",")) for r in members))
+            existing: dict[str, list] = {}  # a folder's runs: its export, a stale live one
+            for r in client.search_runs([experiment_id], max_results=50_000):
+                existing.setdefault(r.data.tags.get(RUN_TAG), []).append(r)
+            for run_dir in members:
+                stamp = fingerprint(run_dir)
+                old = existing.get(str(run_dir), [])
+                same = [r for r in old if r.data.tags.get(FINGERPRINT_TAG) == stamp][:1]
+                for r in old:  # one MLflow run per folder, never two
+                    if r not in same:
+                        client.delete_run(r.info.run_id)
+                if same:
+                    counts["unchanged"] += 1
+                    bar.update(1)
+                    continue
+                _export_run(client, experiment_id, run_dir, stamp, shared)
+                counts["updated" if old else "created"] += 1
                 bar.update(1)
-                continue
-            _export_run(client, experiment_id, run_dir, stamp, shared)
-            counts["updated" if old else "created"] += 1
-            bar.update(1)
-    bar.close()
+    finally:
+        bar.close()
     return counts
 
 

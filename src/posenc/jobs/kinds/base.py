@@ -252,13 +252,15 @@ class Kind(abc.ABC):
         original = scaled_from(model, self.spec.seq_len)
         with bar, bar_logging(bar):
             rows = []
-            for length in lengths:
+            for i, length in enumerate(lengths):
+                bar.set_postfix(length=f"{length} ({i + 1} of {len(lengths)})")
                 rows.append(self.length_row(model, length))
                 trained[length] = rows[-1]
                 self.log_row(rows[-1])
                 bar.update(1)
             for scaling in scalings:
                 for length in scaled:
+                    bar.set_postfix(length=length, scaling=scaling)
                     same = trained.get(length)
                     same = same if self.model_length(length) <= original else None
                     rows.append(self.scaled_row(model, scaling, length, same))
