@@ -379,3 +379,35 @@ def test_accuracy_by_length_gives_a_group_one_colour_in_every_panel(tmp_path, mo
     assert set(colours) == {"lstm", "stack_rnn"}
     assert all(len(c) == 1 for c in colours.values()), colours
     assert colours["lstm"] != colours["stack_rnn"]
+
+
+def test_compare_of_several_sweeps_writes_beside_them_and_says_when_it_replaces(tmp_path, capsys):
+    from posenc.cli.compare import main as compare
+    from tests.conftest import run_inprocess
+
+    for sweep in ("a", "b"):
+        run_inprocess(tmp_path / "sweeps" / sweep / "r0", ["trainer.epochs=1"])
+    own = {p: p.read_bytes() for p in (tmp_path / "sweeps").rglob("*") if p.is_file()}
+    args = [str(tmp_path / "sweeps" / "a"), str(tmp_path / "sweeps" / "b")]
+    assert compare(args) == 0
+    made = tmp_path / "sweeps" / "comparisons" / "all"
+    assert (made / "results.csv").is_file() and (made / "report.html").is_file()
+    assert {p: p.read_bytes() for p in own} == own  # neither sweep's own files changed
+    first = capsys.readouterr()
+    assert "replacing" not in first.err
+    assert "wrote sweeps/comparisons/all/results.csv" in first.out  # from where it runs
+    assert compare(args) == 0
+    assert "note: replacing the comparison of " in capsys.readouterr().err
+    assert compare([*args, "--out", str(tmp_path / "mine")]) == 0
+    assert (tmp_path / "mine" / "summary.csv").is_file()
+
+
+def test_compare_prints_paths_relative_to_where_it_runs(tmp_path, capsys, monkeypatch):
+    from posenc.cli.compare import main as compare
+    from tests.conftest import run_inprocess
+
+    run_inprocess(tmp_path / "sweep" / "r0", ["trainer.epochs=1"])
+    monkeypatch.chdir(tmp_path)
+    assert compare(["sweep", "--by", "seed"]) == 0
+    wrote = [line for line in capsys.readouterr().out.splitlines() if line.startswith("wrote ")]
+    assert wrote and all(line.startswith("wrote sweep/comparisons/by=seed/") for line in wrote)

@@ -37,6 +37,13 @@ def parser(prog: str, doc: str, write_tables: bool):
             metavar="KEY",
             help="rank the groups within each value of KEY (e.g. dataset): ranks.csv",
         )
+        p.add_argument(
+            "--out",
+            type=Path,
+            metavar="DIR",
+            help="write the tables, figures and report here (default: the sweep's own folder, "
+            "or comparisons/<options> in it; several folders: comparisons/<options> beside them)",
+        )
     return p
 
 
@@ -54,6 +61,8 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
         across = args.across if write_tables else None
         select = args.select if write_tables else None
         out = own_folder(args, by, baseline, across, select)
+        if write_tables:
+            out = announce(args.out or out or default_folder(args.paths))
         made = sweep_tables.make(
             args.paths,
             by=by,
@@ -90,8 +99,46 @@ def tables(argv: Sequence[str] | None, prog: str, doc: str, write_tables: bool) 
             print(f"wrote {path}")
         return 1
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {readable(path)}")
     return 0
+
+
+def default_folder(paths: Sequence[Path]) -> Path | None:
+    """Where a comparison without options goes: the sweep's own folder for one path; for
+    several, comparisons/all beside them (never into the first one's own tables)."""
+    if len(paths) == 1:
+        return None
+    from posenc.analysis.tables import COMPARISONS
+
+    return common_parent(paths) / COMPARISONS / "all"
+
+
+def common_parent(paths: Sequence[Path]) -> Path:
+    import os
+
+    return Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
+
+
+def announce(out: Path | None) -> Path | None:
+    """A comparison about to replace an earlier one in `out` says so, with its time."""
+    from datetime import datetime
+
+    if out is not None and (Path(out) / "results.csv").is_file():
+        stamp = datetime.fromtimestamp((Path(out) / "results.csv").stat().st_mtime)
+        print(
+            f"note: replacing the comparison of {stamp:%Y-%m-%d %H:%M:%S} in {readable(out)}",
+            file=sys.stderr,
+        )
+    return out
+
+
+def readable(path: Path) -> str:
+    """A path as a person reads it: relative to the current folder when inside it."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
 
 
 def own_folder(args, by, baseline, across, select=None) -> Path | None:
@@ -104,6 +151,8 @@ def own_folder(args, by, baseline, across, select=None) -> Path | None:
         return None
     if not Path(args.paths[0]).is_dir():
         raise NotADirectoryError(f"{args.paths[0]} is not a folder: give a sweep or run folder")
+    if len(args.paths) > 1:  # several folders: beside them, in none of them
+        return common_parent(args.paths) / COMPARISONS / name
     return Path(args.paths[0]) / COMPARISONS / name
 
 
