@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import posenc
-from posenc.config.compose import config_dir
+from posenc.config.compose import compose_job, config_dir
 from posenc.config.schemas import locate, runtime_args
 from posenc.errors import ConfigError
 from posenc.jobs.job import build_job
@@ -246,3 +246,29 @@ def test_a_key_at_the_wrong_depth_or_misspelt_names_the_key_meant(overrides, say
     with pytest.raises(ConfigError) as caught:
         posenc.run(overrides)
     assert says in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "preset, steps, every, warmup, checkpoint",
+    [
+        ("chomsky", None, 250, 0, None),  # the presets' own budgets: as they were
+        ("train_short_test_long", None, 500, 100, 1000),
+        ("chomsky", 300, 25, 0, None),  # shortened: still twelve rounds, a curve to draw
+        ("chomsky_stack_rnn", 60, 5, 0, None),
+        ("train_short_test_long", 100, 16, 3, 32),  # the warmup fits, checkpoints end rounds
+    ],
+)
+def test_a_shortened_preset_scales_its_rounds_warmup_and_checkpoints(
+    preset, steps, every, warmup, checkpoint
+):
+    given = [f"+experiment={preset}", *([f"trainer.steps={steps}"] if steps else [])]
+    cfg, _ = compose_job(given)
+    assert cfg.trainer.eval_every == every
+    assert cfg.scheduler.get("warmup_steps", 0) == warmup
+    assert cfg.trainer.checkpoint_every == checkpoint
+    build_job(cfg)  # refused by nothing
+
+
+def test_keys_the_user_gives_win_over_the_presets_shares():
+    cfg, _ = compose_job(["+experiment=chomsky", "trainer.steps=300", "trainer.eval_every=100"])
+    assert cfg.trainer.eval_every == 100

@@ -24,6 +24,15 @@ def config_dir() -> str:
     return str(Path(__file__).resolve().parents[3] / "conf")
 
 
+def part_of(total: int | None, parts: int) -> int:
+    """`total // parts`, at least 1: a preset's rounds and warmup as shares of its budget."""
+    if total is None:
+        raise ConfigError(
+            "trainer.steps", "this preset's rounds are shares of its budget: give a number"
+        )
+    return max(1, int(total) // int(parts))
+
+
 def register_resolvers() -> None:
     """`${posenc.stamp:}` (a new folder's time, cached per config as Hydra's own `now`),
     `${posenc.job_dir:N,OVERRIDES}` (a sweep job's folder),
@@ -50,6 +59,12 @@ def register_resolvers() -> None:
 
     OmegaConf.register_new_resolver(
         "posenc.not_the_experiment", lambda: list(NOT_THE_EXPERIMENT), replace=True
+    )
+    # a preset's rounds and warmup as shares of its budget: a shortened preset still trains
+    # and draws a curve (`${posenc.part_of:${trainer.steps},12}`: a twelfth, at least 1)
+    OmegaConf.register_new_resolver("posenc.part_of", part_of, replace=True)
+    OmegaConf.register_new_resolver(
+        "posenc.times", lambda value, n: int(value) * int(n), replace=True
     )
 
 
