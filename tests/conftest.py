@@ -108,3 +108,21 @@ def tiny() -> list[str]:
         "trainer.batch_size=16",
         "plots=false",
     ]
+
+
+def pytest_runtest_logreport(report):
+    """A failing test is named the moment it fails (with xdist too, where pytest's own list
+    comes only at the end): a run stopped early, or cut by a CI limit, still says which."""
+    if report.failed and (report.when == "call" or report.outcome == "failed"):
+        reporter = _reporter.get("terminal")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"FAILED (as it happened) {report.nodeid} [{report.when}]")
+
+
+_reporter: dict = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    _reporter["terminal"] = config.pluginmanager.getplugin("terminalreporter")
