@@ -272,3 +272,14 @@ def test_a_shortened_preset_scales_its_rounds_warmup_and_checkpoints(
 def test_keys_the_user_gives_win_over_the_presets_shares():
     cfg, _ = compose_job(["+experiment=chomsky", "trainer.steps=300", "trainer.eval_every=100"])
     assert cfg.trainer.eval_every == 100
+
+
+def test_a_folder_name_hydra_cannot_read_says_how_to_quote_it():
+    name = "outputs/runs/2026-12-03_14-35-59_629115_encoding=learnable,model=lstm"
+    with pytest.raises(ConfigError) as caught:
+        posenc.run([f"init_from={name}"])
+    said = str(caught.value)
+    assert said.startswith("init_from: cannot read the override") and "\n" not in said
+    assert f"\"init_from='{name}'\"" in said
+    with pytest.raises(ConfigError, match="holds no run|no such run folder"):
+        posenc.run([f"init_from='{name}'"])  # quoted as it says: Hydra reads it

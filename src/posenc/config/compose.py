@@ -280,9 +280,16 @@ def unparsable(overrides: list[str]) -> ConfigError | None:
         try:
             parser.parse_overrides([str(override)])
         except OverrideParseException as e:
-            key = str(override).partition("=")[0].lstrip("+~") or "overrides"
+            key, _, value = str(override).partition("=")
+            key = key.lstrip("+~") or "overrides"
             why = " ".join(str(e).split()).split(" See https")[0]
-            return ConfigError(key, f"cannot read the override {override!r}: {why}")
+            hint = ""
+            if any(c in value for c in "=, ") and "'" not in value:  # a run folder's name
+                hint = (
+                    f"; a value holding '=', ',' or a space (a run folder's name) is quoted "
+                    f"for Hydra, inside the shell's quotes: \"{key}='{value}'\""
+                )
+            return ConfigError(key, f"cannot read the override {override!r}: {why}{hint}")
     return None
 
 
