@@ -152,3 +152,31 @@ def test_debug_overfit_replays_the_same_token_batches_every_round(tmp_path):
     assert metrics["steps"] == 16  # four rounds of the same four batches
     history = pd.read_csv(tmp_path / rf.HISTORY)
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+
+
+def test_a_text_runs_lines_say_characters_and_bits_per_character(tmp_path, caplog):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
+    text = [f"dataset.path={corpus}", "dataset=text", "dataset.seq_len=8", "model=lstm",
+            "model.hidden_dim=8", "encoding=none", "trainer.steps=4", "trainer.eval_every=2",
+            "trainer.batch_size=4", "plots=false"]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="posenc"):
+        run_inprocess(tmp_path / "run", text)
+    said = [r.getMessage() for r in caplog.records]
+    (data,) = [m for m in said if m.startswith("data: ")]
+    assert "windows of 8 characters" in data and "input lengths" not in data
+    rounds = [m for m in said if m.startswith("step ")]
+    assert rounds and all("(bpc " in m for m in rounds)
+
+
+def test_an_interruption_after_training_is_said_in_a_line(tmp_path, caplog):
+    from posenc.jobs.record import JobRecord
+    from posenc.jobs.signals import Terminated
+
+    with caplog.at_level(logging.WARNING, logger="posenc"), pytest.raises(Terminated):
+        with JobRecord(tmp_path, {"status": "failed"}) as record:
+            record.step = "length_eval"
+            raise Terminated
+    (line,) = [r.getMessage() for r in caplog.records]
+    said = "terminated (SIGTERM) at step length_eval: the run is recorded interrupted in"
+    assert line == f"{said} {tmp_path}"

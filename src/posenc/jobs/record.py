@@ -81,7 +81,10 @@ class JobRecord:
         if self.metrics["status"] == Status.INTERRUPTED:
             return  # recorded by the training loop, re-raised after it
         if isinstance(error, KeyboardInterrupt):
-            self.metrics.update(status=Status.INTERRUPTED.value, error=interrupt_reason(error))
+            reason = interrupt_reason(error)
+            self.metrics.update(status=Status.INTERRUPTED.value, error=reason)
+            where = f" at step {self.step}" if self.step not in (None, "build") else ""
+            log.warning("%s%s: the run is recorded interrupted in %s", reason, where, self.run_dir)
             return
         self.metrics["status"] = Status.FAILED.value
         if self.step != "build":  # a refusal happens while building: no step to name

@@ -45,6 +45,21 @@ class Text(Tokens):
     def next_length(self) -> int:
         return self.data.seq_len
 
+    def describe(self) -> str:
+        text = self.data
+        return (
+            f"data: {text.source}, windows of {text.seq_len} characters, "
+            f"{self.spec.vocab_size} symbols; {len(text.train):,} characters to train on, "
+            f"{len(text.val):,} to validate, {len(text.test):,} to test"
+        )
+
+    def round_line(self, r: TextRecord) -> str:
+        return (
+            f"step {r.step}/{self.total_steps}  train_loss {r.train_loss:.6f} "
+            f"(bpc {r.train_bpc:.4f})  val_loss {r.val_loss:.6f} (bpc {r.val_bpc:.4f})  "
+            f"val_accuracy {r.val_accuracy:.4f}  ({r.seconds:.2f}s)"
+        )
+
     def check(self) -> None:
         if self.max_length is not None:
             raise ConfigError(
