@@ -49,3 +49,14 @@ def test_without_a_terminal_the_heartbeat_logs_until_the_work_ends(monkeypatch, 
 def test_the_interval_is_posenc_heartbeat_seconds(monkeypatch, value, seconds):
     monkeypatch.setenv("POSENC_HEARTBEAT", value)
     assert p.heartbeat_seconds() == seconds
+
+
+def test_a_heartbeat_travels_to_a_launchers_workers_without_its_timer(caplog):
+    import pickle
+
+    beat = p.Heartbeat(total=4, unit="job", desc="sweep", every=0.05)
+    try:
+        copy = pickle.loads(pickle.dumps(beat))  # as joblib, submitit and Ray send callbacks
+    finally:
+        beat.close()
+    assert copy._thread is None and copy.every == 0 and copy.line().startswith("sweep: 0/4 jobs")

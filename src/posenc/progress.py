@@ -108,6 +108,16 @@ class Heartbeat:
     def close(self) -> None:
         self._stop.set()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a launcher pickles the sweep's callback, bar and all, for its workers: they get a
+        # copy without the timer (the sweep process keeps the one that speaks)
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_stop", "_thread")}
+        return {**state, "every": 0}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stop, self._thread = threading.Event(), None
+
     def __enter__(self) -> Heartbeat:
         return self
 
