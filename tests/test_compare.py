@@ -381,6 +381,29 @@ def test_accuracy_by_length_gives_a_group_one_colour_in_every_panel(tmp_path, mo
     assert colours["lstm"] != colours["stack_rnn"]
 
 
+def test_accuracy_bands_stay_within_zero_and_one(tmp_path, monkeypatch):
+    """Two seeds at 0.95 and 0.55: the t interval of their mean runs far past 1; accuracy
+    cannot, so the band is clipped to [0, 1]."""
+    from posenc.analysis import plots
+
+    runs = [("a", 0, 0.95), ("a", 1, 0.55), ("b", 0, 0.5), ("b", 1, 0.5)]
+    for task, seed, value in runs:
+        metrics = {"status": "completed", "kind": "tokens", "score": value}
+        metrics.update({"accuracy@21": value, "accuracy@22": value, "final_val_loss": 0.1})
+        write_run(tmp_path / f"{task}{seed}", [f"dataset={task}", f"seed={seed}"], metrics)
+    results = load_results([tmp_path])
+    summary = summarize(results, metric="score")
+    assert summary["accuracy@21_ci_high"].max() > 1  # what the interval itself says
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.setdefault("fig", fig))
+    plots.plot_accuracy_by_length(tmp_path, results, summary, ["dataset"])
+    bands = [c for a in drawn["fig"].axes for c in a.collections]
+    assert bands
+    for band in bands:
+        heights = band.get_paths()[0].vertices[:, 1]
+        assert heights.min() >= 0 and heights.max() <= 1
+
+
 def test_compare_of_several_sweeps_writes_beside_them_and_says_when_it_replaces(tmp_path, capsys):
     from posenc.cli.compare import main as compare
     from tests.conftest import run_inprocess

@@ -125,6 +125,7 @@ def plot_loss_curves(
     fig = Figure(figsize=(9.5, 4.8 + 0.12 * shown), layout="constrained")
     ax = fig.subplots()
     pairs = list(zip(labels, summary.iterrows(), strict=True))[:shown]
+    drawn = []  # every mean drawn: a log axis where they span decades, as a run's loss.png
     for i, (label, (_, row)) in enumerate(pairs):
         runs = _group_members(done, row, keys)["run"]
         curves = [c for c in (_val_curve(sweep_dir / run, column) for run in runs) if c is not None]
@@ -132,6 +133,7 @@ def plot_loss_curves(
             continue
         table = pd.concat(curves, axis=1)
         mean, std = table.mean(axis=1), table.std(axis=1).fillna(0.0)
+        drawn.append(mean.to_numpy(dtype=float))
         (line,) = ax.plot(
             mean.index,
             mean.to_numpy(),
@@ -148,6 +150,8 @@ def plot_loss_curves(
             alpha=0.1,
             linewidth=0,
         )
+    if drawn:
+        log_scale_if_positive(ax, np.concatenate(drawn))
     axes = {spec.history[0] for spec in specs}
     x = axes.pop() if len(axes) == 1 else "step"
     ax.set_xlabel(x)
@@ -329,7 +333,7 @@ def plot_accuracy_by_length(
         rows = summary if name is None else summary[summary[panel] == name]
         for _, row in rows.iterrows():
             mean = row[[f"{c}_mean" for c in columns]].to_numpy(dtype=float)
-            low, high = _band(row, columns, mean)
+            low, high = np.clip(_band(row, columns, mean), 0.0, 1.0)  # accuracy lies in [0, 1]
             i = style[_group_label(row, line_keys)]
             label = _group_label(row, line_keys) if line_keys else _what(results)
             color = f"C{i % 10}"
