@@ -1717,3 +1717,13 @@ def test_an_archived_immutable_run_is_reused_not_refused(tmp_path, completed_run
     with pytest.raises(FileExistsError, match="cannot be written"):  # another config: refused
         posenc.run([*QUICK, "seed=1", "overwrite=true"], output_dir=folder, plots=False)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_a_rerun_clears_what_a_killed_write_left_beside_its_files(tmp_path, completed_run):
+    folder = copy_of(completed_run, tmp_path / "copy")
+    left = folder / ".checkpoint.pt.k3j9x.pt"  # atomic_write's partial, as a SIGKILL leaves it
+    left.write_bytes(b"half a checkpoint")
+    notes = folder / "notes.txt"
+    notes.write_text("mine")
+    posenc.run([*QUICK, "trainer.epochs=2", "overwrite=true"], output_dir=folder, plots=False)
+    assert not left.exists() and notes.read_text() == "mine"

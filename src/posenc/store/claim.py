@@ -154,6 +154,8 @@ def clear(run_dir: Path) -> None:
     anything else in the folder (a user's notes) is left alone."""
     for name in WRITTEN:
         (Path(run_dir) / name).unlink(missing_ok=True)
+        for partial in Path(run_dir).glob(f".{name}.*"):  # left by a write a kill cut short
+            partial.unlink(missing_ok=True)
     log_file = Path(run_dir) / LOG
     if log_file.is_file() and not log_file.is_symlink():  # emptied: logging may hold it open
         os.truncate(log_file, 0)
