@@ -16,6 +16,7 @@ import pytest
 
 from posenc.errors import ConfigError
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 from posenc.store.tracking import export_mlflow
 
 from .conftest import read_metrics, run_cli, run_dirs
@@ -270,7 +271,7 @@ def test_a_token_task_exports_accuracy_per_step_and_its_score(tmp_path):
     assert exported.data.metrics["score"] == pytest.approx(metrics["score"])
     assert exported.data.metrics["accuracy_at_7"] == pytest.approx(metrics["accuracy@7"])
     curve = client.get_metric_history(exported.info.run_id, "val_accuracy")
-    history = rf.read_history(run)
+    history = read_history(run).frame()
     assert [m.step for m in curve] == history["step"].tolist()
     assert [m.value for m in curve] == pytest.approx(history["val_accuracy"].tolist())
 

@@ -21,6 +21,7 @@ import posenc
 from posenc.errors import ConfigError
 from posenc.store import run_folder as rf
 from posenc.store import run_lock
+from posenc.store.history import read_history
 from tests.conftest import run_cli, run_inprocess
 
 
@@ -284,7 +285,7 @@ def test_a_history_with_bad_epochs_is_broken_and_draws_no_curve(tmp_path, rows, 
     (run,) = make_runs(tmp_path, 1)
     (run / rf.HISTORY).write_text("epoch,train_loss,val_loss,seconds\n" + "\n".join(rows) + "\n")
     with pytest.raises(rf.RunFolderError, match=says):
-        rf.read_history(run)
+        read_history(run)
     assert _val_curve(run) is None
     assert says in caplog.text
 
@@ -742,8 +743,8 @@ def test_a_garbage_history_row_is_one_line_and_the_run_is_kept(tmp_path, interru
     kept = (run / rf.HISTORY).read_bytes()
     with pytest.raises(
         ConfigError,
-        match=f"^{re.escape(str(run / rf.HISTORY))}: line 4 is not "
-        "numbers \\('garbage'\\); the interrupted run is kept",
+        match=f"^{re.escape(str(run / rf.HISTORY))}: line 4 holds a step that is not a "
+        "number \\('garbage'\\); the interrupted run is kept",
     ):
         posenc.run(overrides, output_dir=run)
     assert (run / rf.HISTORY).read_bytes() == kept

@@ -21,6 +21,7 @@ from posenc.jobs.kinds import declared, tokens
 from posenc.jobs.loop import fit
 from posenc.metrics import headline
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 from tests.conftest import run_inprocess
 
 TINY = [
@@ -70,7 +71,7 @@ def test_a_task_job_writes_accuracy_and_a_score(tmp_path):
     assert metrics["status"] == "completed" and metrics["steps"] == 12
     for key in ("final_train_accuracy", "final_val_accuracy", "test_accuracy", "score"):
         assert 0 <= metrics[key] <= 1
-    history = rf.read_history(tmp_path)
+    history = read_history(tmp_path).frame()
     assert list(history.columns) == list(declared.TOKENS.history)
     assert history["step"].tolist() == [5, 10, 12]  # rounds every 5 steps and the last
     rows = pd.read_csv(tmp_path / rf.LENGTH_EVAL)
@@ -85,7 +86,7 @@ def test_a_task_job_is_deterministic(tmp_path):
     b = run_inprocess(tmp_path / "b", TINY)
     drop = lambda frame: frame.drop(columns="seconds")  # noqa: E731
     pd.testing.assert_frame_equal(
-        drop(rf.read_history(tmp_path / "a")), drop(rf.read_history(tmp_path / "b"))
+        drop(read_history(tmp_path / "a").frame()), drop(read_history(tmp_path / "b").frame())
     )
     assert a["score"] == b["score"] and a["test_loss"] == b["test_loss"]
 

@@ -22,6 +22,7 @@ from posenc.errors import check_tracking_uri
 from posenc.jobs import preflight
 from posenc.store import run_folder as rf
 from posenc.store import run_lock
+from posenc.store.history import read_history
 
 log = logging.getLogger("posenc")
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's job log
@@ -49,7 +50,7 @@ def load_run(path: str | Path) -> RunResult:
     return RunResult(
         path=path,
         metrics=rf.read_metrics(path),
-        history=rf.read_history(path),
+        history=read_history(path).frame(),
         encoding_initial=rf.read_table(path, rf.ENCODING_INITIAL),
         encoding_final=rf.read_table(path, rf.ENCODING_FINAL),
         config=record["config"],

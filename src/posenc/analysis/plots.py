@@ -24,19 +24,20 @@ from posenc.metrics import (
     split_length,
 )
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 
 log = logging.getLogger("posenc")
 
 
 def _val_curve(run_dir: Path, column: str = "val_loss") -> pd.Series | None:
     try:
-        history = rf.read_history(run_dir)
+        history = read_history(run_dir).frame()
     except rf.RunFolderError as e:
         log.warning("no curve for %s: %s", run_dir, e)  # the other runs are still drawn
         return None
     if column not in history:
         return None
-    return pd.to_numeric(history.set_index(rf.history_x(history))[column], errors="coerce")
+    return pd.to_numeric(history.set_index(history.columns[0])[column], errors="coerce")
 
 
 VALUE_WIDTH = 24  # characters of a value in a label: longer ones squeeze the axes out

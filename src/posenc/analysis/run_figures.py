@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 
 DPI = 110
 
@@ -134,7 +135,7 @@ def plot_rotary(angles: np.ndarray, path: Path, title: str = "") -> Path:
 def plot_loss(history: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
     """Train and validation loss per epoch (per step for a token task, with its accuracy
     beside); `history` maps history.csv's columns to arrays."""
-    x = rf.history_x(history)
+    x = next(iter(history))  # the x axis: the first column
     accuracy = "val_accuracy" in history
     fig = Figure(figsize=(11 if accuracy else 6.4, 4.2))
     fig.subplots_adjust(left=0.08 if accuracy else 0.12, right=0.97, bottom=0.12, top=0.88)
@@ -181,9 +182,9 @@ def plot_run(run_dir: Path, metrics: dict | None = None) -> list[Path]:
             written.append(plot_rotary(final, path, title))
         else:
             written.append(plot_encoding(initial, final, path, title))
-    history = rf.read_history_arrays(run_dir)
-    if len(history[rf.history_x(history)]):
-        written.append(plot_loss(history, run_dir / "loss.png", title))
+    history = read_history(run_dir)
+    if len(history):
+        written.append(plot_loss(history.arrays(), run_dir / "loss.png", title))
     rows = [r for r in rf.read_length_eval(run_dir) if r.get("status") == "ok"]
     if rows:
         written.append(plot_run_lengths(rows, metrics, run_dir / rf.LENGTH_FIGURE, title))

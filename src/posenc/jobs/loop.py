@@ -25,6 +25,7 @@ from posenc.jobs.kinds.base import RoundStats
 from posenc.jobs.signals import interrupt_reason
 from posenc.store import checkpoint
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 from posenc.store.status import Status
 
 log = logging.getLogger("posenc")
@@ -199,11 +200,12 @@ def continue_from(job: Any, run_dir: Path, early_stop: EarlyStop | None) -> Resu
         state = checkpoint.restore(
             payload, job.model, job.optimizer, job.scheduler, kind.stream, early_stop, path=path
         )
-        rows = rf.read_history_rows(run_dir)
+        rows = read_history(run_dir).rows()
     except checkpoint.CheckpointError as e:
         raise e.advising(CONTINUE_INSTEAD) from None
     except rf.RunFolderError as e:
-        error = checkpoint.CheckpointError(run_dir / rf.HISTORY, str(e))
+        problem = str(e).removeprefix(f"{run_dir / rf.HISTORY} ").removeprefix("is broken: ")
+        error = checkpoint.CheckpointError(run_dir / rf.HISTORY, problem)
         raise error.advising(CONTINUE_INSTEAD) from None
     last = kind.x_of(state.step)
     records = tuple(kind.record_from_row(r) for r in rows if r[kind.columns[0]] <= last)

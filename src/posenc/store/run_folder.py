@@ -43,7 +43,6 @@ from posenc.store import files
 from posenc.store.status import Status
 
 if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
-    import pandas as pd
     import torch
 
 
@@ -58,19 +57,6 @@ LENGTH_FIGURE = "length.png"  # the run's metric by evaluation length
 FIGURES = ("encoding.png", "loss.png", LENGTH_FIGURE)
 # history.csv's columns are each kind's (posenc.metrics.KindSpec.history): the first the
 # x axis (epoch or step), `seconds` last
-
-
-def history_layouts() -> list[tuple[str, ...]]:
-    """Every history header a declared kind writes."""
-    from posenc.metrics import KINDS
-
-    return [spec.history for spec in KINDS.values()]
-
-
-def default_history() -> tuple[str, ...]:
-    from posenc.metrics import default_kind
-
-    return default_kind().history
 
 
 VOCABULARY = "vocabulary.json"  # text: the symbols in id order, and the text's source
@@ -317,55 +303,6 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     return record
 
 
-def read_history(run_dir: Path) -> pd.DataFrame:
-    """history.csv (empty, in the default kind's columns, when the run has none yet); any
-    header a declared kind writes is read."""
-    import pandas as pd
-
-    path = Path(run_dir) / HISTORY
-    if not path.is_file():
-        return pd.DataFrame(columns=list(default_history()))
-    try:
-        frame = pd.read_csv(path)
-    except (ValueError, OSError, pd.errors.ParserError) as e:
-        raise RunFolderError(f"{path} is broken: {str(e).splitlines()[0]}") from None
-    if tuple(frame.columns) not in history_layouts():
-        raise RunFolderError(f"{path} is broken: columns {list(frame.columns)}")
-    x = frame[frame.columns[0]]
-    if not pd.api.types.is_numeric_dtype(x) or x.isna().any():
-        raise RunFolderError(f"{path} is broken: a {x.name} that is not a number")
-    if x.duplicated().any():
-        raise RunFolderError(f"{path} is broken: {x.name} {x[x.duplicated()].iloc[0]} twice")
-    return frame
-
-
-def read_history_rows(run_dir: Path) -> list[dict[str, float]]:
-    """history.csv's rows as exact floats (a continued run rebuilds its rounds from them)."""
-    import csv
-
-    path = Path(run_dir) / HISTORY
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise RunFolderError(f"cannot be read: {getattr(e, 'strerror', None) or e}") from None
-    for number, row in enumerate(rows, start=2):
-        try:
-            rows[number - 2] = {k: float(v) for k, v in row.items()}
-        except (TypeError, ValueError):
-            bad = next((v for v in row.values() if not _is_float(v)), None)
-            raise RunFolderError(f"line {number} is not numbers ({bad!r})") from None
-    return rows
-
-
-def _is_float(text: Any) -> bool:
-    try:
-        float(text)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def write_json(path: Path, value: Any) -> None:
     """A small JSON file of the run folder (vocabulary.json), atomically."""
     files.write_text(path, json.dumps(value, ensure_ascii=False, indent=1))
@@ -381,26 +318,6 @@ def read_vocabulary(run_dir: Path) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as e:
         raise RunFolderError(f"{path} is broken: {e}") from None
-
-
-def read_history_arrays(run_dir: Path) -> dict[str, np.ndarray]:
-    """history.csv as one float array per column, without pandas (a run's own figures)."""
-    import csv
-
-    path = Path(run_dir) / HISTORY
-    rows: list[list[str]] = []
-    names = default_history()
-    if path.is_file():
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))
-        names, rows = (tuple(rows[0]), rows[1:]) if rows else (names, rows)
-    columns = np.array(rows, dtype=float).reshape(-1, len(names)).T
-    return dict(zip(names, columns, strict=True))
-
-
-def history_x(columns: Iterable[str]) -> str:
-    """The history's x axis: its first column (`epoch` or `step`, as the kind wrote it)."""
-    return next(iter(columns))
 
 
 def read_table(run_dir: Path, name: str) -> np.ndarray | None:

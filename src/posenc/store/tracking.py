@@ -24,6 +24,7 @@ from posenc.errors import ConfigError
 from posenc.progress import progress
 from posenc.store import GROUPS, TRACKING_TIMEOUT, TRACKING_URI
 from posenc.store import run_folder as rf
+from posenc.store.history import read_history
 
 log = logging.getLogger("posenc")
 
@@ -541,17 +542,14 @@ def _export_run(
     now = int(time.time() * 1000)
     values: list = []
     try:
-        history = rf.read_history(run_dir)
+        rows = read_history(run_dir).rows()
     except rf.RunFolderError:
-        history = None
-    if history is not None:  # per epoch, or per step for a token task (with accuracy)
-        x = rf.history_x(history.columns)
-        curves = [c for c in history.columns if c not in (x, "seconds")]
-        for row in history.itertuples(index=False):
-            for column in curves:
-                value = float(getattr(row, column))
-                if math.isfinite(value):
-                    values.append(Metric(column, value, now, int(getattr(row, x))))
+        rows = []
+    for row in rows:  # per epoch, or per step for a token task (with accuracy)
+        x, *curves = (c for c in row if c != "seconds")
+        for column in curves:
+            if math.isfinite(row[column]):
+                values.append(Metric(column, row[column], now, int(row[x])))
     for key, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             values.append(Metric(metric_name(key), float(value), now, 0))
