@@ -95,7 +95,13 @@ def build_job(
     torch.set_num_threads(threads)  # per job: one process may run many
     kind.prepare()
     return Job(
-        *(trainer, kind, model.to(device), optimizer, scheduler, device, threads),
+        trainer=trainer,
+        kind=kind,
+        model=model.to(device),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        device=device,
+        threads=threads,
         eval_threads=trainer.num_threads or shared_cores(parallel_jobs),
         continuing=continuing,
         cfg=cfg,
@@ -133,16 +139,14 @@ def train(
     shown = {"unit": kind.bar_unit, "desc": "training", "disable": not bar_on}
     bar = progress(total=total, initial=kind.x_of(start), **shown)
     rounds, started = -(-kind.total_steps // every), time.perf_counter()
-    done = [len(records)]  # rounds so far
 
-    def on_round(record: Any) -> None:
+    def report(record: Any, recorded: int) -> None:
         writer.write(record)
         if live is not None:
             live.log(record, kind.columns)
         bar.update(getattr(record, kind.columns[0]) - bar.n)
         bar.set_postfix(**kind.postfix(record))
-        done[0] += 1
-        if done[0] % t.log_every == 0 or done[0] in (1, rounds):
+        if recorded % t.log_every == 0 or recorded in (1, rounds):
             log.info("%s", kind.round_line(record))
 
     def save(step: int) -> None:
@@ -158,13 +162,13 @@ def train(
                 kind,
                 job.model,
                 job.optimizer,
-                on_round,
                 scheduler=job.scheduler,
                 grad_clip=t.grad_clip,
                 early_stop=early_stop,
                 start=start,
                 records=records,
-                checkpoint=save,
+                report=report,
+                save=save,
                 checkpoint_every=t.checkpoint_every,
                 first_point=job.source is not None,  # where a fine-tune starts
             )

@@ -54,20 +54,15 @@ class History:
     steps: int = 0  # optimizer steps taken
     stopped_early: str | None = None  # why early stopping ended a completed run
 
-    def end_round(
-        self,
-        record: Any,
-        callback: Callable[[Any], None] | None,
-        early_stop: EarlyStop | None,
-        unit: str,
-        more: bool,
-    ) -> bool:
-        """Record an epoch (or a round of steps), tell `callback`, and say whether training
-        stops: a non-finite loss (diverged) or `early_stop` while `more` is left to train,
-        `unit` naming what its patience counts."""
+    def add(self, record: Any, report: Callable[[Any, int], None] | None) -> None:
+        """Record a round and report it (with how many rounds are recorded)."""
         self.records.append(record)
-        if callback is not None:
-            callback(record)
+        if report is not None:
+            report(record, len(self.records))
+
+    def should_stop(self, record: Any, early_stop: EarlyStop | None, unit: str, more: bool) -> bool:
+        """A non-finite loss (diverged), or `early_stop` while `more` is left to train, `unit`
+        naming what its patience counts."""
         if not (math.isfinite(record.train_loss) and math.isfinite(record.val_loss)):
             self.status = Status.DIVERGED
             self.reason = "a non-finite loss stopped training"
@@ -103,78 +98,61 @@ class EarlyStop:
         return self.waited >= self.patience
 
 
-def optimizer_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    grad_clip: float | None = None,
-) -> Callable[[torch.Tensor], None]:
-    """One optimizer step on a loss: backward, the gradients' global norm clipped to
-    `grad_clip`, the step, then the scheduler's."""
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def step(loss: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-
-    return step
-
-
 def fit(
     kind: Kind,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    on_round: Callable[[Any], None] | None = None,
     *,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     grad_clip: float | None = None,
     early_stop: EarlyStop | None = None,
     start: int = 0,
     records: Sequence[Any] = (),
-    checkpoint: Callable[[int], None] | None = None,
+    report: Callable[[Any, int], None] | None = None,
+    save: Callable[[int], None] | None = None,
     checkpoint_every: int | None = None,
     first_point: bool = False,
 ) -> History:
     """Train for `kind.total_steps` optimizer steps in rounds of `kind.round_steps` (an
-    epoch, or trainer.eval_every steps), the kind making each round's batches; after each
-    round, validation and the round's record. Stops on a non-finite loss (diverged), Ctrl-C
-    or SIGTERM (interrupted), or by `early_stop` on the validation loss (completed, with
-    `stopped_early`).
+    epoch, or trainer.eval_every steps), the kind making each round's batches and loss;
+    after each round, validation, the round's record and `report(record, rounds_recorded)`.
+    Stops on a non-finite loss (diverged), Ctrl-C or SIGTERM (interrupted), or by
+    `early_stop` on the validation loss (completed, with `stopped_early`).
 
-    A continued run passes the step it stood at (`start`, every state already restored) and
-    its rounds so far. `checkpoint(step)` is called after every round that ends at a
-    multiple of `checkpoint_every`, and once more when training completes. `first_point`:
-    validation before the first step is the history's first row, at step 0 (a fine-tune's
-    starting point; no training loss yet, so NaN, and no part of early stopping)."""
+    A continued run passes its step (`start`, every state restored) and rounds so far.
+    `save(step)` writes the checkpoint at every multiple of `checkpoint_every` and at the
+    end. `first_point`: validation before any step is the first row, at step 0 (where a
+    fine-tune starts; its training loss NaN, no part of early stopping)."""
     history = History(records=list(records), steps=start)
-    step_on = optimizer_step(model, optimizer, scheduler, grad_clip)
-    total = kind.total_steps
+    trained = [p for p in model.parameters() if p.requires_grad]
+
+    def optimizer_step(loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:  # the gradients' global norm
+            nn.utils.clip_grad_norm_(trained, grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+    total, step = kind.total_steps, start
     model.train()
     try:
         if first_point and start == 0:
-            history.records.append(kind.record(0, RoundStats(nan, nan), kind.validate(model), 0.0))
-            if on_round is not None:
-                on_round(history.records[-1])
-        step = start
+            history.add(kind.record(0, RoundStats(nan, nan), kind.validate(model), 0.0), report)
         while step < total:
             began = time.perf_counter()
             n = min(kind.round_steps, total - step)
-            stats = kind.train_round(model, step_on, n)
-            step += n
-            history.steps = step
-            val = kind.validate(model)
-            record = kind.record(step, stats, val, time.perf_counter() - began)
-            if history.end_round(record, on_round, early_stop, kind.unit, step < total):
+            stats = kind.train_round(model, optimizer_step, n)  # n steps on the kind's batches
+            step = history.steps = step + n
+            record = kind.record(step, stats, kind.validate(model), time.perf_counter() - began)
+            history.add(record, report)  # history.csv, the tracking store, the bar, the log
+            if history.should_stop(record, early_stop, kind.unit, more=step < total):
                 break
-            if checkpoint and checkpoint_every and step < total and step % checkpoint_every == 0:
-                checkpoint(step)
-        if checkpoint is not None and history.status == Status.COMPLETED:
-            checkpoint(step)  # the trained model: for sampling, fine-tuning, a continued run
+            if save and checkpoint_every and step < total and step % checkpoint_every == 0:
+                save(step)
+        if save is not None and history.status == Status.COMPLETED:
+            save(step)  # the trained model: for sampling, fine-tuning, a continued run
     except KeyboardInterrupt as e:
         history.status = Status.INTERRUPTED
         history.reason = interrupt_reason(e)
