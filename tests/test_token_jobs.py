@@ -59,8 +59,9 @@ def test_accuracy_counts_only_masked_positions_at_the_blanks():
     # the input positions predict class 0 everywhere and must not count
     predicted = torch.tensor([[0, 0, 1, 0, 2], [0, 0, 2, 1, 1]])
     batch = TokenBatch(x, y, mask, Blanks(blank=0))  # the blank layout: outputs at the end
-    loss, accuracy = tokens.evaluate(Fixed(predicted, 3), [batch])
+    loss, accuracy, exact = tokens.evaluate(Fixed(predicted, 3), [batch])
     assert accuracy == pytest.approx(2 / 3)
+    assert exact == 0.5  # row 1 is right wherever it is scored; row 0 is not
     logits = Fixed(predicted, 3).logits[:, 2:]
     expected = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
     assert loss == pytest.approx(expected)  # the loss covers every target position

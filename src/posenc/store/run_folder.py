@@ -9,9 +9,9 @@ and reader.
 - `encoding_initial.npy`, `encoding_final.npy`, before and after training: what
   `encoding.table()` returns, float32.
 - `length_eval.csv` (with eval.lengths, or eval.max_length for a token task):
-  `length,loss,accuracy,status,reason,bpc,scaling`, one row per length (accuracy empty for
-  regression, bpc for all but text); rows with a `scaling` evaluate a RoPE run again under
-  that scaling (eval.rope_scalings).
+  `length,loss,accuracy,status,reason,bpc,scaling,exact_match`, one row per length (accuracy
+  and exact_match empty for regression, bpc for all but text); rows with a `scaling` evaluate
+  a RoPE run again under that scaling (eval.rope_scalings).
 - `vocabulary.json` (runs of a corpus): the symbols in id order and the text's source.
 - `checkpoint.pt`: the last training state
   (posenc.store.checkpoint), to continue an interrupted run and to sample from a trained one.
@@ -48,7 +48,10 @@ if TYPE_CHECKING:  # no torch or pandas import here: readers stay light
 
 RUN, HISTORY, METRICS = "run.yaml", "history.csv", "metrics.json"
 LENGTH_EVAL = "length_eval.csv"
-LENGTH_EVAL_COLUMNS = ("length", "loss", "accuracy", "status", "reason", "bpc", "scaling")
+LENGTH_EVAL_COLUMNS = (
+    *("length", "loss", "accuracy", "status", "reason", "bpc", "scaling"),
+    "exact_match",  # token tasks (written after the others: older files stay readable)
+)
 ENCODING_INITIAL, ENCODING_FINAL = "encoding_initial.npy", "encoding_final.npy"
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"  # outputs/runs/<time>_<overrides>, outputs/sweeps/<time>
 LOG = "train.log"  # the job's log (Hydra's job name is train)
@@ -177,7 +180,7 @@ def write_length_eval(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(
             {
                 **r,
-                **{k: blank(r.get(k)) for k in ("loss", "accuracy", "bpc")},
+                **{k: blank(r.get(k)) for k in ("loss", "accuracy", "bpc", "exact_match")},
                 "scaling": r.get("scaling") or "",
             }
             for r in rows

@@ -9,11 +9,14 @@ gives [batch, output_length(n)], int64; `accuracy_mask(targets)` says which targ
 are scored (all, unless the task pads after an end token). The shared keys (`min_len`,
 `max_len`, `val_per_length`) are `Task`'s.
 
-Layout (`Blanks`, the reference's `make_model_with_empty_targets`, written in that class
-alone): the model reads the n input tokens followed by output_length(n) blank tokens (id
-`vocab_size`) and predicts a class at each blank; nothing is decoded autoregressively.
-"Length" is the task's input length n; the model sees n + output_length(n) tokens
-(`model_length`).
+Layouts (`dataset.layout`, each written in its class alone; "length" is the task's input
+length n):
+- `blanks` (the default; the reference's `make_model_with_empty_targets`): the model reads
+  the n input tokens followed by output_length(n) blank tokens (id `vocab_size`) and predicts
+  a class at each blank; nothing is decoded autoregressively. n + output_length(n) tokens.
+- `prompt` (Kazemnejad et al. 2023's decoder-only protocol): `[BOS] input [SEP] answer
+  [EOS]`, read by a causal model that predicts each next token; the loss and the scores fall
+  on the answer and EOS only. n + output_length(n) + 2 tokens (EOS is a target, never read).
 
 Members: regular `parity_check`, `even_pairs`, `cycle_navigation`, `modular_arithmetic`;
 context-free `reverse_string`, `stack_manipulation`; context-sensitive `duplicate_string`,
@@ -42,6 +45,8 @@ BYTES_PER_TOKEN = 8 + 8 + 1
 # compare can group by (`--by level`).
 REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE = "regular", "context-free", "context-sensitive"
 LEVELS = (REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE)
+BLANKS, PROMPT = "blanks", "prompt"
+LAYOUTS = (BLANKS, PROMPT)  # dataset.layout
 
 
 class Blanks:
@@ -51,6 +56,7 @@ class Blanks:
     outputs or counts a sequence's inputs asks the layout."""
 
     name = "blanks"
+    causal = False  # the answer is never among the tokens read
 
     def __init__(self, blank: int):
         self.blank = blank
@@ -69,10 +75,55 @@ class Blanks:
         return (x != self.blank).sum(1)
 
 
+class Prompt:
+    """Kazemnejad et al.'s decoder-only layout, written here alone: `[BOS] input [SEP]
+    answer`, read by a causal model; the outputs at SEP and at each answer token predict the
+    next answer token, then EOS. Token ids: the task's inputs [0, vocab_size), answer class c
+    as vocab_size + c, then BOS and SEP; the model's classes are the task's and EOS last."""
+
+    name = "prompt"
+    causal = True  # an output that read a later token would read the answer
+
+    def __init__(self, vocab_size: int, n_classes: int):
+        self.answer_from = vocab_size  # token id of answer class 0
+        self.bos, self.sep = vocab_size + n_classes, vocab_size + n_classes + 1
+        self.ids = vocab_size + n_classes + 2
+        self.eos = n_classes  # a class, never a token the model reads
+        self.classes = n_classes + 1
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> TokenBatch:
+        """Inputs [batch, n] and answers [batch, T]: tokens [batch, n + T + 2], targets the
+        answer then EOS [batch, T + 1] (EOS always scored)."""
+        b = x.shape[0]
+        bos, sep = (torch.full((b, 1), t, dtype=torch.long) for t in (self.bos, self.sep))
+        tokens = torch.cat([bos, x.long(), sep, y.long() + self.answer_from], dim=1)
+        targets = torch.cat([y.long(), torch.full((b, 1), self.eos, dtype=torch.long)], dim=1)
+        scored = torch.cat([mask, torch.ones((b, 1), dtype=torch.bool)], dim=1)
+        return TokenBatch(tokens, targets, scored, self)
+
+    def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
+        """The outputs at SEP and at every answer token: [batch, T + 1, classes]."""
+        return logits[:, -batch.y.shape[1] :]
+
+    def input_lengths(self, x: torch.Tensor) -> torch.Tensor:
+        """Each sequence's input length [batch]: its tokens between BOS and SEP (never the
+        answer's, which a memory model must not be told)."""
+        return (x == self.sep).int().argmax(1) - 1
+
+    def prompt(self, batch: TokenBatch) -> torch.Tensor:
+        """The tokens up to and with SEP: what a decoder is given [batch, n + 2]."""
+        return batch.x[:, : batch.x.shape[1] - batch.y.shape[1] + 1]
+
+    def token(self, classes: torch.Tensor) -> torch.Tensor:
+        """The token ids that feed predicted answer classes back in."""
+        return classes + self.answer_from
+
+
 class EveryPosition:
     """A target at every position (text's windows: each the next character's class)."""
 
     name = "every position"
+    causal = True  # the target is the next character: an output must not read it
 
     def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         return logits
@@ -89,7 +140,7 @@ class TokenBatch:
     x: torch.Tensor  # [batch, model length] int64: as the layout arranges it
     y: torch.Tensor  # [batch, T] int64: the class of each target
     mask: torch.Tensor  # [batch, T] bool: the positions accuracy counts
-    layout: Blanks | EveryPosition = field(default_factory=EveryPosition)
+    layout: Blanks | Prompt | EveryPosition = field(default_factory=EveryPosition)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -118,7 +169,10 @@ class Task:
         min_len: int = 1,
         max_len: int = 20,
         val_per_length: int = 32,
+        layout: str = "blanks",
     ):
+        if layout not in LAYOUTS:
+            raise ConfigError("dataset.layout", f"{layout!r} is not one of {', '.join(LAYOUTS)}")
         check_at_least("dataset.min_len", min_len, 1)
         check_at_least("dataset.max_len", max_len, 1)
         check_at_least("dataset.val_per_length", val_per_length, 1)
@@ -133,6 +187,7 @@ class Task:
             )
         self.generator = generator  # the training stream: lengths and batches
         self.min_len, self.max_len, self.val_per_length = min_len, max_len, val_per_length
+        self.layout_name = layout
 
     # --- what each task defines -------------------------------------------------------
     def output_length(self, n: int) -> int:
@@ -153,29 +208,34 @@ class Task:
         return n
 
     def model_length(self, n: int) -> int:
-        """Tokens the model reads for input length n: the inputs, then the blanks."""
+        """Tokens the model reads for input length n: the inputs, then the blanks (or BOS,
+        the inputs, SEP and the answer)."""
         m = self.input_length(n)
-        return m + self.output_length(m)
+        return m + self.output_length(m) + (2 if self.layout_name == PROMPT else 0)
 
     @property
     def spec(self) -> Spec:
-        """What the model is built for: tokens of `vocab_size` + 1 ids (the blank last), one
-        class per position, the longest training sequence as `seq_len`."""
+        """What the model is built for: the layout's token ids (blanks: `vocab_size` + 1,
+        the blank last) and classes, the longest training sequence as `seq_len`."""
         longest = max(self.model_length(n) for n in range(self.min_len, self.max_len + 1))
+        layout = self.layout
+        ids = layout.ids if isinstance(layout, Prompt) else self.vocab_size + 1
+        classes = layout.classes if isinstance(layout, Prompt) else self.n_classes
         return Spec(
             seq_len=longest,
-            feature_dim=self.vocab_size + 1,
+            feature_dim=ids,
             per_step=True,
-            vocab_size=self.vocab_size + 1,
-            n_classes=self.n_classes,
+            vocab_size=ids,
+            n_classes=classes,
             symbols_key=self.symbols_key,
-            layout=self.layout,
+            layout=layout,
         )
 
     @property
-    def layout(self) -> Blanks:
-        """How a batch is arranged for the model: the inputs, then a blank (id vocab_size)
-        per target."""
+    def layout(self) -> Blanks | Prompt:
+        """How a batch is arranged for the model (dataset.layout)."""
+        if self.layout_name == PROMPT:
+            return Prompt(self.vocab_size, self.n_classes)
         return Blanks(self.vocab_size)
 
     def batch(self, generator: torch.Generator, batch: int, n: int) -> TokenBatch:
@@ -241,6 +301,9 @@ __all__ = [
     "CONTEXT_FREE",
     "Blanks",
     "EveryPosition",
+    "LAYOUTS",
+    "PROMPT",
+    "Prompt",
     "CONTEXT_SENSITIVE",
     "LEVELS",
     "MAX_LENGTHS",

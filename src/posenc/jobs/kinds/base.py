@@ -130,7 +130,12 @@ class Kind(abc.ABC):
     columns: tuple[str, ...]
     unit: str  # what early stopping's patience counts
     round_name: str  # what one round is, for messages
-    LENGTH_COLUMNS = {"test_loss": "loss", "accuracy": "accuracy", "bpc": "bpc"}
+    LENGTH_COLUMNS = {
+        "test_loss": "loss",
+        "accuracy": "accuracy",
+        "bpc": "bpc",
+        "exact_match": "exact_match",
+    }
     stream: torch.Generator
     round_steps: int
     total_steps: int

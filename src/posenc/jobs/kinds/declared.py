@@ -22,10 +22,24 @@ TOKENS = declare(
         label="a token task",
         plural="token tasks",
         metrics=(
-            Metric("score", HIGHER, "mean accuracy at the lengths past training", True),
+            Metric(
+                "score",
+                HIGHER,
+                "mean accuracy (exact match in the prompt layout) at the lengths past training",
+                True,
+            ),
             *ACCURACIES,
+            Metric(
+                "test_exact_match",
+                HIGHER,
+                "share of test sequences right at every scored position",
+                True,
+            ),
         ),
-        families=(Metric("accuracy", HIGHER, "accuracy at one evaluation length", True),),
+        families=(
+            Metric("accuracy", HIGHER, "accuracy at one evaluation length", True),
+            Metric("exact_match", HIGHER, "share of sequences wholly right at one length", True),
+        ),
         history=STEP_HISTORY,
         headline="score",  # with eval.max_length: the range past training is scored
         scores_range=True,

@@ -68,10 +68,7 @@ class Text(Tokens):
             )
         super().check()
 
-    def check_model(self, model: nn.Module) -> None:
-        if (found := model.sees_future()) is not None:
-            key, why = found
-            raise ConfigError(key, f"{why} (dataset=text: the target is the next character)")
+    layout_says = "dataset=text: the target is the next character"
 
     def family_value(self, family: str, row: dict[str, Any]) -> Any:
         if family == "perplexity":
@@ -80,14 +77,15 @@ class Text(Tokens):
 
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         out = super().outcome(model, history, completed)
-        self.tested = (out["test_loss"], out["test_accuracy"]) if completed else None
+        exact = out.pop("test_exact_match")  # a whole window right: not a text metric
+        self.tested = (out["test_loss"], out["test_accuracy"], exact) if completed else None
         last = history.records[-1] if history.records else None
         out["final_val_bpc"] = bits_per_character(last.val_loss if last else None)
         out["test_bpc"] = bits_per_character(out["test_loss"])
         out["test_perplexity"] = perplexity(out["test_loss"])
         return out
 
-    def score_length(self, model: nn.Module, length: int) -> tuple[float, float]:
+    def score_length(self, model: nn.Module, length: int) -> tuple[float, float, float]:
         """At the training length the test windows are the test set's, scored already."""
         if length == self.spec.seq_len and self.tested is not None:
             return self.tested
@@ -95,6 +93,7 @@ class Text(Tokens):
 
     def length_row(self, model: nn.Module, length: int) -> dict[str, Any]:
         row = super().length_row(model, length)
+        row.pop("exact_match")
         if row["status"] == "ok":
             row["bpc"] = bits_per_character(row["loss"])
         return row

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from posenc.config.compose import build
-from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, Task, TokenBatch
+from posenc.data.tasks import BYTES_PER_TOKEN, MAX_LENGTHS, PROMPT, Task, TokenBatch
 from posenc.errors import ConfigError, check_at_least
 from posenc.jobs.kinds.base import (
     Kind,
@@ -53,28 +53,32 @@ class RoundRecord:
     seconds: float
 
 
-def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, ...]:
     """(mean cross-entropy over every target position, correct predictions at the scored
-    positions, scored positions); the model's logits are read at the blanks only."""
+    positions, scored positions, sequences right at every scored position); the model's
+    logits are read at the targets only (the blanks; the answer and EOS)."""
     logits = batch.outputs(model(batch.x))
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch.y.flatten())
-    correct = (logits.argmax(-1) == batch.y) & batch.mask
-    return loss, correct.sum(), batch.mask.sum()
+    right = logits.argmax(-1) == batch.y
+    exact = (right | ~batch.mask).all(1)  # exact match: every scored position right
+    return loss, (right & batch.mask).sum(), batch.mask.sum(), exact.sum()
 
 
 def evaluate(
     model: nn.Module, batches: Sequence[TokenBatch], batch_size: int | None = None
-) -> tuple[float, float]:
-    """(loss, accuracy) over fixed batches: the loss per target position, the accuracy per
-    scored position, both pooled over every sequence; `batch_size` sequences a forward pass
-    (None: base.pass_size's rule for the device)."""
+) -> tuple[float, float, float]:
+    """(loss, accuracy, exact match) over fixed batches: the loss per target position, the
+    accuracy per scored position, pooled over every sequence, and the share of sequences
+    right at every scored position; `batch_size` sequences a forward pass (None:
+    base.pass_size's rule for the device)."""
     was_training = model.training
     model.eval()
     device = batches[0].x.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     counted = torch.zeros((), device=device, dtype=torch.long)
-    targets = 0
+    exact = torch.zeros((), device=device, dtype=torch.long)
+    targets = sequences = 0
     with torch.inference_mode():
         for whole in batches:
             stepwise = getattr(model, "stepwise", False)
@@ -84,13 +88,16 @@ def evaluate(
                 part = TokenBatch(
                     whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at], whole.layout
                 )
-                loss, right, scored = scores(model, part)
+                loss, right, scored, whole_right = scores(model, part)
                 loss_sum += loss * part.y.numel()
                 correct += right
                 counted += scored
+                exact += whole_right
                 targets += part.y.numel()
+                sequences += len(part)
     model.train(was_training)
-    return loss_sum.item() / targets, correct.item() / max(counted.item(), 1)
+    accuracy = correct.item() / max(counted.item(), 1)
+    return loss_sum.item() / targets, accuracy, exact.item() / sequences
 
 
 def first_sequences(batch: TokenBatch, most: int | None, device) -> TokenBatch:
@@ -107,9 +114,12 @@ def range_lengths(task: Task, max_length: int | None, extra: Sequence[int] = ())
     return sorted({*unseen, *extra})
 
 
-def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | None, str | None]:
-    """The paper's network score: mean accuracy over the lengths max_len + 1 .. max_length;
-    (None, reason) when one of them could not run, never a mean over fewer lengths."""
+def score(
+    rows: Sequence[dict], task: Task, max_length: int, column: str = "accuracy"
+) -> tuple[float | None, str | None]:
+    """The paper's network score: the mean of `column` (accuracy; exact match in the prompt
+    layout) over the lengths max_len + 1 .. max_length; (None, reason) when one of them could
+    not run, never a mean over fewer lengths."""
     unseen = [r for r in rows if task.max_len < r["length"] <= max_length]
     if not unseen:
         return None, None
@@ -117,7 +127,7 @@ def score(rows: Sequence[dict], task: Task, max_length: int) -> tuple[float | No
     if missing:
         first = missing[0]
         return None, f"unsupported at length {first['length']}: {first['reason']}"
-    return sum(r["accuracy"] for r in unseen) / len(unseen), None
+    return sum(r[column] for r in unseen) / len(unseen), None
 
 
 class Tokens(Kind):
@@ -149,6 +159,16 @@ class Tokens(Kind):
     def max_length(self) -> int | None:
         return self.cfg.eval.get("max_length")
 
+    @property
+    def scored_by(self) -> str:
+        """The length rows' column the score averages: exact match in the prompt layout (the
+        decoder-only papers' metric), accuracy in the blanks (DeepMind's)."""
+        return "exact_match" if getattr(self.spec.layout, "name", None) == PROMPT else "accuracy"
+
+    @property
+    def score_name(self) -> str:
+        return self.scored_by.replace("_", " ")
+
     def check(self) -> None:
         super().check()
         check_at_least("eval.per_length", self.cfg.eval.get("per_length"), 1)
@@ -165,6 +185,18 @@ class Tokens(Kind):
         context-sensitive)."""
         level = getattr(self.data, "level", None)
         return {"level": level} if level is not None else {}
+
+    def check_model(self, model: nn.Module) -> None:
+        """A layout whose targets are later tokens (the prompt's answer, text's next
+        character) needs a causal model: one that reads them would be told the answer."""
+        causal = getattr(self.spec.layout, "causal", True)  # no layout: every position's next
+        if causal and (found := model.sees_future()) is not None:
+            key, why = found
+            raise ConfigError(key, f"{why} ({self.layout_says})")
+
+    @property
+    def layout_says(self) -> str:
+        return "dataset.layout=prompt: an output would read the answer it predicts"
 
     def check_evaluation(self, model: nn.Module) -> None:
         """At most MAX_LENGTHS lengths and MAX_EVAL_TOKENS token positions; each length's
@@ -232,7 +264,7 @@ class Tokens(Kind):
         losses, correct, counted, targets = [], [], [], []
         for i in range(n):
             batch = self.replayed[i] if self.replayed else self.next_batch()
-            loss, right, scored = scores(model, batch)
+            loss, right, scored, _ = scores(model, batch)
             step(loss)
             losses.append(loss.detach() * batch.y.numel())  # summed over its targets
             targets.append(batch.y.numel())
@@ -253,7 +285,7 @@ class Tokens(Kind):
         return self.curriculum.length(self.steps_drawn, self.data.generator)
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
-        return evaluate(model, self.val, self.eval_batch_size)
+        return evaluate(model, self.val, self.eval_batch_size)[:2]
 
     # --- the history ----------------------------------------------------------------------
     def record(self, step: int, stats: RoundStats, val: tuple, seconds: float):
@@ -277,13 +309,14 @@ class Tokens(Kind):
     def outcome(self, model: nn.Module, history: Any, completed: bool) -> dict[str, Any]:
         last = history.records[-1] if history.records else None
         accuracies = [r.val_accuracy for r in history.records if math.isfinite(r.val_accuracy)]
-        test = evaluate(model, self.test, self.eval_batch_size) if completed else (None, None)
+        test = evaluate(model, self.test, self.eval_batch_size) if completed else (None,) * 3
         return {
             "final_train_accuracy": last.train_accuracy if last else None,
             "final_val_accuracy": last.val_accuracy if last else None,
             "best_val_accuracy": max(accuracies) if accuracies else None,
             "test_loss": test[0],
             "test_accuracy": test[1],
+            "test_exact_match": test[2],
         }
 
     def model_length(self, length: int) -> int:
@@ -294,6 +327,7 @@ class Tokens(Kind):
         `unsupported` with the reason where it cannot run."""
         task = self.data
         row: dict[str, Any] = {"length": length, "loss": None, "accuracy": None}
+        row["exact_match"] = None
         tokens = task.model_length(length)
         reason = model.unsupported(tokens) or task.too_long(length)
         if reason is not None:
@@ -301,13 +335,13 @@ class Tokens(Kind):
                 f"{tokens} tokens at length {length}" if tokens != length else f"length {length}"
             )
             return {**row, "status": "unsupported", "reason": f"{where}: {reason}"}
-        loss, accuracy = self.score_length(model, length)
-        row.update(loss=loss, accuracy=accuracy, status="ok", reason="")
+        loss, accuracy, exact = self.score_length(model, length)
+        row.update(loss=loss, accuracy=accuracy, exact_match=exact, status="ok", reason="")
         log.debug("length %d: test loss %.6f, accuracy %.4f", length, loss, accuracy)
         return row
 
-    def score_length(self, model: nn.Module, length: int) -> tuple[float, float]:
-        """(loss, accuracy) on the seeded test sequences at one length."""
+    def score_length(self, model: nn.Module, length: int) -> tuple[float, float, float]:
+        """(loss, accuracy, exact match) on the seeded test sequences at one length."""
         return evaluate(model, [self.evaluation_batch(length)], self.eval_batch_size)
 
     def evaluation_batch(self, length: int) -> TokenBatch:
@@ -328,7 +362,7 @@ class Tokens(Kind):
         if self.max_length is None:
             return {}
         as_trained = [r for r in rows if not r.get("scaling")]
-        value, reason = score(as_trained, self.data, self.max_length)
+        value, reason = score(as_trained, self.data, self.max_length, self.scored_by)
         if reason:
             log.warning("score unsupported: %s", reason)
             return {"score": value, "score_unsupported": reason}
@@ -336,7 +370,7 @@ class Tokens(Kind):
             return {"score": None}
         unseen = range(self.data.max_len + 1, self.max_length + 1)
         averaged = [r["length"] for r in as_trained if r["length"] in unseen]
-        log.info("score (mean accuracy at lengths %s): %.4f", span_of(averaged), value)
+        log.info("score (mean %s at lengths %s): %.4f", self.score_name, span_of(averaged), value)
         return {"score": value, "score_lengths": len(averaged)}  # eval.limit_lengths cuts it
 
     # --- the log ------------------------------------------------------------------------
@@ -354,12 +388,14 @@ class Tokens(Kind):
     def headline(self, metrics: dict[str, Any]) -> str:
         """The score past the training lengths (with eval.max_length) and test accuracy."""
         headline = f"test accuracy {metrics['test_accuracy']:.4f}"
+        if self.scored_by == "exact_match":
+            headline += f", test exact match {metrics['test_exact_match']:.4f}"
         if self.max_length is None:
             return headline
         score = metrics.get("score")
         value = "unsupported" if score is None else f"{score:.4f}"
         unseen = [n for n in self.evaluated_lengths() if self.data.max_len < n <= self.max_length]
-        return f"score {value} (mean accuracy at lengths {span_of(unseen)}), {headline}"
+        return f"score {value} (mean {self.score_name} at lengths {span_of(unseen)}), {headline}"
 
     def done(self, metrics: dict[str, Any]) -> list[str]:
         """The headline, then the losses and accuracies."""
