@@ -64,6 +64,25 @@ def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, ...]:
     return loss, (right & batch.mask).sum(), batch.mask.sum(), exact.sum()
 
 
+def greedy_answers(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
+    """Token-by-token greedy decoding of a prompt-layout batch: the prompt (up to SEP), then
+    the model's own most likely class fed back, for at most the answer's length + 1 steps;
+    the classes it produced [batch, T + 1], EOS repeated once a sequence has stopped. A
+    sequence is decoded right exactly when this equals `batch.y`."""
+    layout = batch.layout
+    tokens, produced = layout.prompt(batch), []
+    stopped = torch.zeros(len(batch), dtype=torch.bool, device=batch.x.device)
+    with torch.inference_mode():
+        for _ in range(batch.y.shape[1]):
+            chosen = model(tokens)[:, -1].argmax(-1)
+            chosen = torch.where(stopped, layout.eos, chosen)
+            produced.append(chosen)
+            stopped |= chosen == layout.eos
+            fed = layout.token(chosen.clamp(max=layout.eos - 1))  # after EOS: never read
+            tokens = torch.cat([tokens, fed[:, None]], dim=1)
+    return torch.stack(produced, dim=1)
+
+
 def evaluate(
     model: nn.Module, batches: Sequence[TokenBatch], batch_size: int | None = None
 ) -> tuple[float, float, float]:
@@ -130,6 +149,29 @@ def score(
     return sum(r[column] for r in unseen) / len(unseen), None
 
 
+def check_one_pass_is_greedy(model: nn.Module, cfg) -> None:
+    """The prompt layout reads exact match from one teacher-forced pass, which equals greedy
+    decoding only when an output depends on the earlier tokens alone, the same in a full
+    pass and in a shorter one: no positions drawn afresh per pass, no RoPE scaling that
+    switches on with the pass's length."""
+    random = getattr(model.encoding, "random", None)
+    if random is not None and random.random_eval:
+        raise ConfigError(
+            "encoding.random_eval",
+            "true draws new positions at every forward pass, so one teacher-forced pass is not "
+            "what greedy decoding reads (dataset.layout=prompt); set encoding.random_eval=false",
+        )
+    scaling = getattr(model.encoding, "scaling", "none")
+    for key, value in (("encoding.scaling", scaling), ("eval.rope_scalings", None)):
+        value = value if value is not None else cfg.eval.get("rope_scalings")
+        if value and value != "none":
+            raise ConfigError(
+                key,
+                f"{value} acts only once a pass is longer than encoding.original_length, so "
+                "a full pass and token-by-token decoding would differ (dataset.layout=prompt)",
+            )
+
+
 class Tokens(Kind):
     declared = TOKENS  # what the rest of posenc reads of it
     name = declared.name
@@ -193,6 +235,8 @@ class Tokens(Kind):
         if causal and (found := model.sees_future()) is not None:
             key, why = found
             raise ConfigError(key, f"{why} ({self.layout_says})")
+        if self.scored_by == "exact_match":
+            check_one_pass_is_greedy(model, self.cfg)
 
     @property
     def layout_says(self) -> str:
