@@ -11,13 +11,13 @@ from torch import nn
 import posenc
 from posenc.config.compose import compose_job
 from posenc.data.tasks import Prompt, TokenBatch
-from posenc.data.tasks.addition import PLUS, Addition
-from posenc.data.tasks.copy import Copy
+from posenc.data.decoder_tasks.addition import PLUS, Addition
+from posenc.data.decoder_tasks.copy import Copy
 from posenc.data.tasks.parity_check import ParityCheck
-from posenc.data.tasks.polynomial import Polynomial
+from posenc.data.decoder_tasks.polynomial import Polynomial
 from posenc.data.tasks.reverse_string import ReverseString
-from posenc.data.tasks.sort import Sort
-from posenc.data.tasks.summation import Summation
+from posenc.data.decoder_tasks.sort import Sort
+from posenc.data.decoder_tasks.summation import Summation
 from posenc.errors import ConfigError
 from posenc.jobs.job import build_job
 from posenc.jobs.kinds import tokens

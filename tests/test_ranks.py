@@ -58,6 +58,15 @@ def test_ranks_per_task_and_their_mean():
     assert "iqm" not in ranks  # losses of different tasks are never averaged
 
 
+def test_the_mean_reciprocal_rank_is_kazemnejad_et_als_headline():
+    ranks = rank_across(table("test_loss", LOSSES), "dataset", "test_loss", ["dataset", "encoding"])
+    mrr = ranks.set_index("encoding")["mrr"]
+    # the ranks above, by hand: rope 1, 3, 1.5; alibi 2, 1, 1.5; none 3, 2, 3
+    assert mrr["rope"] == pytest.approx((1 + 1 / 3 + 1 / 1.5) / 3, abs=1e-12)
+    assert mrr["alibi"] == pytest.approx((1 / 2 + 1 + 1 / 1.5) / 3, abs=1e-12)
+    assert mrr["none"] == pytest.approx((1 / 3 + 1 / 2 + 1 / 3) / 3, abs=1e-12)
+
+
 def test_bounded_metrics_get_iqm_and_probability_of_improvement():
     scores = {
         ("a", "none"): [0.5, 0.52, 0.48],

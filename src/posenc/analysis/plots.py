@@ -81,6 +81,8 @@ def plot_sweep(
         written.append(plot_lengths(sweep_dir, results, summary, labels, "bpc"))
     elif _family_columns(results, "accuracy"):
         written.append(plot_accuracy_by_length(sweep_dir, results, summary, keys))
+        if _family_columns(results, "exact_match"):  # a sequence wholly right, per length
+            written.append(plot_lengths(sweep_dir, results, summary, labels, "exact_match"))
     elif length_metrics(results.columns):
         written.append(plot_lengths(sweep_dir, results, summary, labels))
     if f"{TASK_HEADLINE}_mean" in summary and summary[f"{TASK_HEADLINE}_mean"].notna().any():
@@ -220,6 +222,11 @@ def plot_summary(
 LENGTH_FIGURES = {  # family: (file, y label)
     "test_loss": ("length_generalization.png", "test MSE", "Length generalization"),
     "bpc": ("bpc_by_length.png", "bits per character", "Bits per character by length"),
+    "exact_match": (
+        "exact_match_by_length.png",
+        "exact match (every answer token and EOS right)",
+        "Exact match by length",
+    ),
 }
 
 

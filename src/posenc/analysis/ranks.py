@@ -3,8 +3,9 @@
 Losses of different tasks are not on one scale, so they are ranked per task, never averaged:
 per task (a value of the `across` key) each group's mean over its completed runs is ranked,
 1 the best in the metric's direction (ties share the average rank). Per group: the mean rank
-over tasks with a seeded bootstrap interval (tasks resampled), the tasks it wins (best mean,
-ties included) and how many tasks it has.
+over tasks with a seeded bootstrap interval (tasks resampled), the mean reciprocal rank
+(`mrr`, the mean of 1 / rank over tasks: Kazemnejad et al. 2023's headline number), the
+tasks it wins (best mean, ties included) and how many tasks it has.
 
 For metrics on one bounded scale (accuracies and `score`, all in [0, 1]) also the aggregates
 of Agarwal et al. 2021 ("Deep RL at the Edge of the Statistical Precipice"): the
@@ -74,6 +75,7 @@ def rank_across(
             mean_rank=float(r.mean()) if r.size else math.nan,
             rank_ci_low=low,
             rank_ci_high=high,
+            mrr=float((1 / r).mean()) if r.size else math.nan,
             wins=int(best.loc[group].sum()),
         )
         rows.append(row)

@@ -199,20 +199,27 @@ def plot_run_lengths(rows: list[dict], metrics: dict, path: Path, title: str = "
     column, label = kind_spec(run_kind(metrics)).length_figure  # as its kind declares
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
+    exact = any(r.get("exact_match") not in (None, "") for r in rows)
+    columns = {
+        column: f", {label}" if exact else "",
+        **({"exact_match": ", exact match"} if exact else {}),
+    }
     for scaling in dict.fromkeys(r.get("scaling") or "" for r in rows):
-        points = sorted(
-            (int(r["length"]), float(r[column]))
-            for r in rows
-            if (r.get("scaling") or "") == scaling and r.get(column) not in (None, "")
-        )
-        if points:
-            x, y = zip(*points, strict=True)
-            style = "-" if not scaling else "--"
-            name = "as trained" if not scaling else f"{scaling} scaling at evaluation"
-            ax.plot(x, y, style, marker="o", markersize=3, label=name)
+        for (name, said), marker in zip(columns.items(), "os", strict=False):
+            points = sorted(
+                (int(r["length"]), float(r[name]))
+                for r in rows
+                if (r.get("scaling") or "") == scaling and r.get(name) not in (None, "")
+            )
+            if points:
+                x, y = zip(*points, strict=True)
+                style = "-" if not scaling else "--"
+                line = "as trained" if not scaling else f"{scaling} scaling at evaluation"
+                ax.plot(x, y, style, marker=marker, markersize=3, label=line + said)
     if metrics.get("seq_len"):
         ax.axvline(float(metrics["seq_len"]), color="grey", ls=":", label="training length")
     ax.set_xlabel("evaluation length")
+    label = f"{label} and exact match" if exact else label
     ax.set_ylabel(label)
     ax.set_title(f"{label} by length\n{title}")
     ax.grid(alpha=0.3)

@@ -12,7 +12,9 @@ Members: `random` (the control), `weighted_sum`, `glove_words` (real GloVe vecto
 length tasks `reverse`, `lag`, `window`. The token tasks scored by accuracy are samplers of
 their own contract, in posenc.data.tasks: `parity_check`, `even_pairs`, `cycle_navigation`,
 `modular_arithmetic`, `reverse_string`, `stack_manipulation`, `duplicate_string`,
-`missing_duplicate_string`, `odds_first`, `bucket_sort`, `binary_addition`. Real text for
+`missing_duplicate_string`, `odds_first`, `bucket_sort`, `binary_addition`; Kazemnejad et
+al.'s decoder-only tasks, in posenc.data.decoder_tasks (prompt then answer by default):
+`copy`, `addition`, `sort`, `summation`, `polynomial`. Real text for
 character-level language modelling, `text`, is a sampler of windows (posenc.data.text).
 """
 
