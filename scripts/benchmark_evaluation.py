@@ -1,6 +1,7 @@
 """Evaluation speed: posenc's length evaluation of a built model against a bare
 `torch.inference_mode()` forward loop over exactly the same windows or sequences in passes
-of the same size, per kind: token-task scoring and text bpc@L, with and without RoPE's
+of the same size, per kind: token-task scoring (the blanks, and the prompt layout with its
+exact match read from the same pass) and text bpc@L, with and without RoPE's
 scalings. `--passes`: forward throughput by token positions per pass and threads, the
 measurement behind eval.batch_size=null's rule (posenc.jobs.kinds.base.pass_size). Prints
 tables; asserts nothing about speed."""
@@ -25,6 +26,11 @@ PRESETS = {
         "+experiment=chomsky",
         "dataset=reverse_string",
         "encoding=rope",
+    ],
+    "tokens, prompt layout (decoder, copy, none): exact match too": [
+        "+experiment=decoder",
+        "dataset=copy",
+        "encoding=none",
     ],
     "text (train_short_test_long, rope, no scalings)": [
         "+experiment=train_short_test_long",

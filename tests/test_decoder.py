@@ -10,14 +10,14 @@ from torch import nn
 
 import posenc
 from posenc.config.compose import compose_job
-from posenc.data.tasks import Prompt, TokenBatch
 from posenc.data.decoder_tasks.addition import PLUS, Addition
 from posenc.data.decoder_tasks.copy import Copy
-from posenc.data.tasks.parity_check import ParityCheck
 from posenc.data.decoder_tasks.polynomial import Polynomial
-from posenc.data.tasks.reverse_string import ReverseString
 from posenc.data.decoder_tasks.sort import Sort
 from posenc.data.decoder_tasks.summation import Summation
+from posenc.data.tasks import Prompt, TokenBatch
+from posenc.data.tasks.parity_check import ParityCheck
+from posenc.data.tasks.reverse_string import ReverseString
 from posenc.errors import ConfigError
 from posenc.jobs.job import build_job
 from posenc.jobs.kinds import tokens
@@ -191,3 +191,46 @@ def test_the_decoder_preset_records_exact_match_in_range_and_past_it(tmp_path):
     past = [metrics[f"exact_match@{n}"] for n in range(6, 11)]
     assert metrics["score"] == pytest.approx(sum(past) / len(past))
     assert metrics["score_lengths"] == 5
+
+
+@pytest.mark.parametrize(
+    "command, actions",
+    [
+        ("jump twice after walk left", "LTURN WALK JUMP JUMP"),
+        ("walk", "WALK"),
+        ("turn left", "LTURN"),
+        ("look right twice", "RTURN LOOK RTURN LOOK"),
+        ("run opposite left", "LTURN LTURN RUN"),
+        ("turn opposite right thrice", "RTURN RTURN RTURN RTURN RTURN RTURN"),
+        ("walk around left", "LTURN WALK LTURN WALK LTURN WALK LTURN WALK"),
+        ("turn around right", "RTURN RTURN RTURN RTURN"),
+        ("jump and look left", "JUMP LTURN LOOK"),
+        ("jump after look left", "LTURN LOOK JUMP"),
+        ("walk twice and run opposite right", "WALK WALK RTURN RTURN RUN"),
+    ],
+)
+def test_scans_interpreter_on_hand_worked_commands(command, actions):
+    from posenc.data.decoder_tasks.scan import interpret
+
+    assert " ".join(interpret(command)) == actions
+
+
+def test_scans_grammar_has_its_20910_commands_and_the_split_by_action_length():
+    from posenc.data.decoder_tasks.scan import PAD, WORDS, Scan, by_length, commands
+
+    assert len(commands()) == len(set(commands())) == 20_910  # Lake & Baroni's count
+    assert max(by_length()) == 48 and 23 not in by_length()
+    task = Scan(generator(), max_len=25, layout="prompt")
+    assert 23 not in task.train_lengths and task.train_lengths[-1] == 25
+    batch = task.batch(generator(), 64, 8)
+    assert (batch.y[:, -1] == task.layout.eos).all() and batch.y.shape == (64, 9)
+    first = " ".join(WORDS[i] for i in batch.x[0, 1:10].tolist() if i != PAD)
+    assert len(first.split()) <= 9 and task.targets(batch.x[:1, 1:10]).shape == (1, 8)
+
+
+def test_a_length_with_no_sequence_is_drawn_again_and_never_scored():
+    cfg, _ = compose_job(["+experiment=decoder", "dataset=scan", "curriculum=uniform"])
+    kind = build_job(cfg).kind
+    drawn = {kind.next_length() for _ in range(2000)}
+    assert 23 not in drawn and drawn == set(kind.data.train_lengths)
+    assert kind.evaluated_lengths() == [26, 27, 28, 30, 32, 33, 36, 40, 48]

@@ -149,19 +149,24 @@ def test_binary_addition_handles_numbers_past_64_bits():
 
 
 def test_every_token_task_module_has_its_yaml():
-    """conf/dataset and posenc.data.tasks agree: a task module without its YAML (or the
-    reverse) would drop out of these tests unseen."""
+    """conf/dataset and the token tasks' packages agree: a task module without its YAML (or
+    the reverse) would drop out of these tests unseen."""
     import importlib
     import pkgutil
 
-    import posenc.data.tasks as package
+    import posenc.data.decoder_tasks as decoder_tasks
+    import posenc.data.tasks as tasks
 
-    modules = [m.name for m in pkgutil.iter_modules(package.__path__)]
-    found = {c.__module__.rpartition(".")[2] for c in ALL}
+    modules = [
+        f"{package.__name__}.{m.name}"
+        for package in (tasks, decoder_tasks)
+        for m in pkgutil.iter_modules(package.__path__)
+    ]
+    found = {c.__module__ for c in ALL}
     assert sorted(found) == sorted(modules) and ParityCheck in ALL
     for name in modules:  # each module defines its task
-        assert any(c.__module__ == f"{package.__name__}.{name}" for c in ALL), name
-        importlib.import_module(f"{package.__name__}.{name}")
+        assert any(c.__module__ == name for c in ALL), name
+        importlib.import_module(name)
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -171,7 +176,7 @@ def test_sampled_batches_are_consistent(cls, n):
     task = make(cls)
     batch = task.batch(torch.Generator().manual_seed(n), 16, n)
     m = task.input_length(n)
-    t = task.output_length(m)
+    t = task.model_length(n) - m  # output_length(m), or SCAN's n: its length is the answer's
     assert batch.x.shape == (16, m + t) and batch.y.shape == (16, t) == batch.mask.shape
     assert (batch.x[:, m:] == task.vocab_size).all()  # the blanks
     assert (batch.x[:, :m] < task.vocab_size).all() and (batch.x[:, :m] >= 0).all()

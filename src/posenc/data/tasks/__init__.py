@@ -270,8 +270,12 @@ class Task:
         )
 
     @property
-    def train_lengths(self) -> range:
-        return range(self.min_len, self.max_len + 1)
+    def train_lengths(self) -> list[int]:
+        return [n for n in range(self.min_len, self.max_len + 1) if self.has_length(n)]
+
+    def has_length(self, n: int) -> bool:
+        """Whether the task has sequences of length n (every length, but SCAN's holes)."""
+        return True
 
     # --- what a job evaluates (posenc.data.text cuts held-out text instead) --------------
     def validation(self, generator: torch.Generator) -> list[TokenBatch]:

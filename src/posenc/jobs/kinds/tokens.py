@@ -38,6 +38,7 @@ DEFAULT_STEPS = 10_000  # the reference's experiments/example.py
 # evaluated length): the papers' range test (500 lengths, about 1.3e8 positions) many times
 # over, and more than an hour of forward passes for posenc's small models on a CPU core.
 MAX_EVAL_TOKENS = 2_000_000_000
+MAX_REDRAWS = 10_000  # lengths drawn again in a row before a curriculum is said to miss
 
 
 @dataclass
@@ -128,9 +129,10 @@ def first_sequences(batch: TokenBatch, most: int | None, device) -> TokenBatch:
 
 def range_lengths(task: Task, max_length: int | None, extra: Sequence[int] = ()) -> list[int]:
     """The unseen lengths a task is scored on: max_len + 1 .. max_length (the paper's range;
-    the reference example.py starts one later), plus any extra lengths."""
+    the reference example.py starts one later) that the task has sequences of, plus any
+    extra lengths."""
     unseen = range(task.max_len + 1, (max_length or task.max_len) + 1)
-    return sorted({*unseen, *extra})
+    return sorted({*(n for n in unseen if task.has_length(n)), *extra})
 
 
 def score(
@@ -326,7 +328,15 @@ class Tokens(Kind):
         return task.batch(task.generator, self.trainer.batch_size, n).to(self.device)
 
     def next_length(self) -> int:
-        return self.curriculum.length(self.steps_drawn, self.data.generator)
+        """The curriculum's next length; a length the task has no sequence of is drawn
+        again (SCAN's holes), so the draw is the curriculum's over the lengths it has."""
+        for _ in range(MAX_REDRAWS):
+            n = self.curriculum.length(self.steps_drawn, self.data.generator)
+            if self.data.has_length(n):
+                return n
+        raise ConfigError(
+            "curriculum", f"drew {MAX_REDRAWS} lengths in a row that the task has no sequence of"
+        )
 
     def validate(self, model: nn.Module) -> tuple[float, float]:
         return evaluate(model, self.val, self.eval_batch_size)[:2]
