@@ -12,10 +12,11 @@ import posenc
 from posenc.config.compose import compose_job
 from posenc.data.decoder_tasks.addition import PLUS, Addition
 from posenc.data.decoder_tasks.copy import Copy
+from posenc.data.decoder_tasks.lego import MINUS_ONE, NEGATED, PLUS_ONE, SAME, Lego
 from posenc.data.decoder_tasks.polynomial import Polynomial
 from posenc.data.decoder_tasks.sort import Sort
 from posenc.data.decoder_tasks.summation import Summation
-from posenc.data.tasks import Prompt, TokenBatch
+from posenc.data.tasks import LEVELS, Prompt, TokenBatch
 from posenc.data.tasks.parity_check import ParityCheck
 from posenc.data.tasks.reverse_string import ReverseString
 from posenc.errors import ConfigError
@@ -109,24 +110,40 @@ def test_exact_match_counts_a_sequence_only_when_the_answer_and_eos_are_right():
         (Polynomial(generator()), [[11, 2, 10, 6, 8]], [[2]]),
         # x = 0 (token 13): -3·x^0 = -3 -> 7 (Python's modulo, 0^0 = 1)
         (Polynomial(generator()), [[13, 0, 7]], [[7]]),
+        # a = +1; b = - a; c = + b; c? -> -1 (class 0)
+        (Lego(generator()), [[0, PLUS_ONE, 1, NEGATED, 0, 2, SAME, 1, 2]], [[0]]),
+        # the same chain asked for b, then a chain a = -1; b = - a; c = - b, asked for b: +1
+        (Lego(generator()), [[0, PLUS_ONE, 1, NEGATED, 0, 2, SAME, 1, 1]], [[0]]),
+        (Lego(generator()), [[0, MINUS_ONE, 1, NEGATED, 0, 2, NEGATED, 1, 1]], [[1]]),
     ],
 )
 def test_the_papers_tasks_on_hand_worked_examples(task, x, answer):
     assert task.targets(torch.tensor(x)).tolist() == answer
 
 
-@pytest.mark.parametrize("name", ["copy", "addition", "sort", "summation", "polynomial"])
+@pytest.mark.parametrize(
+    "name", ["copy", "addition", "sort", "summation", "polynomial", "lego", "scan"]
+)
 def test_each_new_task_draws_what_it_says(name):
     cfg, _ = compose_job(["+experiment=decoder", f"dataset={name}"])
     task = build_job(cfg).kind.data
-    for n in (1, 3, task.max_len):
+    for n in (task.min_len, 3, task.max_len):
         batch = task.batch(generator(n), 16, n)
         assert batch.x.shape == (16, task.model_length(n))
         assert (
             int(batch.x.max()) < task.spec.vocab_size and int(batch.y.max()) < task.spec.n_classes
         )
         assert (batch.y[:, -1] == task.layout.eos).all()
-    assert task.level in ("regular", "context-sensitive")
+    assert task.level in LEVELS
+
+
+def test_lego_asks_for_a_variable_of_the_chains_second_half():
+    task = Lego(generator())
+    x = task.inputs(generator(5), 2000, 6)
+    names = torch.cat([x[:, :1], x[:, 2:-1:3]], dim=1)
+    asked = (names == x[:, -1:]).int().argmax(1)
+    assert set(asked.tolist()) == {3, 4, 5}  # ceil(6 / 2) .. 5, as the reference draws
+    assert all(len(set(row)) == 6 for row in names.tolist())  # distinct variables
 
 
 def test_addition_draws_n_digit_operands():

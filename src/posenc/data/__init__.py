@@ -14,7 +14,7 @@ their own contract, in posenc.data.tasks: `parity_check`, `even_pairs`, `cycle_n
 `modular_arithmetic`, `reverse_string`, `stack_manipulation`, `duplicate_string`,
 `missing_duplicate_string`, `odds_first`, `bucket_sort`, `binary_addition`; Kazemnejad et
 al.'s decoder-only tasks, in posenc.data.decoder_tasks (prompt then answer by default):
-`copy`, `addition`, `sort`, `summation`, `polynomial`, `scan`. Real text for
+`copy`, `addition`, `sort`, `summation`, `polynomial`, `lego`, `scan`. Real text for
 character-level language modelling, `text`, is a sampler of windows (posenc.data.text).
 """
 

@@ -6,7 +6,8 @@ contract, levels and layouts) whose YAML chooses `layout: prompt` and the paper'
 (train ≤ 20 for copy, ≤ 8 for the arithmetic tasks; `+experiment=decoder` scores to twice).
 
 Members: context-sensitive `copy` (variants cmc, rsc, rdc), `addition`, `sort`; regular
-`summation` (mod 10), `polynomial` (evaluation mod 10); `scan` (SCAN's length split, its
+`summation` (mod 10), `polynomial` (evaluation mod 10), `lego` (chains of assignments);
+`scan` (SCAN's length split, its
 commands generated from its grammar). The paper's reverse and parity are
 `reverse_string` and `parity_check` with dataset.layout=prompt.
 """
