@@ -241,3 +241,22 @@ def test_bad_sizes_are_refused(keys, key):
 def test_modular_arithmetic_refuses_unknown_operators():
     with pytest.raises(ConfigError, match="dataset.operators"):
         make(ModularArithmetic, operators=["/"])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_every_task_runs_in_the_prompt_layout(cls):
+    """[BOS] input [SEP] answer, the answer's tokens after the inputs' ids; targets the
+    answer then EOS; the task's own targets read back from the tokens."""
+    task = cls(torch.Generator().manual_seed(0), layout="prompt")
+    n = max(5, task.min_len)
+    batch = task.batch(torch.Generator().manual_seed(1), 8, n)
+    layout, m = task.layout, task.input_length(n)
+    t = batch.y.shape[1] - 1  # the answer; EOS last
+    assert batch.x.shape == (8, task.model_length(n)) == (8, m + t + 2)
+    assert (batch.x[:, 0] == layout.bos).all() and (batch.x[:, m + 1] == layout.sep).all()
+    assert torch.equal(task.targets(batch.x[:, 1 : m + 1]), batch.y[:, :-1])
+    assert torch.equal(batch.x[:, m + 2 :], batch.y[:, :-1] + task.vocab_size)
+    assert (batch.y[:, -1] == layout.eos).all() and batch.mask[:, -1].all()
+    assert task.spec.vocab_size == task.vocab_size + task.n_classes + 2
+    assert task.spec.n_classes == task.n_classes + 1
+    assert layout.input_lengths(batch.x).tolist() == [m] * 8
