@@ -57,10 +57,11 @@ def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
 
 def run_inprocess(tmp_path: Path, overrides: list[str]) -> dict:
     from posenc.jobs.job import run_job
+    from posenc.jobs.source import read_source
 
     overrides = ["plots=false", *overrides]
     cfg, choices = compose_job(overrides)
-    return run_job(cfg, tmp_path, choices, overrides=overrides)
+    return run_job(cfg, tmp_path, choices, overrides=overrides, source=read_source(cfg))
 
 
 def run_cli(

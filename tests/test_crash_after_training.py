@@ -158,7 +158,7 @@ def test_a_run_with_figures_draws_them(tmp_path, tiny):
     from posenc.jobs.job import run_job
 
     cfg, choices = compose_job([*tiny, "encoding=learnable", "plots=true"])
-    metrics = run_job(cfg, tmp_path, choices)
+    metrics = run_job(cfg, tmp_path, choices, source=None)
     assert "warnings" not in metrics
     for name in ("encoding.png", "loss.png"):
         assert (tmp_path / name).stat().st_size > 5_000

@@ -16,6 +16,7 @@ from posenc.errors import ConfigError
 from posenc.jobs.folder import run_in_folder
 from posenc.jobs.job import build_job
 from posenc.jobs.kinds.tokens import evaluate
+from posenc.jobs.source import read_source
 from posenc.store import checkpoint, run_lock
 from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
@@ -225,7 +226,7 @@ def test_the_source_is_recorded_and_a_changed_source_is_another_run(tmp_path, co
     cfg, choices = compose_job(fine_tune(corpus, source, "yarn", "trainer.steps=10"))
     run = tmp_path / "run"
     run.mkdir()
-    claim, metrics = run_in_folder(cfg, run, choices)
+    claim, metrics = run_in_folder(cfg, run, choices, source=read_source(cfg))
     assert claim == claiming.Claim.NEW
     recorded = rf.read_record(run)["init_from"]
     expected_hash = claiming.config_hash(rf.read_record(source)["config"])
@@ -241,7 +242,7 @@ def test_the_source_is_recorded_and_a_changed_source_is_another_run(tmp_path, co
 
 def claim_again(corpus: Path, source: Path, run: Path) -> claiming.Claim:
     cfg, choices = compose_job(fine_tune(corpus, source, "yarn", "trainer.steps=10"))
-    return run_in_folder(cfg, run, choices)[0]
+    return run_in_folder(cfg, run, choices, source=read_source(cfg))[0]
 
 
 def test_an_interrupted_fine_tune_continues_with_its_first_point(tmp_path, corpus, source):
@@ -250,12 +251,12 @@ def test_an_interrupted_fine_tune_continues_with_its_first_point(tmp_path, corpu
     cfg, choices = compose_job(args)
     run = tmp_path / "run"
     run.mkdir()
-    run_in_folder(cfg, run, choices)
+    run_in_folder(cfg, run, choices, source=read_source(cfg))
     whole = pd.read_csv(run / rf.HISTORY)
     metrics = json.loads((run / rf.METRICS).read_text())
     (run / rf.METRICS).write_text(json.dumps({**metrics, "status": "interrupted"}))
     cfg, choices = compose_job(args)
-    claim, again = run_in_folder(cfg, run, choices)
+    claim, again = run_in_folder(cfg, run, choices, source=read_source(cfg))
     assert claim == claiming.Claim.CONTINUE
     assert pd.read_csv(run / rf.HISTORY)["step"].tolist() == whole["step"].tolist() == [0, 10, 20]
     assert again["init_from"] == str(source.resolve())

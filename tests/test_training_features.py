@@ -118,7 +118,7 @@ def test_debug_fast_runs_one_batch_for_two_epochs_without_figures(tmp_path):
     from posenc.jobs.job import run_job
 
     cfg, choices = compose_job(["+debug=fast"])
-    metrics = run_job(cfg, tmp_path, choices)  # figures as the config says
+    metrics = run_job(cfg, tmp_path, choices, source=None)  # figures as the config says
     assert metrics["epochs_completed"] == 2 and metrics["steps"] == 2
     assert not list(tmp_path.glob("*.png"))
 

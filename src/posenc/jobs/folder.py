@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from posenc.errors import ConfigError
 from posenc.jobs.job import run_job
-from posenc.jobs.source import Source, absolute, read_source
+from posenc.jobs.source import Source, absolute
 from posenc.store import claim as claiming
 from posenc.store import run_folder as rf
 from posenc.store import run_lock
@@ -34,7 +34,8 @@ def run_in_folder(
     on_claim: Callable[[claiming.Claim], None] | None = None,
     around: Callable[[], contextlib.AbstractContextManager] | None = None,
     keep_refused: bool = True,
-    source: Source | None = None,
+    *,
+    source: Source | None,
 ) -> tuple[claiming.Claim, dict[str, Any]]:
     """(how the folder was claimed, the run's metrics): a reused run's as they were, else
     those the job wrote. Raises run_folder.RunFolderTaken when the folder is another
@@ -43,11 +44,10 @@ def run_in_folder(
     `around()` wraps the job itself (a log file, say). `keep_refused=False` (a single run):
     a config refused while it is built leaves no folder behind, the refusal said in one
     line; a sweep keeps it, so that its tables show the failure. `source`: the run
-    cfg.init_from names (read here when not given): ConfigError before anything is written
-    when it cannot be started from; a changed source makes another run."""
+    cfg.init_from names, read once by the caller (posenc.jobs.source.read_source, before
+    anything is written) and passed down to the job; a changed source makes another run."""
     run_dir = Path(run_dir)
     refused = False
-    source = source or read_source(cfg)
     absolute(cfg, source)
     identity = source.identity() if source is not None else None
     try:

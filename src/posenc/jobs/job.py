@@ -24,7 +24,7 @@ from posenc.jobs.loop import EarlyStop, History, Resumed, continue_from, fit
 from posenc.jobs.preflight import check_config
 from posenc.jobs.record import DiskFull, JobRecord, log_outcome, outcome, start_record, utc_now
 from posenc.jobs.resources import auto_threads, resolve_device, seeds, shared_cores
-from posenc.jobs.source import Source, read_source, start_from
+from posenc.jobs.source import UNREAD, Source, Unread, read_source, start_from
 from posenc.models import Model
 from posenc.progress import bar_logging, phase, progress
 from posenc.store import checkpoint
@@ -61,16 +61,17 @@ class Job:
 def build_job(
     cfg: DictConfig,
     parallel_jobs: int = 1,
-    source: Source | None = None,
+    source: Source | None | Unread = UNREAD,
     continuing: bool = False,
 ) -> Job:
     """Config -> seeded data, model, optimizer and scheduler, each checked as it is built
     (the tracking store is checked by the command: posenc.jobs.preflight). Raises ConfigError.
     `parallel_jobs`: how many jobs share this machine's cores (a parallel launcher's n_jobs);
-    `source`: the run cfg.init_from names, read already (else read here); `continuing`:
+    `source`: the run cfg.init_from names, as the caller read it (None: none; UNREAD, a
+    build outside a job such as a benchmark's: read here); `continuing`:
     the folder holds an interrupted run of this config, continued from its checkpoint."""
     trainer = check_config(cfg)  # the job's own values; the store is the command's
-    source = source or read_source(cfg)
+    source = read_source(cfg) if source is UNREAD else source
     device = resolve_device(trainer.device)
     init_seed, data_seed, order_seed = seeds(cfg.seed)
     data = build(cfg.dataset, "dataset", generator=torch.Generator().manual_seed(data_seed))
@@ -187,7 +188,8 @@ def run_job(
     parallel_jobs: int = 1,
     epoch_bar: bool = True,
     continuing: bool = False,
-    source: Source | None = None,
+    *,
+    source: Source | None,
 ) -> dict[str, Any]:
     """Train one configuration and write its run folder: build, train, record. Returns the
     metrics written.
@@ -199,13 +201,12 @@ def run_job(
     this machine's cores (posenc.jobs.resources.auto_threads); `epoch_bar`: a progress bar on a
     terminal; `continuing`: the folder holds an interrupted run of this config
     (run_folder.Claim.CONTINUE), which goes on from its checkpoint; `source`: the run
-    cfg.init_from names, read by the caller.
+    cfg.init_from names, read once by the caller and used as it is.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("run folder: %s", run_dir)
     try:
-        source = source or read_source(cfg)
         metrics = start_record(cfg, run_dir, choices, overrides, continuing, source)
         draw = plots if plots is not None else cfg.get("plots") is not False
         drawer = FigureDrawer() if draw else None  # loads matplotlib while the model trains

@@ -29,6 +29,13 @@ KEY = "init_from"
 FREE_MODEL_KEYS = frozenset({"dropout", "head_init", "freeze_head"})
 
 
+class Unread:
+    """A source not read yet: build_job reads it (a build outside a job, a benchmark's)."""
+
+
+UNREAD = Unread()
+
+
 @dataclass(frozen=True)
 class Source:
     """A completed run with a checkpoint, read and checked."""
