@@ -149,6 +149,8 @@ def test_task_tables_and_figures(tmp_path):
     written = {p.name for p in plot_sweep(tmp_path, results, summary, "score")}
     assert {"accuracy_by_length.png", "scores.png", "loss_curves.png"} <= written
     assert "length_generalization.png" not in written
+    one = summary.iloc[:1]  # one task and one encoding: no heatmap of a single cell
+    assert "scores.png" not in {p.name for p in plot_sweep(tmp_path, results, one)}
 
 
 def test_a_rounds_train_loss_is_pooled_over_target_positions_like_validation():

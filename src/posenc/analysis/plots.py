@@ -86,7 +86,10 @@ def plot_sweep(
     elif length_metrics(results.columns):
         written.append(plot_lengths(sweep_dir, results, summary, labels))
     if f"{TASK_HEADLINE}_mean" in summary and summary[f"{TASK_HEADLINE}_mean"].notna().any():
-        written.append(plot_scores(sweep_dir, summary, keys, results))
+        if len(summary) > 1:
+            written.append(plot_scores(sweep_dir, summary, keys, results))
+        else:  # a heatmap of one cell says less than the line that prints it
+            log.info("scores.png: not drawn for one group; its score is in summary.csv")
     written.append(plot_summary(sweep_dir, summary, keys, labels, metric, results))
     return written
 
