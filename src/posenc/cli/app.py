@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -65,86 +66,117 @@ def result(metrics: dict, cfg: DictConfig, run_dir: Path) -> float | list[float]
     return objective.value(values, cfg.objective)
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a job runs: its folder, its sweep's (None for a single run), its overrides."""
+
+    run_dir: Path
+    sweep_dir: Path | None
+    overrides: list
+
+    @property
+    def single(self) -> bool:
+        return self.sweep_dir is None
+
+    def record(self, status: str, message: str | None = None) -> None:
+        """In the sweep's jobs table (a sweep's job only)."""
+        sweep_folder.record_job(self.sweep_dir, self.run_dir, self.overrides, status, message)
+
+
+CHECKS, SOURCE, CLAIM, STARTED = "checks", "source", "claim", "started"  # how far a job got
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
-    sweep_dir = Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
-    run_dir = Path(hc.runtime.output_dir)
-    overrides = OmegaConf.to_container(hc.overrides.task, resolve=False)  # as typed
-    try:  # before run.yaml could keep a password; said as JobEnded so Hydra logs nothing
-        check_tracking_uri(cfg.get("tracking_uri"))
+    where = Where(
+        Path(hc.runtime.output_dir),
+        Path(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None,
+        OmegaConf.to_container(hc.overrides.task, resolve=False),  # as typed
+    )
+    phase = CHECKS
+    try:
+        check_tracking_uri(cfg.get("tracking_uri"))  # before run.yaml could keep a password
         check_resolves(cfg)
-        if sweep_dir is None:  # a sweep probes the store once, at its start (SweepEnd)
+        if where.single:  # a sweep probes the store once, at its start (SweepEnd)
             preflight.check_store(cfg)
-    except ConfigError as e:
-        if sweep_dir is None:  # nothing of it was written but Hydra's log: no folder left
-            rf.remove_if_only_log(run_dir)
-        raise JobEnded(ExitCode.CONFIG_ERROR, str(e)) from None
-    try:
+        phase = SOURCE
         source = read_source(cfg)  # before anything is written
-    except ConfigError as e:  # this job's own value: a sweep's other jobs still run
-        return refused_source(e, sweep_dir, run_dir, overrides)
-    started = []
 
-    def on_claim(claim: claiming.Claim) -> None:
-        if sweep_dir is not None:
-            sweep_folder.record_job(sweep_dir, run_dir, overrides, claim.value)
-        if claim != claiming.Claim.REUSE:
-            started.append(claim)
-            save_hydra_record(run_dir, cfg)
-            if cfg.print_config:
-                config = OmegaConf.to_yaml(cfg, resolve=True)
-                print(f"composed config of {run_dir}:\n{config}", flush=True)
+        def on_claim(claim: claiming.Claim) -> None:
+            nonlocal phase
+            if not where.single:
+                where.record(claim.value)
+            if claim != claiming.Claim.REUSE:
+                phase = STARTED
+                save_hydra_record(where.run_dir, cfg)
+                if cfg.print_config:
+                    config = OmegaConf.to_yaml(cfg, resolve=True)
+                    print(f"composed config of {where.run_dir}:\n{config}", flush=True)
 
-    try:
-        if sweep_dir is not None and not run_dir.resolve().is_relative_to(sweep_dir.resolve()):
+        phase = CLAIM
+        if not where.single and not where.run_dir.resolve().is_relative_to(
+            where.sweep_dir.resolve()
+        ):
             raise run_lock.RunFolderTaken(
-                f"{run_dir} is outside the sweep folder (hydra.sweep.subdir)"
+                f"{where.run_dir} is outside the sweep folder (hydra.sweep.subdir)"
             )
         claim, metrics = run_in_folder(
-            *(cfg, run_dir, hc.runtime.choices),
-            overrides=overrides,
-            plots=cfg.plots if cfg.plots is not None else sweep_dir is None,
+            *(cfg, where.run_dir, hc.runtime.choices),
+            overrides=where.overrides,
+            plots=cfg.plots if cfg.plots is not None else where.single,
             parallel_jobs=_parallel_jobs(hc),
-            bar=sweep_dir is None,  # a sweep shows a bar of its jobs instead
+            bar=where.single,  # a sweep shows a bar of its jobs instead
             on_claim=on_claim,
-            keep_refused=sweep_dir is not None,  # a sweep's tables show the refusal
+            keep_refused=not where.single,  # a sweep's tables show the refusal
             source=source,
         )
-    except run_lock.RunFolderTaken as e:
-        return refused(e, sweep_dir, run_dir, overrides)
-    except Exception as e:  # said in the log and in metrics.json; a sweep goes on
-        if not started or sweep_dir is not None:
-            if started:
-                return None
-            raise
-        code = ExitCode.CONFIG_ERROR if isinstance(e, ConfigError) else ExitCode.FAILED
-        raise JobEnded(code) from None
-    if started and cfg.tracking and sweep_dir is None:  # a sweep exports once, at its end
+    except Exception as e:
+        return ended(e, phase, where)
+    if phase == STARTED and cfg.tracking and where.single:  # a sweep exports at its end
         from posenc.store.tracking import export_quietly
 
-        export_quietly([run_dir], cfg.tracking_uri, cfg.tracking_timeout)
-    return result(metrics, cfg, run_dir)
+        export_quietly([where.run_dir], cfg.tracking_uri, cfg.tracking_timeout)
+    return result(metrics, cfg, where.run_dir)
 
 
-def refused_source(
-    error: ConfigError, sweep_dir: Path | None, run_dir: Path, overrides: list
-) -> None:
-    """init_from that cannot be started from: the single run ends in one line, leaving no
-    folder; in a sweep the job is recorded refused and the others run."""
-    rf.remove_if_only_log(run_dir)
-    if sweep_dir is None:
+def ended(error: Exception, phase: str, where: Where) -> None:
+    """The one failure path of a job, by how far it got: what its folder keeps, what it
+    records in its sweep, and the one line it ends with. A single run raises JobEnded (its
+    exit code; Hydra logs nothing over it); a sweep's job returns None and the sweep goes on,
+    except for a mistake in the config itself, which every job would repeat.
+
+    - checks (the tracking URI, the interpolations, the store): the single run leaves no
+      folder; the sweep stops.
+    - source (init_from): no folder either way; a sweep records the job refused.
+    - claim (a folder that is not this job's): the folder stays as it was; a sweep records it.
+    - after the claim: the log and metrics.json already say why.
+    """
+    if phase == CHECKS and isinstance(error, ConfigError):
+        if where.single:  # nothing of it was written but Hydra's log
+            rf.remove_if_only_log(where.run_dir)
         raise JobEnded(ExitCode.CONFIG_ERROR, str(error)) from None
-    print(str(error), file=sys.stderr)
-    sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(error))
-    return None
+    if phase == SOURCE and isinstance(error, ConfigError):
+        rf.remove_if_only_log(where.run_dir)
+        return refuse(where, str(error))
+    if isinstance(error, run_lock.RunFolderTaken):
+        return refuse(where, str(error), folder_key=True)
+    if phase != STARTED:
+        raise error
+    if not where.single:  # said in the log and in metrics.json
+        return None
+    code = ExitCode.CONFIG_ERROR if isinstance(error, ConfigError) else ExitCode.FAILED
+    raise JobEnded(code) from None
 
 
-def refused(error: Exception, sweep_dir: Path | None, run_dir: Path, overrides: list) -> None:
-    """A folder that is not this job's: the single run ends in one line; a sweep records it
-    and goes on (said on stderr: the folder's own log stays as it was)."""
-    if sweep_dir is None:
-        raise JobEnded(ExitCode.CONFIG_ERROR, f"hydra.run.dir: {error}") from None
-    print(f"hydra.sweep.dir: {error}", file=sys.stderr)
-    sweep_folder.record_job(sweep_dir, run_dir, overrides, "refused", str(error))
+def refuse(where: Where, message: str, folder_key: bool = False) -> None:
+    """A job refused before it trained: the single run ends in one line; a sweep records it
+    refused and goes on (said on stderr: the folder's own log stays as it was). With
+    `folder_key` the line names the key of the folder (hydra.run.dir / hydra.sweep.dir)."""
+    key = "hydra.run.dir" if where.single else "hydra.sweep.dir"
+    line = f"{key}: {message}" if folder_key else message
+    if where.single:
+        raise JobEnded(ExitCode.CONFIG_ERROR, line) from None
+    print(line, file=sys.stderr)
+    where.record("refused", message)
     return None

@@ -18,7 +18,7 @@ from posenc.data.text import bits_per_character, perplexity
 from posenc.errors import ConfigError
 from posenc.jobs.kinds.base import log
 from posenc.jobs.kinds.declared import TEXT
-from posenc.jobs.kinds.tokens import RoundRecord, Tokens
+from posenc.jobs.kinds.tokens import LossReading, RoundRecord, Tokens
 from posenc.store import run_folder as rf
 
 
@@ -38,8 +38,7 @@ class Text(Tokens):
     name = declared.name
     draws_lengths = False  # every training window is dataset.seq_len long
     columns = declared.history
-    record_type = TextRecord
-    loss_label = "loss in nats: "
+    losses = LossReading(TextRecord, "loss in nats: ")
     tested: tuple[float, float] | None = None  # the test set's (loss, accuracy), once scored
 
     def next_length(self) -> int:

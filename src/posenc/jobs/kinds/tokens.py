@@ -54,6 +54,18 @@ class RoundRecord:
     seconds: float
 
 
+@dataclass(frozen=True)
+class LossReading:
+    """How a kind states its losses, held by the kind (Text holds its own): the record a
+    round keeps, and the label of the done line's losses."""
+
+    record: type
+    label: str
+
+
+IN_NATS = LossReading(RoundRecord, "loss: ")
+
+
 def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, ...]:
     """(mean cross-entropy over every target position, correct predictions at the scored
     positions, scored positions, sequences right at every scored position); the model's
@@ -181,8 +193,7 @@ class Tokens(Kind):
     columns = declared.history
     round_name = "a round (trainer.eval_every)"
     bar_unit = "step"
-    record_type = RoundRecord
-    loss_label = "loss: "
+    losses = IN_NATS
 
     def __init__(self, data: Task, cfg, trainer, device, seeds):
         super().__init__(data, cfg, trainer, device, seeds)
@@ -343,11 +354,11 @@ class Tokens(Kind):
 
     # --- the history ----------------------------------------------------------------------
     def record(self, step: int, stats: RoundStats, val: tuple, seconds: float):
-        return self.record_type(step, stats.loss, stats.accuracy, *val, seconds)
+        return self.losses.record(step, stats.loss, stats.accuracy, *val, seconds)
 
     def record_from_row(self, row: dict[str, float]):
         fields = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
-        return self.record_type(int(row["step"]), *(row[k] for k in fields))
+        return self.losses.record(int(row["step"]), *(row[k] for k in fields))
 
     def round_line(self, r: RoundRecord) -> str:
         return (
@@ -458,7 +469,7 @@ class Tokens(Kind):
         return [
             self.headline(metrics),
             "{}final train {:.6f}, val {:.6f}, test {:.6f}, best val {:.6f}".format(
-                self.loss_label, *(metrics[k] for k in losses)
+                self.losses.label, *(metrics[k] for k in losses)
             ),
             "accuracy: final train {:.4f}, val {:.4f}, test {:.4f}".format(
                 *(metrics[k] for k in accuracies)
