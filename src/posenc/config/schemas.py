@@ -102,6 +102,8 @@ class EvalConfig:
 class Config:
     dataset: Any = MISSING
     encoding: Any = MISSING
+    # a second encoding in another slot (+encoding@beside=fire): abacus beside fire
+    beside: Any = None
     model: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING

@@ -6,8 +6,8 @@ model is built, with one line.
 
 - `input` (`InputEncoding`): built with `dim` (the sequence width) and `seq_len`; called as
   `enc(x, positions)` and returns x with the positions added or concatenated. Members: `none`,
-  `sinusoidal` (and `sinusoidal_random`: randomized positions), `learnable`, `linear`. Every
-  model has this slot.
+  `sinusoidal` (and `sinusoidal_random`: randomized positions), `learnable`, `linear`,
+  `abacus` (reads the digit places a task supplies). Every model has this slot.
 - `rotary` (`RotaryEncoding`): built with `dim` (one head's width) and `seq_len`; called as
   `enc(q, k, positions)` and returns q and k rotated. Members: `rope` (and `rope_random`).
   Attention models only.
@@ -15,6 +15,9 @@ model is built, with one line.
   `enc(q_positions, k_positions)` and returns a float bias [heads, Lq, Lk] added to the
   attention scores. Members: `alibi`, `relative` (T5), `fire`. Attention models only.
 
+- A task may supply position streams with a batch (`IDS`: every encoding reads them in place
+  of 0..L−1; `PLACES`: what `abacus` reads); an encoding names the one it reads (`reads`).
+  A second encoding in another slot sits beside the first: `+encoding@beside=fire`.
 - `positions` are integer position ids (a tensor), not a length: evaluation at other lengths,
   offsets and randomized positions need no special case.
 - Every option's keys and defaults are its constructor's keyword arguments (posenc.config.schemas

@@ -48,7 +48,9 @@ class ALiBi(AttentionBias):
         )
 
     def forward(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
-        offset = (k_positions[None, :] - q_positions[:, None]).to(self.left.dtype)  # j − i
+        """[heads, q, k], or [batch, heads, q, k] for per-sequence position ids."""
+        offset = k_positions.unsqueeze(-2) - q_positions.unsqueeze(-1)  # j − i: [..., q, k]
+        offset = offset.to(self.left.dtype).unsqueeze(-3)  # over the heads
         behind, ahead = (-offset).clamp_min(0), offset.clamp_min(0)
         if self.mode == "causal":
             ahead = torch.zeros_like(ahead)  # masked anyway

@@ -15,6 +15,11 @@ ROTARY = "rotary"  # rotates queries and keys in every attention layer
 BIAS = "bias"  # adds a [heads, q, k] bias to the attention scores
 SLOTS = (INPUT, ROTARY, BIAS)
 
+# The position streams a task may supply with a batch ([batch, length] integers each): `ids`
+# replace 0..L−1 for every encoding (position coupling); `places` number each digit inside
+# its number from 1, 0 elsewhere (what Abacus reads).
+IDS, PLACES = "ids", "places"
+
 COMBINES = ("add", "concat")
 BASE = 10000.0  # the wavelength base of sinusoidal tables and RoPE (Vaswani et al.; Su et al.)
 
@@ -52,6 +57,15 @@ class RandomPositions:
             return f"length {length} exceeds encoding.max_position {self.max_position}"
         return None
 
+    def within(self, ids: torch.Tensor, training: bool) -> torch.Tensor:
+        """A task's ids [batch, L] with randomized positions: the sorted random subset is drawn
+        for the ids 0..max(ids) and each id maps to its draw, so tokens that share an id share
+        a position and the task's order is kept."""
+        if not (training or self.random_eval):
+            return ids
+        drawn = self.ids(ids.shape[0], int(ids.max()) + 1, ids.device, training)
+        return drawn.gather(1, ids)
+
 
 class Randomizable:
     """Mixin of the encodings that offer randomized positions: its keys (`randomize`,
@@ -84,10 +98,17 @@ class PositionalEncoding(nn.Module):
     describes it."""
 
     slot: ClassVar[str] = INPUT
+    reads: ClassVar[str] = IDS  # the position stream it uses where a task supplies one
     random: RandomPositions | None = None  # set by encodings that offer randomize=true
 
-    def position_ids(self, batch: int, length: int, device: torch.device) -> torch.Tensor:
-        """Position ids for a batch: 0..length−1 ([length]), or random ones ([batch, length])."""
+    def position_ids(
+        self, batch: int, length: int, device: torch.device, supplied: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Position ids for a batch: 0..length−1 ([length]), or random ones ([batch, length]);
+        `supplied`: the task's ids for the stream this encoding reads ([batch, length]), used
+        as they are or, with randomized positions, mapped through a random draw."""
+        if supplied is not None:
+            return supplied if self.random is None else self.random.within(supplied, self.training)
         if self.random is None:
             return torch.arange(length, device=device)
         return self.random.ids(batch, length, device, self.training)
@@ -95,6 +116,13 @@ class PositionalEncoding(nn.Module):
     def unsupported(self, length: int) -> str | None:
         """Why this encoding cannot run at `length`, or None when it can."""
         return None if self.random is None else self.random.unsupported(length)
+
+    def unsupported_ids(self, largest: int) -> str | None:
+        """Why this encoding cannot run on supplied ids up to `largest`, or None."""
+        random = self.random
+        if random is not None and random.random_eval and largest >= random.max_position:
+            return f"position id {largest} is past encoding.max_position {random.max_position}"
+        return None
 
     def table(self) -> torch.Tensor | None:
         """What describes the encoding, saved as encoding_initial.npy / encoding_final.npy;
@@ -167,6 +195,21 @@ class InputEncoding(PositionalEncoding):
         if self.learned_table and length > self.max_len:
             return f"a learned table of {self.max_len} positions cannot run at length {length}"
         return super().unsupported(length)
+
+    def unsupported_ids(self, largest: int) -> str | None:
+        if self.learned_table and largest >= self.max_len:
+            rows = f"{self.max_len} rows ({self.size_key})"
+            return f"position id {largest} is past a learned table of {rows}"
+        return super().unsupported_ids(largest)
+
+    def require_ids(self, positions: torch.Tensor) -> None:
+        """Supplied ids past the table's rows: refused, never wrapped or clamped."""
+        if positions.numel() and (largest := int(positions.max())) >= self.max_len:
+            raise ConfigError(
+                self.size_key,
+                f"{self.max_len} rows, but the task supplies position id {largest}; set "
+                f"{self.size_key}>={largest + 1}",
+            )
 
     def require_length(self, length: int) -> None:
         """A learned table cannot run past its rows: refuse, never truncate."""

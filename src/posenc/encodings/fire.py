@@ -47,8 +47,9 @@ class FIRE(AttentionBias):
 
     def normalized(self, q_positions: torch.Tensor, k_positions: torch.Tensor) -> torch.Tensor:
         """ψ(i − j) / ψ(max(i, L_thr)) for every query i and key j: [..., q, k]."""
-        i = q_positions.to(torch.float32).unsqueeze(-1)
-        j = k_positions.to(torch.float32).unsqueeze(-2)
+        dtype = self.threshold.dtype  # float32 unless the model was cast
+        i = q_positions.to(dtype).unsqueeze(-1)
+        j = k_positions.to(dtype).unsqueeze(-2)
         scale = torch.maximum(i, self.threshold.abs().clamp_min(1.0))
         return self.psi(i - j) / self.psi(scale)
 

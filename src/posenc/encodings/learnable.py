@@ -45,4 +45,5 @@ class Learnable(Randomizable, InputEncoding):
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
         self.require_length(positions.shape[-1])
+        self.require_ids(positions)
         return self.weight[positions]

@@ -57,8 +57,8 @@ class Sinusoidal(Randomizable, InputEncoding):
         return self.pe
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        # Random ids ([batch, L]) are drawn below max_position <= max_len; plain ids 0..L−1
-        # past the table (random_eval=false at a longer length) are computed.
-        if positions.dim() == 2 or len(positions) <= self.max_len:
+        # Ids inside the table are looked up; any past it (random_eval=false at a longer length,
+        # a task's ids) are computed.
+        if positions.numel() == 0 or int(positions.max()) < self.max_len:
             return self.pe[positions]
         return sinusoidal_vectors(positions, self.dim, self.base, self.layout)

@@ -79,9 +79,13 @@ def build_job(
     kind.check()
     torch.manual_seed(init_seed)
     encoding = build(cfg.encoding, "encoding", _partial_=True)
-    model = build(cfg.model, "model", spec=data.spec, encoding=encoding)
+    beside = {}  # +encoding@beside=...: a second encoding, in another slot
+    if cfg.get("beside") is not None:
+        beside["beside"] = build(cfg.beside, "beside", _partial_=True)
+    model = build(cfg.model, "model", spec=data.spec, encoding=encoding, **beside)
     if not isinstance(model, Model):
         raise ConfigError("model._target_", "must name a posenc.models.Model subclass")
+    model.check_streams(getattr(data, "supplies", ()))
     kind.check_model(model)
     if source is not None:
         start_from(source, cfg, data, model)

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from posenc.data import Spec
-from posenc.encodings.base import BIAS, INPUT, ROTARY, SLOTS, InputEncoding, PositionalEncoding
+from posenc.encodings.base import BIAS, IDS, INPUT, ROTARY, SLOTS, InputEncoding, PositionalEncoding
 from posenc.errors import ConfigError, check_at_least, check_finite
 from posenc.signatures import names
 
 SLOT_USERS = {INPUT: "every model", ROTARY: "model=transformer", BIAS: "model=transformer"}
-RECEIVES = ("spec", "encoding", "attention")  # supplied at build time, never a config key
+RECEIVES = ("spec", "encoding", "beside", "attention")  # supplied at build time, never config
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class Model(nn.Module):
         freeze_head: bool = False,
         *,
         attention: Attention | None = None,
+        beside: Callable[..., PositionalEncoding] | None = None,
     ):
         super().__init__()
         check_at_least("model.d_model", d_model, 1)
@@ -83,8 +84,16 @@ class Model(nn.Module):
         self.width = spec.feature_dim if d_model is None else d_model
         self.out_features = spec.n_classes or 1
         self.encoding = self._build_encoding(encoding)
-        is_input = isinstance(self.encoding, InputEncoding)
-        self.in_dim = self.encoding.out_dim if is_input else self.width
+        self.beside = None if beside is None else self._build_encoding(beside, "beside")
+        if self.beside is not None and self.beside.slot == self.encoding.slot:
+            raise ConfigError(
+                "beside",
+                f"{type(self.beside).__name__} acts in the {self.encoding.slot} slot, like "
+                f"encoding={type(self.encoding).__name__}; an encoding beside another acts "
+                f"in another slot ({', '.join(s for s in SLOTS if s != self.encoding.slot)})",
+            )
+        first = self.in_slot(INPUT)
+        self.in_dim = first.out_dim if isinstance(first, InputEncoding) else self.width
         self._head_options = (head_bias, head_init, freeze_head)
 
     @staticmethod
@@ -117,14 +126,25 @@ class Model(nn.Module):
         a = self.attention
         return {"n_heads": a.n_heads, "seq_len": self.spec.seq_len, "causal": a.causal}
 
-    def _build_encoding(self, factory: Callable[..., PositionalEncoding]) -> PositionalEncoding:
+    @property
+    def encodings(self) -> tuple[PositionalEncoding, ...]:
+        """The encoding, then the one beside it (+encoding@beside=...), if any."""
+        return (self.encoding,) if self.beside is None else (self.encoding, self.beside)
+
+    def in_slot(self, slot: str) -> PositionalEncoding | None:
+        """The encoding acting in `slot`, or None."""
+        return next((e for e in self.encodings if e.slot == slot), None)
+
+    def _build_encoding(
+        self, factory: Callable[..., PositionalEncoding], key: str = "encoding"
+    ) -> PositionalEncoding:
         cls = getattr(factory, "func", factory)  # a partial from Hydra, or the class itself
         slot = getattr(cls, "slot", None)
         if slot not in SLOTS:
-            raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
+            raise ConfigError(f"{key}._target_", "must name a posenc PositionalEncoding subclass")
         if slot not in self.slots:
             raise ConfigError(
-                "encoding",
+                key,
                 f"{cls.__name__} acts in the {slot} slot (inside attention), which "
                 f"{type(self).__name__} does not have; it needs {SLOT_USERS[slot]}",
             )
@@ -132,7 +152,7 @@ class Model(nn.Module):
         args = {k: v for k, v in self._slot_args(slot).items() if k in declared}
         encoding = factory(**args)
         if not isinstance(encoding, PositionalEncoding):
-            raise ConfigError("encoding._target_", "must name a posenc PositionalEncoding subclass")
+            raise ConfigError(f"{key}._target_", "must name a posenc PositionalEncoding subclass")
         return encoding
 
     def make_head(self, in_features: int, out_features: int | None = None) -> nn.Linear:
@@ -150,7 +170,27 @@ class Model(nn.Module):
 
     def unsupported(self, length: int) -> str | None:
         """Why this model cannot run at sequence length `length`, or None when it can."""
-        return self.encoding.unsupported(length)
+        return next(filter(None, (e.unsupported(length) for e in self.encodings)), None)
+
+    def check_streams(self, supplied: tuple[str, ...]) -> None:
+        """An encoding that reads a position stream only a task can supply (Abacus's digit
+        places) is refused, naming its key, on a dataset that supplies none."""
+        for key, enc in zip(("encoding", "beside"), self.encodings, strict=False):
+            if enc.reads != IDS and enc.reads not in supplied:
+                raise ConfigError(
+                    key,
+                    f"{type(enc).__name__} reads the {enc.reads!r} a task supplies with each "
+                    f"batch; this dataset supplies {', '.join(supplied) or 'none'} "
+                    "(dataset=addition does)",
+                )
+
+    def unsupported_positions(self, positions: dict[str, torch.Tensor] | None) -> str | None:
+        """Why this model cannot run on a batch's supplied position streams, or None."""
+        for e in self.encodings:
+            ids = (positions or {}).get(e.reads)
+            if ids is not None and ids.numel() and (why := e.unsupported_ids(int(ids.max()))):
+                return why
+        return None
 
     def sees_future(self) -> tuple[str, str] | None:
         """(key, why) when an output can read a later position's input, which a next-symbol
@@ -160,10 +200,17 @@ class Model(nn.Module):
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, positions: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """`positions`: the position streams a task supplies with the batch (posenc.encodings:
+        IDS, PLACES; [batch, L] each), in place of 0..L−1 for the encodings that read them."""
         if self.project is not None:
             x = self.project(x)
-        positions = self.encoding.position_ids(x.shape[0], x.shape[1], x.device)
-        if self.encoding.slot == INPUT:
-            x = self.encoding(x, positions)
-        return self.body(x, positions)
+        streams, ids = positions or {}, {}
+        for e in self.encodings:
+            ids[e.slot] = e.position_ids(x.shape[0], x.shape[1], x.device, streams.get(e.reads))
+        if INPUT in ids:
+            x = self.in_slot(INPUT)(x, ids[INPUT])
+        inner = ids.get(ROTARY, ids.get(BIAS))  # what the attention slots read
+        return self.body(x, ids[self.encoding.slot] if inner is None else inner)

@@ -106,8 +106,8 @@ class MemoryRNN(Model):
             return torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
         return layout.input_lengths(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        jumps = self.input_lengths(x)
+    def forward(self, x: torch.Tensor, positions=None) -> torch.Tensor:
+        jumps = self.input_lengths(x)  # no positional encoding: positions are not read
         if self.project is not None:
             x = self.project(x)
         return self.unroll(x, jumps)

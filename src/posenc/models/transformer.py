@@ -96,14 +96,15 @@ class Transformer(Model):
         """The float mask for scaled_dot_product_attention: the bias-slot encoding's
         [heads, L, L] bias, −inf above the diagonal when causal; None when plain causal or
         no mask (SDPA's own is_causal then applies)."""
-        if self.encoding.slot != BIAS:
+        bias = self.in_slot(BIAS)
+        if bias is None:
             return None
         # inference-mode tensors cannot enter a training graph: a cache of their own
         key = (positions.shape[-1], positions.device, torch.is_inference_mode_enabled())
-        static = self.encoding.static
+        static = bias.static and positions.dim() == 1  # a batch's own ids: never cached
         if static and key in self._masks:
             return self._masks[key]
-        mask = self.encoding(positions, positions)
+        mask = bias(positions, positions)
         if self.causal:
             future = torch.ones(key[0], key[0], dtype=torch.bool, device=key[1]).triu(1)
             mask = mask.masked_fill(future, float("-inf"))
@@ -112,10 +113,10 @@ class Transformer(Model):
         return mask
 
     def body(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        rotary = self.encoding if self.encoding.slot == ROTARY else None
+        rotary = self.in_slot(ROTARY)
         rotation = rotary.rotation(positions) if rotary is not None else None  # once, all layers
         mask = self.attention_mask(positions)
-        if mask is not None:  # [1, heads, L, L]: 4-D keeps SDPA on its fused CPU kernel
+        if mask is not None:  # [1 or batch, heads, L, L]: 4-D keeps SDPA on its fused CPU kernel
             mask = mask.to(x.dtype)
             mask = mask.unsqueeze(0) if mask.dim() == 3 else mask
         for block in self.blocks:

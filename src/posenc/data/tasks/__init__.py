@@ -46,6 +46,8 @@ BYTES_PER_TOKEN = 8 + 8 + 1
 REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE = "regular", "context-free", "context-sensitive"
 LEVELS = (REGULAR, CONTEXT_FREE, CONTEXT_SENSITIVE)
 BLANKS, PROMPT = "blanks", "prompt"
+# A task's position streams for one batch: {stream: (ids of the inputs, ids of the answer)}
+Streams = dict[str, tuple[torch.Tensor, torch.Tensor]] | None
 LAYOUTS = (BLANKS, PROMPT)  # dataset.layout
 
 
@@ -61,10 +63,15 @@ class Blanks:
     def __init__(self, blank: int):
         self.blank = blank
 
-    def batch(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> TokenBatch:
-        """Inputs [batch, n] and targets [batch, T] laid out for the model."""
+    def batch(
+        self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, positions: Streams = None
+    ) -> TokenBatch:
+        """Inputs [batch, n] and targets [batch, T] laid out for the model; `positions`: the
+        task's streams, each (ids of the inputs, ids of the answer), the blanks taking the
+        answer's."""
         blanks = torch.full((x.shape[0], y.shape[1]), self.blank, dtype=torch.long)
-        return TokenBatch(torch.cat([x.long(), blanks], dim=1), y.long(), mask, self)
+        laid = {k: torch.cat([a, b], dim=1) for k, (a, b) in (positions or {}).items()}
+        return TokenBatch(torch.cat([x.long(), blanks], dim=1), y.long(), mask, self, laid or None)
 
     def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         """The model's outputs at the target positions: [batch, T, classes]."""
@@ -91,15 +98,20 @@ class Prompt:
         self.eos = n_classes  # a class, never a token the model reads
         self.classes = n_classes + 1
 
-    def batch(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> TokenBatch:
+    def batch(
+        self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, positions: Streams = None
+    ) -> TokenBatch:
         """Inputs [batch, n] and answers [batch, T]: tokens [batch, n + T + 2], targets the
-        answer then EOS [batch, T + 1] (EOS always scored)."""
+        answer then EOS [batch, T + 1] (EOS always scored); `positions`: the task's streams,
+        each (ids of the inputs, ids of the answer), BOS and SEP taking id 0."""
         b = x.shape[0]
         bos, sep = (torch.full((b, 1), t, dtype=torch.long) for t in (self.bos, self.sep))
         tokens = torch.cat([bos, x.long(), sep, y.long() + self.answer_from], dim=1)
         targets = torch.cat([y.long(), torch.full((b, 1), self.eos, dtype=torch.long)], dim=1)
         scored = torch.cat([mask, torch.ones((b, 1), dtype=torch.bool)], dim=1)
-        return TokenBatch(tokens, targets, scored, self)
+        zero = torch.zeros((b, 1), dtype=torch.long)
+        laid = {k: torch.cat([zero, a, zero, c], dim=1) for k, (a, c) in (positions or {}).items()}
+        return TokenBatch(tokens, targets, scored, self, laid or None)
 
     def outputs(self, logits: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         """The outputs at SEP and at every answer token: [batch, T + 1, classes]."""
@@ -141,12 +153,30 @@ class TokenBatch:
     y: torch.Tensor  # [batch, T] int64: the class of each target
     mask: torch.Tensor  # [batch, T] bool: the positions accuracy counts
     layout: Blanks | Prompt | EveryPosition = field(default_factory=EveryPosition)
+    # the position streams the task chose ({stream: [batch, model length] int64}), None: 0..L−1
+    positions: dict[str, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def take(self, rows: slice) -> TokenBatch:
+        """The sequences at `rows`, with their streams."""
+        streams = {k: v[rows] for k, v in (self.positions or {}).items()} or None
+        return TokenBatch(self.x[rows], self.y[rows], self.mask[rows], self.layout, streams)
+
     def to(self, device: torch.device) -> TokenBatch:
-        return TokenBatch(self.x.to(device), self.y.to(device), self.mask.to(device), self.layout)
+        streams = {k: v.to(device) for k, v in (self.positions or {}).items()} or None
+        return TokenBatch(
+            self.x.to(device), self.y.to(device), self.mask.to(device), self.layout, streams
+        )
+
+    def streams(self, length: int) -> dict[str, torch.Tensor] | None:
+        """The streams of the first `length` tokens (what a decoder has read so far)."""
+        return (
+            None
+            if self.positions is None
+            else {k: v[:, :length] for k, v in self.positions.items()}
+        )
 
     def outputs(self, logits: torch.Tensor) -> torch.Tensor:
         return self.layout.outputs(logits, self)
@@ -242,7 +272,14 @@ class Task:
         """`batch` sequences of input length n, laid out for the model."""
         x = self.inputs(generator, batch, n)
         y = self.targets(x)
-        return self.layout.batch(x, y, self.accuracy_mask(y))
+        return self.layout.batch(x, y, self.accuracy_mask(y), self.positions(x, y))
+
+    def positions(self, x: torch.Tensor, y: torch.Tensor) -> Streams:
+        """The position streams this task chooses for inputs x and answers y
+        (posenc.encodings: IDS, PLACES), laid out by the layout; None: 0..L−1."""
+        return None
+
+    supplies: tuple[str, ...] = ()  # the streams `positions` gives
 
     def next_length(self) -> int:
         """A training length drawn uniformly from the task's stream, as curriculum=uniform

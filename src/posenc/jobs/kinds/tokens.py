@@ -66,11 +66,17 @@ class LossReading:
 IN_NATS = LossReading(RoundRecord, "loss: ")
 
 
+def read(model: nn.Module, x: torch.Tensor, positions: dict | None) -> torch.Tensor:
+    """The model's logits for tokens x, given the task's position streams where it has any
+    (any module reading tokens alone serves a task that supplies none)."""
+    return model(x) if positions is None else model(x, positions)
+
+
 def scores(model: nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, ...]:
     """(mean cross-entropy over every target position, correct predictions at the scored
     positions, scored positions, sequences right at every scored position); the model's
     logits are read at the targets only (the blanks; the answer and EOS)."""
-    logits = batch.outputs(model(batch.x))
+    logits = batch.outputs(read(model, batch.x, batch.positions))
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch.y.flatten())
     right = logits.argmax(-1) == batch.y
     exact = (right | ~batch.mask).all(1)  # exact match: every scored position right
@@ -87,7 +93,7 @@ def greedy_answers(model: nn.Module, batch: TokenBatch) -> torch.Tensor:
     stopped = torch.zeros(len(batch), dtype=torch.bool, device=batch.x.device)
     with torch.inference_mode():
         for _ in range(batch.y.shape[1]):
-            chosen = model(tokens)[:, -1].argmax(-1)
+            chosen = read(model, tokens, batch.streams(tokens.shape[1]))[:, -1].argmax(-1)
             chosen = torch.where(stopped, layout.eos, chosen)
             produced.append(chosen)
             stopped |= chosen == layout.eos
@@ -117,9 +123,7 @@ def evaluate(
             size = pass_size(batch_size, whole.x.shape[1], device, stepwise)
             for start in range(0, len(whole), size):
                 cut_at = slice(start, start + size)
-                part = TokenBatch(
-                    whole.x[cut_at], whole.y[cut_at], whole.mask[cut_at], whole.layout
-                )
+                part = whole.take(cut_at)
                 loss, right, scored, whole_right = scores(model, part)
                 loss_sum += loss * part.y.numel()
                 correct += right
@@ -135,7 +139,7 @@ def evaluate(
 def first_sequences(batch: TokenBatch, most: int | None, device) -> TokenBatch:
     """At most `most` sequences of the batch (eval.limit_sequences), on the device."""
     if most is not None and len(batch) > most:
-        batch = TokenBatch(batch.x[:most], batch.y[:most], batch.mask[:most], batch.layout)
+        batch = batch.take(slice(0, most))
     return batch.to(device)
 
 
@@ -395,6 +399,8 @@ class Tokens(Kind):
         row["exact_match"] = None
         tokens = task.model_length(length)
         reason = model.unsupported(tokens) or task.too_long(length)
+        if reason is None and task.supplies:  # the task's own ids, past a table's rows?
+            reason = model.unsupported_positions(self.evaluation_batch(length).positions)
         if reason is not None:
             where = (
                 f"{tokens} tokens at length {length}" if tokens != length else f"length {length}"
