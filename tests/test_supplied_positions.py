@@ -159,3 +159,23 @@ def test_randomized_positions_are_drawn_within_the_tasks_ids():
     assert int(drawn.max()) < 64 and len(set(drawn[:, 1].tolist())) > 5  # really drawn
     rope.eval()  # random_eval=true: drawn at evaluation too, below max_position
     assert rope.unsupported_ids(64) is not None and rope.unsupported_ids(63) is None
+
+
+def test_an_encoding_beside_is_held_to_the_prompt_layouts_one_pass_rule():
+    from posenc.config.compose import compose_job
+    from posenc.jobs.job import build_job
+
+    cfg, _ = compose_job(
+        ["+experiment=addition", "encoding=abacus", "+encoding@beside=rope_random"]
+    )
+    with pytest.raises(ConfigError, match="^beside.random_eval: true draws new positions"):
+        build_job(cfg)
+
+
+def test_abacus_on_a_task_without_places_is_one_line_naming_the_key():
+    from posenc.config.compose import compose_job
+    from posenc.jobs.job import build_job
+
+    cfg, _ = compose_job(["+experiment=decoder", "dataset=copy", "encoding=abacus"])
+    with pytest.raises(ConfigError, match="^encoding: Abacus reads the 'places'.*supplies none"):
+        build_job(cfg)

@@ -203,7 +203,10 @@ class InputEncoding(PositionalEncoding):
         return super().unsupported_ids(largest)
 
     def require_ids(self, positions: torch.Tensor) -> None:
-        """Supplied ids past the table's rows: refused, never wrapped or clamped."""
+        """Supplied ids past the table's rows: refused, never wrapped or clamped. 0..L−1 is
+        require_length's; random ids are drawn below max_position <= max_len."""
+        if positions.dim() == 1 or self.random is not None:
+            return  # no max() to read (a device sync on a GPU) on every forward
         if positions.numel() and (largest := int(positions.max())) >= self.max_len:
             raise ConfigError(
                 self.size_key,

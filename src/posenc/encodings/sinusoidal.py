@@ -59,6 +59,10 @@ class Sinusoidal(Randomizable, InputEncoding):
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
         # Ids inside the table are looked up; any past it (random_eval=false at a longer length,
         # a task's ids) are computed.
-        if positions.numel() == 0 or int(positions.max()) < self.max_len:
+        if positions.dim() == 1:
+            inside = len(positions) <= self.max_len
+        else:  # random ids are drawn below max_position <= max_len; a task's are looked at
+            inside = self.random is not None or int(positions.max()) < self.max_len
+        if inside:
             return self.pe[positions]
         return sinusoidal_vectors(positions, self.dim, self.base, self.layout)

@@ -171,23 +171,29 @@ def check_one_pass_is_greedy(model: nn.Module, cfg) -> None:
     """The prompt layout reads exact match from one teacher-forced pass, which equals greedy
     decoding only when an output depends on the earlier tokens alone, the same in a full
     pass and in a shorter one: no positions drawn afresh per pass, no RoPE scaling that
-    switches on with the pass's length."""
-    random = getattr(model.encoding, "random", None)
-    if random is not None and random.random_eval:
-        raise ConfigError(
-            "encoding.random_eval",
-            "true draws new positions at every forward pass, so one teacher-forced pass is not "
-            "what greedy decoding reads (dataset.layout=prompt); set encoding.random_eval=false",
-        )
-    scaling = getattr(model.encoding, "scaling", "none")
-    for key, value in (("encoding.scaling", scaling), ("eval.rope_scalings", None)):
-        value = value if value is not None else cfg.eval.get("rope_scalings")
-        if value and value != "none":
+    switches on with the pass's length (in the encoding or the one beside it)."""
+    encodings = getattr(model, "encodings", (model.encoding,))
+    for group, encoding in zip(("encoding", "beside"), encodings, strict=False):
+        random = getattr(encoding, "random", None)
+        if random is not None and random.random_eval:
             raise ConfigError(
-                key,
-                f"{value} acts only once a pass is longer than encoding.original_length, so "
-                "a full pass and token-by-token decoding would differ (dataset.layout=prompt)",
+                f"{group}.random_eval",
+                "true draws new positions at every forward pass, so one teacher-forced pass is "
+                "not what greedy decoding reads (dataset.layout=prompt); set "
+                f"{group}.random_eval=false",
             )
+        scaling = getattr(encoding, "scaling", "none")
+        check_no_scaling(f"{group}.scaling", scaling)
+    check_no_scaling("eval.rope_scalings", cfg.eval.get("rope_scalings"))
+
+
+def check_no_scaling(key: str, value) -> None:
+    if value and value != "none":
+        raise ConfigError(
+            key,
+            f"{value} acts only once a pass is longer than encoding.original_length, so "
+            "a full pass and token-by-token decoding would differ (dataset.layout=prompt)",
+        )
 
 
 class Tokens(Kind):
