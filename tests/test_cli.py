@@ -146,9 +146,9 @@ def test_multirun_failing_job_does_not_stop_the_others(tmp_path, tiny):
 
 
 PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-# minutes a job at full size (extend_context: and a source run): run at a smoke budget below;
-# their reference is the README's study
-LONG_PRESETS = ("train_short_test_long", "extend_context")
+# minutes a job at full size (extend_context: and a source run): run at a smoke budget below
+# (addition: in tests/test_arithmetic.py); their reference is the README's study
+LONG_PRESETS = ("train_short_test_long", "extend_context", "addition")
 PRESETS = [p for p in PRESETS if p not in LONG_PRESETS]
 
 
